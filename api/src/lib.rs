@@ -1,0 +1,19 @@
+//! The civicproof server: REST publishing and feeds over per-dataset append-only logs whose
+//! formats PROOFS.md fixes. Start with [`server::run`]; the rules live in [`services`].
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod dcat;
+pub mod error;
+pub mod logkey;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod server;
+pub mod services;
+pub mod state;
+pub mod views;
+
+pub use config::Config;
+pub use server::{build_state, run, serve};

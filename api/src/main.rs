@@ -1,0 +1,134 @@
+//! The `civicproof` binary: `serve`, `migrate`, `openapi`, `admin …`.
+
+use anyhow::Context;
+use civicproof_api::Config;
+use civicproof_api::auth::{new_token, token_hash};
+use clap::{Parser, Subcommand};
+use std::net::TcpListener;
+
+#[derive(Parser)]
+#[command(
+    name = "civicproof",
+    version,
+    about = "Append-only, verifiable open data for cities"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server until SIGINT or SIGTERM, then drain and exit 0.
+    Serve {
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate {
+        #[arg(
+            long,
+            env = "DATABASE_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/civicproof"
+        )]
+        database_url: String,
+    },
+    /// Print the OpenAPI document (what `openapi/openapi.json` holds).
+    Openapi,
+    /// Administrative tasks run against the database directly.
+    Admin {
+        #[arg(
+            long,
+            env = "DATABASE_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/civicproof"
+        )]
+        database_url: String,
+        #[command(subcommand)]
+        task: AdminTask,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminTask {
+    /// Issue an admin token stored (hashed) in the database; printed once.
+    IssueAdminToken {
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let _ = dotenvy::dotenv();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,actix_server=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => serve(config),
+        Command::Migrate { database_url } => {
+            let mut conn = connect(&database_url)?;
+            let applied =
+                civicproof_schema::run_migrations(&mut conn).map_err(|e| anyhow::anyhow!(e))?;
+            eprintln!("applied {} migration(s)", applied.len());
+            Ok(())
+        }
+        Command::Openapi => {
+            print!("{}", civicproof_api::openapi::document_json());
+            Ok(())
+        }
+        Command::Admin { database_url, task } => match task {
+            AdminTask::IssueAdminToken { label } => {
+                let mut conn = connect(&database_url)?;
+                let token = new_token();
+                let hash = token_hash(&token);
+                civicproof_schema::queries::tokens::insert(
+                    &mut conn,
+                    &civicproof_schema::models::NewToken {
+                        id: uuid::Uuid::new_v4(),
+                        token_hash: &hash,
+                        role: "admin",
+                        institution_id: None,
+                        label: label.as_deref(),
+                    },
+                )?;
+                println!("{token}");
+                Ok(())
+            }
+        },
+    }
+}
+
+fn connect(url: &str) -> anyhow::Result<civicproof_schema::Conn> {
+    use diesel::Connection;
+    civicproof_schema::Conn::establish(url).context("connecting to the database")
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    let listener =
+        TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
+    tracing::info!(addr = %listener.local_addr()?, "civicproof listening");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let shutdown = async {
+            let ctrl_c = tokio::signal::ctrl_c();
+            #[cfg(unix)]
+            {
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                        .expect("installing a SIGTERM handler");
+                tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = ctrl_c.await;
+            }
+        };
+        civicproof_api::run(listener, config, shutdown).await
+    })
+}

@@ -1,0 +1,70 @@
+//! HTTP routes: thin handlers that extract, call one service function and shape the
+//! response (status, headers, caching). The rules live in `services`.
+
+pub mod datasets;
+pub mod institutions;
+pub mod records;
+pub mod system;
+pub mod tokens;
+
+use crate::error::ApiError;
+use actix_web::error::JsonPayloadError;
+use actix_web::web;
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(json_config())
+        .service(system::healthz)
+        .service(system::readyz)
+        .service(system::metrics)
+        .service(system::openapi_json)
+        .service(system::well_known)
+        .service(system::catalog_jsonld)
+        .service(institutions::create)
+        .service(institutions::list)
+        .service(institutions::get)
+        .service(tokens::issue)
+        .service(tokens::list)
+        .service(tokens::revoke)
+        .service(datasets::list)
+        .service(datasets::create)
+        .service(datasets::get)
+        .service(datasets::update)
+        .service(records::publish)
+        .service(records::feed)
+        .service(records::get)
+        .service(records::leaf)
+        .service(records::erase);
+}
+
+/// JSON bodies of metadata routes: precise problems for each way a body can be wrong.
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(1024 * 1024)
+        .error_handler(|err, _req| {
+            match &err {
+                JsonPayloadError::ContentType => {
+                    ApiError::UnsupportedMediaType("Send this body as application/json.".into())
+                }
+                JsonPayloadError::Overflow { limit }
+                | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+                    ApiError::PayloadTooLarge(*limit)
+                }
+                JsonPayloadError::Deserialize(e) if e.is_data() => {
+                    ApiError::validation("", first_line(&e.to_string()))
+                }
+                JsonPayloadError::Deserialize(e) => ApiError::BadRequest(format!(
+                    "The body is not valid JSON (line {}, column {}).",
+                    e.line(),
+                    e.column()
+                )),
+                _ => ApiError::BadRequest("The body could not be read.".into()),
+            }
+            .into()
+        })
+}
+
+/// serde's message for a data error names the field and expectation; keep it to one line.
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("invalid body").to_owned()
+}

@@ -1,0 +1,269 @@
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::routes::datasets::with_access_headers;
+use crate::services::datasets::load_visible;
+use crate::services::erasure::{self, EraseRequest, Erased};
+use crate::services::feed::{self as feed_svc, FeedFormat};
+use crate::services::input::BatchFormat;
+use crate::services::publish::{
+    self as publish_svc, PublishOutcome, PublishRequest, PublishResult,
+};
+use crate::services::records;
+use crate::state::AppState;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use futures_util::StreamExt;
+
+/// Reads a body up to `limit` bytes; 413 beyond it (checked on Content-Length first).
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> ApiResult<Vec<u8>> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|_| ApiError::BadRequest("The request body could not be read.".into()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Append a batch, all-or-nothing: a JSON array of `{"key"?, "payload"}`, NDJSON of the
+/// same objects, or CSV. Answers the entries' seqs and leaf hashes in input order.
+#[utoipa::path(post, path = "/v1/datasets/{inst}/{ds}/records", tag = "records",
+    params(("inst" = String, Path), ("ds" = String, Path),
+           ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key, kept 24 h per dataset")),
+    request_body(description = "JSON array, NDJSON or CSV of records",
+                 content((String = "application/json"), (String = "application/x-ndjson"), (String = "text/csv"))),
+    responses((status = 201, body = PublishResult), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+#[post("/v1/datasets/{inst}/{ds}/records")]
+pub async fn publish(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let (inst, ds) = path.into_inner();
+    caller.require_authenticated()?;
+    let format = BatchFormat::from_content_type(
+        req.headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    )?;
+    let idempotency_key = match req.headers().get("idempotency-key") {
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| ApiError::BadRequest("Idempotency-Key must be visible ASCII.".into()))?
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let body = read_body(&req, payload, state.config.limits.max_body_bytes).await?;
+    let outcome = publish_svc::publish(
+        &state,
+        &caller,
+        &inst,
+        &ds,
+        PublishRequest {
+            format,
+            body,
+            idempotency_key,
+        },
+    )
+    .await?;
+    Ok(match outcome {
+        PublishOutcome::Created(result) => HttpResponse::Created().json(result),
+        PublishOutcome::Replayed(r) => {
+            let status =
+                actix_web::http::StatusCode::from_u16(r.status).map_err(ApiError::internal)?;
+            let ct = if status.is_success() {
+                "application/json"
+            } else {
+                "application/problem+json"
+            };
+            HttpResponse::build(status)
+                .insert_header((header::CONTENT_TYPE, ct))
+                .insert_header(("Idempotent-Replayed", "true"))
+                .body(r.body)
+        }
+    })
+}
+
+/// The feed: entries in `seq` order. Query: `after` (seq or cursor), `limit`, `key`,
+/// `published_after`, `published_before`, `payload.<field>=value`, `current=true`,
+/// `format=json|ndjson|csv` (or `Accept`). NDJSON and CSV without `limit` stream everything.
+#[utoipa::path(get, path = "/v1/datasets/{inst}/{ds}/records", tag = "records",
+    params(("inst" = String, Path), ("ds" = String, Path),
+           ("after" = Option<String>, Query), ("limit" = Option<u32>, Query), ("key" = Option<String>, Query),
+           ("published_after" = Option<String>, Query), ("published_before" = Option<String>, Query),
+           ("current" = Option<bool>, Query), ("format" = Option<String>, Query)),
+    responses((status = 200, description = "`{\"records\": [record], \"next_cursor\"}`, NDJSON or CSV"),
+              (status = 400, body = Problem), (status = 404, body = Problem)))]
+#[get("/v1/datasets/{inst}/{ds}/records")]
+pub async fn feed(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let (inst, ds_slug) = path.into_inner();
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let query = feed_svc::parse_query(
+        req.query_string(),
+        accept,
+        state.config.limits.max_page_size,
+    )?;
+    let (ds, institution) = load_visible(&state, &caller, &inst, &ds_slug).await?;
+    let origin = state.origin(&institution.slug, &ds.slug);
+    let mut resp = with_access_headers(HttpResponse::Ok(), ds.is_public());
+    resp.insert_header((header::CONTENT_TYPE, query.format.content_type()));
+    if query.format != FeedFormat::Json && query.limit.is_none() {
+        let stream = feed_svc::stream(state.get_ref().clone(), ds.id, origin, query);
+        return Ok(resp.streaming(stream));
+    }
+    let limit = feed_svc::default_limit(&query);
+    let (rows, more) = feed_svc::page(&state, ds.id, &query, limit).await?;
+    let next = if more {
+        rows.last().map(|e| feed_svc::cursor(e.seq))
+    } else {
+        None
+    };
+    if let Some(c) = &next {
+        let mut pairs = query.passthrough.clone();
+        pairs.push(("after".into(), c.clone()));
+        let qs = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        resp.insert_header((
+            header::LINK,
+            format!(
+                "<{}/v1/datasets/{}/{}/records?{qs}>; rel=\"next\"",
+                state.public_url, institution.slug, ds.slug
+            ),
+        ));
+    }
+    let body = match query.format {
+        FeedFormat::Json => feed_svc::render_json_page(&origin, &rows, next.as_deref())?,
+        other => feed_svc::render_rows(other, &origin, &rows, true)?,
+    };
+    Ok(resp.body(body))
+}
+
+/// One entry as read. Strong ETag; changes only by erasure.
+#[utoipa::path(get, path = "/v1/datasets/{inst}/{ds}/records/{seq}", tag = "records",
+    params(("inst" = String, Path), ("ds" = String, Path), ("seq" = u64, Path)),
+    responses((status = 200, description = "`{\"envelope\", \"payload\", \"salt\", \"leaf_hash\"}`"),
+              (status = 304, description = "Not modified"), (status = 404, body = Problem)))]
+#[get("/v1/datasets/{inst}/{ds}/records/{seq}")]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let (inst, ds, seq) = path.into_inner();
+    let read = records::get(&state, &caller, &inst, &ds, &seq).await?;
+    let etag = format!(
+        "\"{}{}\"",
+        hex::encode(&read.leaf_hash),
+        if read.erased { "-erased" } else { "" }
+    );
+    Ok(conditional(
+        &req,
+        etag,
+        read.public,
+        "application/json",
+        read.json,
+    ))
+}
+
+/// Exactly `JCS(envelope)`: SHA-256(0x00 || these bytes) is the leaf hash.
+#[utoipa::path(get, path = "/v1/datasets/{inst}/{ds}/records/{seq}/leaf", tag = "records",
+    params(("inst" = String, Path), ("ds" = String, Path), ("seq" = u64, Path)),
+    responses((status = 200, description = "JCS(envelope)", content_type = "application/json"), (status = 404, body = Problem)))]
+#[get("/v1/datasets/{inst}/{ds}/records/{seq}/leaf")]
+pub async fn leaf(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let (inst, ds, seq) = path.into_inner();
+    let read = records::get(&state, &caller, &inst, &ds, &seq).await?;
+    let etag = format!("\"{}\"", hex::encode(&read.leaf_hash));
+    Ok(conditional(
+        &req,
+        etag,
+        read.public,
+        "application/json",
+        read.leaf,
+    ))
+}
+
+/// Erase a record's payload and salt, appending an erasure entry.
+#[utoipa::path(post, path = "/v1/datasets/{inst}/{ds}/records/{seq}/erasure", tag = "records",
+    params(("inst" = String, Path), ("ds" = String, Path), ("seq" = u64, Path)),
+    request_body = EraseRequest,
+    responses((status = 201, body = Erased), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+#[post("/v1/datasets/{inst}/{ds}/records/{seq}/erasure")]
+pub async fn erase(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+    body: web::Json<EraseRequest>,
+) -> ApiResult<HttpResponse> {
+    let (inst, ds, seq) = path.into_inner();
+    let erased = erasure::erase(&state, &caller, &inst, &ds, &seq, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(erased))
+}
+
+/// A response with a strong ETag that answers 304 to a matching `If-None-Match`.
+fn conditional(
+    req: &HttpRequest,
+    etag: String,
+    public: bool,
+    content_type: &str,
+    body: Vec<u8>,
+) -> HttpResponse {
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut resp = with_access_headers(
+        if matches {
+            HttpResponse::NotModified()
+        } else {
+            HttpResponse::Ok()
+        },
+        public,
+    );
+    resp.insert_header((header::ETAG, etag));
+    if matches {
+        resp.finish()
+    } else {
+        resp.insert_header((header::CONTENT_TYPE, content_type.to_owned()));
+        resp.body(body)
+    }
+}

@@ -1,0 +1,143 @@
+//! Building and running the HTTP server. `run` takes a bound listener and a shutdown
+//! future (after mini-redis), so tests bind port 0 and stop servers cleanly.
+
+use crate::config::Config;
+use crate::logkey::LogKey;
+use crate::metrics::Metrics;
+use crate::routes;
+use crate::services::schemas::SchemaCache;
+use crate::state::AppState;
+use actix_web::dev::Service;
+use actix_web::{App, HttpServer, web};
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Builds the shared state: pool (lazy), log key, metrics.
+pub fn build_state(config: Config, local_addr: std::net::SocketAddr) -> anyhow::Result<AppState> {
+    config.validate()?;
+    let log_key = LogKey::load_or_create(&config.log_key_file)?;
+    let pool = civicproof_schema::connect(&config.database_url, config.db_pool_size);
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local_addr}"))
+        .trim_end_matches('/')
+        .to_owned();
+    let admin_token_hash = config.admin_token.as_deref().map(crate::auth::token_hash);
+    Ok(AppState {
+        pool,
+        config: Arc::new(config),
+        log_key: Arc::new(log_key),
+        metrics: Arc::new(Metrics::new()),
+        schemas: Arc::new(SchemaCache::default()),
+        admin_token_hash,
+        public_url,
+    })
+}
+
+/// Serves on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let local = listener.local_addr()?;
+    let state = build_state(config, local)?;
+    if state.config.migrate {
+        let pool = state.pool.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+            let mut conn = pool.get()?;
+            civicproof_schema::run_migrations(&mut conn).map_err(|e| anyhow::anyhow!(e))
+        })
+        .await??;
+    }
+    serve(listener, state, shutdown).await
+}
+
+/// Serves with an existing state (tests that need the state, e.g. a fixed log key).
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let metrics_server = match state.config.metrics_bind {
+        Some(addr) => {
+            let st = state.clone();
+            let srv = HttpServer::new(move || {
+                let st = st.clone();
+                App::new().route(
+                    "/metrics",
+                    web::get().to(move || {
+                        let st = st.clone();
+                        async move { routes::system::metrics_response(&st) }
+                    }),
+                )
+            })
+            .workers(1)
+            .disable_signals()
+            .bind(addr)?
+            .run();
+            Some(srv)
+        }
+        None => None,
+    };
+    let data = web::Data::new(state.clone());
+    let server = HttpServer::new(move || {
+        let metrics = data.metrics.clone();
+        App::new()
+            .app_data(data.clone())
+            .wrap_fn(move |req, srv| {
+                let started = Instant::now();
+                let method = req.method().to_string();
+                let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+                let metrics = metrics.clone();
+                let fut = srv.call(req);
+                async move {
+                    let res = fut.await?;
+                    let status = res.status().as_u16().to_string();
+                    metrics
+                        .http_requests
+                        .with_label_values(&[&method, &route, &status])
+                        .inc();
+                    metrics
+                        .http_duration
+                        .with_label_values(&[&method, &route])
+                        .observe(started.elapsed().as_secs_f64());
+                    Ok(res)
+                }
+            })
+            .configure(routes::configure)
+            .service(
+                utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+                    .config(utoipa_swagger_ui::Config::new(["/openapi.json"])),
+            )
+            .service(web::redirect("/docs", "/docs/"))
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(crate::error::ApiError::NotFound)
+            }))
+    })
+    .listen(listener)?
+    .disable_signals()
+    .shutdown_timeout(10)
+    .run();
+    let handle = server.handle();
+    let metrics_handle = metrics_server.as_ref().map(|s| s.handle());
+    if let Some(m) = metrics_server {
+        tokio::spawn(m);
+    }
+    tokio::pin!(shutdown);
+    let server_task = tokio::spawn(server);
+    tokio::select! {
+        res = server_task => { res??; }
+        () = &mut shutdown => {
+            tracing::info!("shutting down: draining requests");
+            handle.stop(true).await;
+        }
+    }
+    if let Some(h) = metrics_handle {
+        h.stop(true).await;
+    }
+    Ok(())
+}

@@ -1,0 +1,14 @@
+//! The rules of the API, once: REST handlers and GraphQL resolvers both call these.
+//! Each function reads top to bottom: authorize, load, validate, one transaction, side
+//! effects after commit.
+
+pub mod datasets;
+pub mod erasure;
+pub mod feed;
+pub mod input;
+pub mod input_csv;
+pub mod institutions;
+pub mod publish;
+pub mod records;
+pub mod schemas;
+pub mod tokens;

@@ -1,0 +1,320 @@
+//! Dataset metadata: create, read, list (the catalog) and patch. The log itself is never
+//! touched here.
+
+use crate::auth::Caller;
+use crate::config::is_valid_slug;
+use crate::db;
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::services::schemas;
+use crate::state::AppState;
+use crate::views::{Access, DatasetView};
+use chrono::Utc;
+use civicproof_schema::models::{Dataset, DatasetChanges, Institution, NewDataset};
+use civicproof_schema::queries::datasets::{self, CatalogFilter};
+use civicproof_schema::queries::institutions;
+use civicproof_verify::{jcs, json};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDataset {
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    pub license: String,
+    pub access: Access,
+    #[serde(default)]
+    pub themes: Vec<String>,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// JSON Schema 2020-12 that every payload must satisfy.
+    #[schema(value_type = Option<Object>)]
+    pub schema: Option<Value>,
+    /// Only for the admin token, which belongs to no institution.
+    pub institution: Option<String>,
+}
+
+/// Loads a dataset the caller may see; 404 otherwise (restricted looks like missing).
+pub async fn load_visible(
+    state: &AppState,
+    caller: &Caller,
+    institution: &str,
+    dataset: &str,
+) -> ApiResult<(Dataset, Institution)> {
+    let (inst, ds, vis) = (
+        institution.to_owned(),
+        dataset.to_owned(),
+        caller.visibility(),
+    );
+    db::run(&state.pool, move |conn| {
+        datasets::find(conn, &inst, &ds, vis)?.ok_or(ApiError::NotFound)
+    })
+    .await
+}
+
+/// Loads a dataset for a write: 401 without a token, 404 when invisible, 403 when the
+/// caller may see but not change it.
+pub async fn load_writable(
+    state: &AppState,
+    caller: &Caller,
+    institution: &str,
+    dataset: &str,
+) -> ApiResult<(Dataset, Institution)> {
+    caller.require_authenticated()?;
+    let found = load_visible(state, caller, institution, dataset).await?;
+    if !caller.may_publish(found.0.institution_id) {
+        return Err(ApiError::Forbidden(
+            "This token may not change this dataset.".into(),
+        ));
+    }
+    Ok(found)
+}
+
+pub fn view(state: &AppState, d: Dataset, inst: &Institution) -> DatasetView {
+    let origin = state.origin(&inst.slug, &d.slug);
+    let vkey = state.log_key.vkey(&origin);
+    DatasetView::new(d, inst.slug.clone(), origin, vkey)
+}
+
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    input: CreateDataset,
+) -> ApiResult<DatasetView> {
+    caller.require_authenticated()?;
+    let institution_id = match (caller, &input.institution) {
+        (Caller::Admin { .. }, Some(slug)) => {
+            crate::services::institutions::load(state, slug).await?.id
+        }
+        (Caller::Admin { .. }, None) => {
+            return Err(ApiError::validation(
+                "/institution",
+                "the admin token must name the institution",
+            ));
+        }
+        (Caller::Member { institution_id, .. }, _) if caller.may_publish(*institution_id) => {
+            if let Some(slug) = &input.institution {
+                let named = crate::services::institutions::load(state, slug).await?;
+                if named.id != *institution_id {
+                    return Err(ApiError::Forbidden(
+                        "A publisher creates datasets of its own institution only.".into(),
+                    ));
+                }
+            }
+            *institution_id
+        }
+        _ => {
+            return Err(ApiError::Forbidden(
+                "Creating datasets needs a publisher token.".into(),
+            ));
+        }
+    };
+    let mut errors = Vec::new();
+    if !is_valid_slug(&input.slug) {
+        errors.push(FieldError::field(
+            "/slug",
+            "slug must match ^[a-z0-9][a-z0-9-]{0,62}$",
+        ));
+    }
+    check_text(&mut errors, "/title", &input.title, 1, 500);
+    check_text(&mut errors, "/description", &input.description, 0, 20_000);
+    check_text(&mut errors, "/license", &input.license, 1, 500);
+    check_terms(&mut errors, "/themes", &input.themes);
+    check_terms(&mut errors, "/keywords", &input.keywords);
+    let schema_text = match &input.schema {
+        Some(s) => match canonical_schema(state, s) {
+            Ok(text) => Some(text),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        },
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let (dataset, inst) = db::transaction(&state.pool, move |conn| {
+        let new = NewDataset {
+            institution_id,
+            slug: &input.slug,
+            title: &input.title,
+            description: &input.description,
+            license: &input.license,
+            access: input.access.as_str(),
+            themes: Value::from(input.themes.clone()),
+            keywords: Value::from(input.keywords.clone()),
+            json_schema: schema_text.as_deref(),
+        };
+        let dataset = datasets::insert(conn, &new).map_err(|e| {
+            if civicproof_schema::is_unique_violation(&e) {
+                ApiError::Conflict("This institution already has a dataset with this slug.".into())
+            } else {
+                e.into()
+            }
+        })?;
+        let inst = institutions::by_ids(conn, &[institution_id])?
+            .pop()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("institution vanished")))?;
+        Ok((dataset, inst))
+    })
+    .await?;
+    Ok(view(state, dataset, &inst))
+}
+
+pub async fn get(
+    state: &AppState,
+    caller: &Caller,
+    institution: &str,
+    dataset: &str,
+) -> ApiResult<DatasetView> {
+    let (d, inst) = load_visible(state, caller, institution, dataset).await?;
+    Ok(view(state, d, &inst))
+}
+
+/// One catalog page and the id to continue after, if there may be more.
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    filter: CatalogFilter,
+    limit: usize,
+) -> ApiResult<(Vec<DatasetView>, Option<i64>)> {
+    let vis = caller.visibility();
+    let rows = db::run(&state.pool, move |conn| {
+        Ok(datasets::list(conn, &filter, vis, limit as i64 + 1)?)
+    })
+    .await?;
+    let more = rows.len() > limit;
+    let mut last_id = None;
+    let views = rows
+        .into_iter()
+        .take(limit)
+        .map(|(d, inst)| {
+            last_id = Some(d.id);
+            view(state, d, &inst)
+        })
+        .collect();
+    Ok((views, if more { last_id } else { None }))
+}
+
+/// PATCH semantics: present members change, absent ones stay; `schema: null` removes the
+/// schema; the slug (and with it the origin and the log) never changes.
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    institution: &str,
+    dataset: &str,
+    patch: Map<String, Value>,
+) -> ApiResult<DatasetView> {
+    let (d, inst) = load_writable(state, caller, institution, dataset).await?;
+    let mut changes = DatasetChanges::default();
+    let mut errors = Vec::new();
+    for (name, value) in patch {
+        let pointer = format!("/{name}");
+        match (name.as_str(), value) {
+            ("slug", _) | ("origin", _) | ("institution", _) => {
+                errors.push(FieldError::field(pointer, format!("{name} never changes")));
+            }
+            ("title", Value::String(s)) => {
+                check_text(&mut errors, &pointer, &s, 1, 500);
+                changes.title = Some(s);
+            }
+            ("description", Value::String(s)) => {
+                check_text(&mut errors, &pointer, &s, 0, 20_000);
+                changes.description = Some(s);
+            }
+            ("license", Value::String(s)) => {
+                check_text(&mut errors, &pointer, &s, 1, 500);
+                changes.license = Some(s);
+            }
+            ("access", Value::String(s)) if s == "public" || s == "restricted" => {
+                changes.access = Some(s)
+            }
+            ("themes" | "keywords", v) => match serde_json::from_value::<Vec<String>>(v) {
+                Ok(terms) => {
+                    check_terms(&mut errors, &pointer, &terms);
+                    let v = Value::from(terms);
+                    if name == "themes" {
+                        changes.themes = Some(v);
+                    } else {
+                        changes.keywords = Some(v);
+                    }
+                }
+                Err(_) => errors.push(FieldError::field(pointer, "must be an array of strings")),
+            },
+            ("schema", Value::Null) => changes.json_schema = Some(None),
+            ("schema", s) => match canonical_schema(state, &s) {
+                Ok(text) => changes.json_schema = Some(Some(text)),
+                Err(e) => errors.push(e),
+            },
+            ("title" | "description" | "license" | "access", _) => {
+                errors.push(FieldError::field(pointer, "has the wrong type or value"));
+            }
+            _ => errors.push(FieldError::field(
+                pointer,
+                format!("unknown field {name:?}"),
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    changes.updated_at = Some(Utc::now());
+    let id = d.id;
+    let updated = db::run(&state.pool, move |conn| {
+        Ok(datasets::update(conn, id, &changes)?)
+    })
+    .await?;
+    Ok(view(state, updated, &inst))
+}
+
+fn check_text(errors: &mut Vec<FieldError>, pointer: &str, s: &str, min: usize, max: usize) {
+    if s.trim().len() < min || s.len() > max {
+        errors.push(FieldError::field(
+            pointer,
+            format!("must be {min} to {max} bytes"),
+        ));
+    } else if s
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        errors.push(FieldError::field(
+            pointer,
+            "must not contain control characters",
+        ));
+    }
+}
+
+fn check_terms(errors: &mut Vec<FieldError>, pointer: &str, terms: &[String]) {
+    if terms.len() > 50 {
+        errors.push(FieldError::field(pointer, "at most 50 terms"));
+    }
+    for (i, t) in terms.iter().enumerate() {
+        check_text(errors, &format!("{pointer}/{i}"), t, 1, 100);
+    }
+}
+
+/// Checks a schema (JSON rules, size, compiles without retrieval) and returns its canonical text.
+fn canonical_schema(state: &AppState, schema: &Value) -> Result<String, FieldError> {
+    let checked = json::check_value(schema, json::MAX_DEPTH)
+        .map_err(|e| FieldError::field("/schema", e.to_string()))?;
+    let text = String::from_utf8(jcs::canonicalize(&checked))
+        .map_err(|_| FieldError::field("/schema", "not UTF-8"))?;
+    if text.len() > state.config.limits.max_schema_bytes {
+        return Err(FieldError::field(
+            "/schema",
+            format!(
+                "the schema is {} bytes; the limit is {}",
+                text.len(),
+                state.config.limits.max_schema_bytes
+            ),
+        ));
+    }
+    schemas::compile(schema).map_err(|e| match e {
+        ApiError::Validation(mut v) if !v.is_empty() => v.remove(0),
+        _ => FieldError::field("/schema", "the schema does not compile"),
+    })?;
+    Ok(text)
+}

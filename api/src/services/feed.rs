@@ -1,0 +1,349 @@
+//! The feed (`GET …/records`): entries in `seq` order after a cursor, filtered, as JSON,
+//! NDJSON or CSV. NDJSON and CSV without `limit` are a full export, streamed page by page
+//! so memory stays flat whatever the result size.
+
+use crate::db;
+use crate::error::{ApiError, ApiResult};
+use crate::services::records::{envelope_of, parse_seq, write_record_json};
+use crate::state::AppState;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use civicproof_schema::models::Entry;
+use civicproof_schema::queries::entries::{self, FeedFilter, PayloadFilter};
+use futures_util::Stream;
+
+/// Rows fetched per database round trip while streaming.
+const STREAM_PAGE: usize = 1_000;
+/// Page size of JSON responses without `limit`.
+const DEFAULT_LIMIT: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedFormat {
+    Json,
+    Ndjson,
+    Csv,
+}
+
+impl FeedFormat {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/json",
+            Self::Ndjson => "application/x-ndjson",
+            Self::Csv => "text/csv; charset=utf-8",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FeedQuery {
+    pub after: Option<i64>,
+    /// `None`: JSON pages of the default size; NDJSON and CSV stream everything.
+    pub limit: Option<usize>,
+    pub format: FeedFormat,
+    pub filter: FeedFilter,
+    /// The query pairs other than `after`, to build the next link.
+    pub passthrough: Vec<(String, String)>,
+}
+
+/// Parses the feed's query string; unknown parameters are 400 so typos do not silently
+/// return unfiltered data.
+pub fn parse_query(query: &str, accept: Option<&str>, max_page: usize) -> ApiResult<FeedQuery> {
+    let mut q = FeedQuery {
+        after: None,
+        limit: None,
+        format: format_from_accept(accept),
+        filter: FeedFilter::default(),
+        passthrough: Vec::new(),
+    };
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let (name, value) = (name.into_owned(), value.into_owned());
+        match name.as_str() {
+            "after" => q.after = Some(parse_after(&value)?),
+            "limit" => {
+                let n = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=max_page).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!(
+                            "limit must be an integer from 1 to {max_page}."
+                        ))
+                    })?;
+                q.limit = Some(n);
+            }
+            "format" => {
+                q.format = match value.as_str() {
+                    "json" => FeedFormat::Json,
+                    "ndjson" => FeedFormat::Ndjson,
+                    "csv" => FeedFormat::Csv,
+                    _ => {
+                        return Err(ApiError::BadRequest(
+                            "format must be json, ndjson or csv.".into(),
+                        ));
+                    }
+                }
+            }
+            "key" => q.filter.key = Some(value.clone()),
+            "published_after" => q.filter.published_after = Some(parse_time(&name, &value)?),
+            "published_before" => q.filter.published_before = Some(parse_time(&name, &value)?),
+            "current" => {
+                q.filter.current = match value.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => {
+                        return Err(ApiError::BadRequest(
+                            "current must be true or false.".into(),
+                        ));
+                    }
+                }
+            }
+            other => match other.strip_prefix("payload.") {
+                Some(field) if !field.is_empty() && field.len() <= 256 => {
+                    let number = civicproof_verify::json::parse_strict(value.as_bytes())
+                        .ok()
+                        .filter(serde_json::Value::is_number)
+                        .map(|_| value.clone());
+                    q.filter.payload.push(PayloadFilter {
+                        field: field.to_owned(),
+                        value: value.clone(),
+                        number,
+                    });
+                }
+                _ => {
+                    return Err(ApiError::BadRequest(format!(
+                        "Unknown query parameter {other:?}."
+                    )));
+                }
+            },
+        }
+        if name != "after" {
+            q.passthrough.push((name, value));
+        }
+    }
+    if q.filter.payload.len() > 10 {
+        return Err(ApiError::BadRequest("At most 10 payload filters.".into()));
+    }
+    Ok(q)
+}
+
+fn format_from_accept(accept: Option<&str>) -> FeedFormat {
+    let accept = accept.unwrap_or("").to_ascii_lowercase();
+    if accept.contains("application/x-ndjson") || accept.contains("application/ndjson") {
+        FeedFormat::Ndjson
+    } else if accept.contains("text/csv") {
+        FeedFormat::Csv
+    } else {
+        FeedFormat::Json
+    }
+}
+
+fn parse_time(name: &str, value: &str) -> ApiResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| ApiError::BadRequest(format!("{name} must be an RFC 3339 timestamp.")))
+}
+
+/// `after` is a plain seq or a cursor from `next_cursor`.
+fn parse_after(value: &str) -> ApiResult<i64> {
+    if let Some(seq) = parse_seq(value) {
+        return Ok(seq);
+    }
+    URL_SAFE_NO_PAD
+        .decode(value)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix("seq:").and_then(parse_seq))
+        .ok_or_else(|| {
+            ApiError::BadRequest("after must be a seq or a cursor from next_cursor.".into())
+        })
+}
+
+/// The opaque cursor that continues after `seq`.
+pub fn cursor(seq: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("seq:{seq}"))
+}
+
+/// One page: the entries and whether more follow.
+pub async fn page(
+    state: &AppState,
+    dataset_id: i64,
+    q: &FeedQuery,
+    limit: usize,
+) -> ApiResult<(Vec<Entry>, bool)> {
+    let (after, filter) = (q.after, q.filter.clone());
+    let mut rows = db::run(&state.pool, move |conn| {
+        Ok(entries::page(
+            conn,
+            dataset_id,
+            after,
+            &filter,
+            limit as i64 + 1,
+        )?)
+    })
+    .await?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    Ok((rows, more))
+}
+
+pub fn default_limit(q: &FeedQuery) -> usize {
+    q.limit.unwrap_or(DEFAULT_LIMIT)
+}
+
+/// Renders a JSON page body `{"records": […], "next_cursor": …}`.
+pub fn render_json_page(origin: &str, rows: &[Entry], next: Option<&str>) -> ApiResult<Vec<u8>> {
+    let mut out = Vec::with_capacity(rows.len() * 600 + 64);
+    out.extend_from_slice(b"{\"records\":[");
+    for (i, e) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_record_json(&mut out, origin, e)?;
+    }
+    out.extend_from_slice(b"],\"next_cursor\":");
+    match next {
+        Some(c) => out.extend_from_slice(
+            serde_json::to_string(c)
+                .map_err(ApiError::internal)?
+                .as_bytes(),
+        ),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.push(b'}');
+    Ok(out)
+}
+
+/// Renders rows as NDJSON lines or CSV rows (with the header when `header` is set).
+pub fn render_rows(
+    format: FeedFormat,
+    origin: &str,
+    rows: &[Entry],
+    header: bool,
+) -> ApiResult<Vec<u8>> {
+    let mut out = Vec::with_capacity(rows.len() * 600);
+    match format {
+        FeedFormat::Csv => {
+            let mut w = csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(&mut out);
+            if header {
+                w.write_record(CSV_HEADER).map_err(ApiError::internal)?;
+            }
+            for e in rows {
+                let env = envelope_of(origin, e)?;
+                let opt = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+                w.write_record([
+                    e.seq.to_string(),
+                    e.kind.clone(),
+                    e.key.clone().unwrap_or_default(),
+                    civicproof_verify::envelope::format_published_at(
+                        e.published_at.timestamp_millis(),
+                    ),
+                    opt(e.supersedes),
+                    opt(e.erases),
+                    e.erasure_reason.clone().unwrap_or_default(),
+                    e.payload_digest
+                        .as_deref()
+                        .map(hex::encode)
+                        .unwrap_or_default(),
+                    e.salt.as_deref().map(hex::encode).unwrap_or_default(),
+                    hex::encode(&e.leaf_hash),
+                    e.payload.clone().unwrap_or_default(),
+                    String::from_utf8(env.canonical_bytes()).map_err(ApiError::internal)?,
+                ])
+                .map_err(ApiError::internal)?;
+            }
+            w.flush().map_err(ApiError::internal)?;
+        }
+        _ => {
+            for e in rows {
+                write_record_json(&mut out, origin, e)?;
+                out.push(b'\n');
+            }
+        }
+    }
+    Ok(out)
+}
+
+const CSV_HEADER: [&str; 12] = [
+    "seq",
+    "kind",
+    "key",
+    "published_at",
+    "supersedes",
+    "erases",
+    "reason",
+    "payload_digest",
+    "salt",
+    "leaf_hash",
+    "payload",
+    "envelope",
+];
+
+/// Streams every matching entry (up to `limit` when set) page by page.
+pub fn stream(
+    state: AppState,
+    dataset_id: i64,
+    origin: String,
+    q: FeedQuery,
+) -> impl Stream<Item = Result<Bytes, ApiError>> {
+    struct Cursor {
+        after: Option<i64>,
+        remaining: usize,
+        first: bool,
+        done: bool,
+    }
+    let start = Cursor {
+        after: q.after,
+        remaining: q.limit.unwrap_or(usize::MAX),
+        first: true,
+        done: false,
+    };
+    futures_util::stream::unfold(start, move |mut cur| {
+        let (state, origin, filter, format) =
+            (state.clone(), origin.clone(), q.filter.clone(), q.format);
+        async move {
+            if cur.done {
+                return None;
+            }
+            let want = cur.remaining.min(STREAM_PAGE);
+            let after = cur.after;
+            let rows = match db::run(&state.pool, move |conn| {
+                Ok(entries::page(
+                    conn,
+                    dataset_id,
+                    after,
+                    &filter,
+                    want as i64,
+                )?)
+            })
+            .await
+            {
+                Ok(rows) => rows,
+                Err(e) => {
+                    cur.done = true;
+                    return Some((Err(e), cur));
+                }
+            };
+            let header = cur.first && format == FeedFormat::Csv;
+            cur.first = false;
+            if rows.len() < want {
+                cur.done = true;
+            }
+            cur.remaining -= rows.len();
+            if cur.remaining == 0 {
+                cur.done = true;
+            }
+            cur.after = rows.last().map(|e| e.seq).or(cur.after);
+            if rows.is_empty() && !header {
+                return None;
+            }
+            Some((
+                render_rows(format, &origin, &rows, header).map(Bytes::from),
+                cur,
+            ))
+        }
+    })
+}

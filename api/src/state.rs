@@ -1,0 +1,28 @@
+//! Shared application state, handed to every handler as `web::Data<AppState>`.
+
+use crate::config::Config;
+use crate::logkey::LogKey;
+use crate::metrics::Metrics;
+use crate::services::schemas::SchemaCache;
+use civicproof_schema::Pool;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: Pool,
+    pub config: Arc<Config>,
+    pub log_key: Arc<LogKey>,
+    pub metrics: Arc<Metrics>,
+    pub schemas: Arc<SchemaCache>,
+    /// SHA-256 of the configured admin token, compared in constant time.
+    pub admin_token_hash: Option<[u8; 32]>,
+    /// Base URL for links, without a trailing slash.
+    pub public_url: String,
+}
+
+impl AppState {
+    /// `<prefix>/<institution>/<dataset>`: the dataset's log origin.
+    pub fn origin(&self, institution: &str, dataset: &str) -> String {
+        format!("{}/{institution}/{dataset}", self.config.origin_prefix)
+    }
+}

@@ -1,0 +1,8 @@
+//! Query functions, one module per table. Each takes a connection, so callers choose the
+//! transaction boundaries.
+
+pub mod datasets;
+pub mod entries;
+pub mod idempotency;
+pub mod institutions;
+pub mod tokens;

@@ -1,0 +1,162 @@
+use crate::Conn;
+use crate::models::{Dataset, DatasetChanges, Institution, NewDataset};
+use crate::schema::{datasets, institutions};
+use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Jsonb, Text};
+
+/// Which datasets a caller may see. Restricted datasets of other institutions are invisible,
+/// never "forbidden": queries simply do not return them.
+#[derive(Debug, Clone, Copy)]
+pub enum Visibility {
+    /// The admin sees everything.
+    All,
+    /// Public datasets plus everything of this institution.
+    PublicAnd(i64),
+    /// Anonymous callers: public datasets only.
+    PublicOnly,
+}
+
+/// Catalog filters (`GET /v1/datasets`).
+#[derive(Debug, Default, Clone)]
+pub struct CatalogFilter {
+    pub institution: Option<String>,
+    pub theme: Option<String>,
+    pub keyword: Option<String>,
+    /// Case-insensitive substring of title, description or keywords.
+    pub q: Option<String>,
+    /// Only datasets with an id above this (cursor paging in id order).
+    pub after_id: Option<i64>,
+}
+
+pub fn insert(conn: &mut Conn, new: &NewDataset<'_>) -> QueryResult<Dataset> {
+    diesel::insert_into(datasets::table)
+        .values(new)
+        .returning(Dataset::as_returning())
+        .get_result(conn)
+}
+
+/// A dataset by institution and dataset slug, with its institution, if the caller may see it.
+pub fn find(
+    conn: &mut Conn,
+    institution_slug: &str,
+    dataset_slug: &str,
+    visibility: Visibility,
+) -> QueryResult<Option<(Dataset, Institution)>> {
+    let mut q = datasets::table
+        .inner_join(institutions::table)
+        .filter(institutions::slug.eq(institution_slug))
+        .filter(datasets::slug.eq(dataset_slug))
+        .into_boxed();
+    q = match visibility {
+        Visibility::All => q,
+        Visibility::PublicAnd(inst) => q.filter(
+            datasets::access
+                .eq("public")
+                .or(datasets::institution_id.eq(inst)),
+        ),
+        Visibility::PublicOnly => q.filter(datasets::access.eq("public")),
+    };
+    q.select((Dataset::as_select(), Institution::as_select()))
+        .first(conn)
+        .optional()
+}
+
+/// Locks the dataset row for the rest of the transaction. Every append takes this lock
+/// first, which is what makes each dataset's `seq` gapless and unique.
+pub fn lock_for_append(conn: &mut Conn, id: i64) -> QueryResult<Dataset> {
+    datasets::table
+        .find(id)
+        .for_update()
+        .select(Dataset::as_select())
+        .first(conn)
+}
+
+/// Records the new tree size, record count and newest sequencing time after an append.
+pub fn set_counts(
+    conn: &mut Conn,
+    id: i64,
+    entry_count: i64,
+    record_count: i64,
+    last_published_at: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(datasets::table.find(id))
+        .set((
+            datasets::entry_count.eq(entry_count),
+            datasets::record_count.eq(record_count),
+            datasets::last_published_at.eq(Some(last_published_at)),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn update(conn: &mut Conn, id: i64, changes: &DatasetChanges) -> QueryResult<Dataset> {
+    diesel::update(datasets::table.find(id))
+        .set(changes)
+        .returning(Dataset::as_returning())
+        .get_result(conn)
+}
+
+/// One catalog page in id order.
+pub fn list(
+    conn: &mut Conn,
+    filter: &CatalogFilter,
+    visibility: Visibility,
+    limit: i64,
+) -> QueryResult<Vec<(Dataset, Institution)>> {
+    let mut q = datasets::table.inner_join(institutions::table).into_boxed();
+    q = match visibility {
+        Visibility::All => q,
+        Visibility::PublicAnd(inst) => q.filter(
+            datasets::access
+                .eq("public")
+                .or(datasets::institution_id.eq(inst)),
+        ),
+        Visibility::PublicOnly => q.filter(datasets::access.eq("public")),
+    };
+    if let Some(inst) = &filter.institution {
+        q = q.filter(institutions::slug.eq(inst.clone()));
+    }
+    if let Some(theme) = &filter.theme {
+        q = q.filter(
+            sql::<Bool>("datasets.themes @> ").bind::<Jsonb, _>(serde_json::json!([theme])),
+        );
+    }
+    if let Some(keyword) = &filter.keyword {
+        q = q.filter(
+            sql::<Bool>("datasets.keywords @> ").bind::<Jsonb, _>(serde_json::json!([keyword])),
+        );
+    }
+    if let Some(text) = &filter.q {
+        let pattern = format!("%{}%", escape_like(text));
+        q = q.filter(
+            sql::<Bool>("(datasets.title ILIKE ")
+                .bind::<Text, _>(pattern.clone())
+                .sql(" OR datasets.description ILIKE ")
+                .bind::<Text, _>(pattern.clone())
+                .sql(" OR datasets.keywords::text ILIKE ")
+                .bind::<Text, _>(pattern)
+                .sql(")"),
+        );
+    }
+    if let Some(after) = filter.after_id {
+        q = q.filter(datasets::id.gt(after));
+    }
+    q.order(datasets::id.asc())
+        .limit(limit)
+        .select((Dataset::as_select(), Institution::as_select()))
+        .load(conn)
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally inside ILIKE.
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

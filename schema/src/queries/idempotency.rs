@@ -1,0 +1,111 @@
+//! Idempotency-Key bookkeeping (draft-ietf-httpapi-idempotency-key-header).
+//!
+//! A key is first *claimed* in its own short transaction (a row with no status and a lease),
+//! then *completed* inside the publishing transaction, so the stored response commits
+//! atomically with the entries it describes. A crashed claim expires with its lease.
+
+use crate::Conn;
+use crate::schema::idempotency_keys;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = idempotency_keys)]
+pub struct IdempotencyRecord {
+    pub request_hash: Vec<u8>,
+    pub status: Option<i16>,
+    pub response: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub lease_until: DateTime<Utc>,
+}
+
+/// What claiming a key found.
+#[derive(Debug)]
+pub enum Claim {
+    /// The key is ours: go ahead and publish.
+    Claimed,
+    /// Someone used the key before (completed, or still in flight).
+    Existing(IdempotencyRecord),
+}
+
+/// Claims `key` for this request unless a live record holds it. Records older than
+/// `expire_before` (completed or not) and claims whose lease ran out are replaced.
+pub fn claim(
+    conn: &mut Conn,
+    dataset_id: i64,
+    key: &str,
+    request_hash: &[u8],
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    expire_before: DateTime<Utc>,
+) -> QueryResult<Claim> {
+    conn.transaction(|conn| {
+        let existing = idempotency_keys::table
+            .find((dataset_id, key))
+            .for_update()
+            .select(IdempotencyRecord::as_select())
+            .first(conn)
+            .optional()?;
+        if let Some(rec) = existing {
+            let expired = rec.created_at < expire_before;
+            let abandoned = rec.status.is_none() && rec.lease_until < now;
+            if !expired && !abandoned {
+                return Ok(Claim::Existing(rec));
+            }
+            diesel::delete(idempotency_keys::table.find((dataset_id, key))).execute(conn)?;
+        }
+        let inserted = diesel::insert_into(idempotency_keys::table)
+            .values((
+                idempotency_keys::dataset_id.eq(dataset_id),
+                idempotency_keys::key.eq(key),
+                idempotency_keys::request_hash.eq(request_hash),
+                idempotency_keys::created_at.eq(now),
+                idempotency_keys::lease_until.eq(lease_until),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)?;
+        if inserted == 1 {
+            return Ok(Claim::Claimed);
+        }
+        // Lost a race with a concurrent claim that committed first.
+        idempotency_keys::table
+            .find((dataset_id, key))
+            .select(IdempotencyRecord::as_select())
+            .first(conn)
+            .map(Claim::Existing)
+    })
+}
+
+/// Stores the final status and body; call inside the transaction that did the work.
+pub fn complete(
+    conn: &mut Conn,
+    dataset_id: i64,
+    key: &str,
+    status: i16,
+    response: &str,
+) -> QueryResult<()> {
+    diesel::update(idempotency_keys::table.find((dataset_id, key)))
+        .set((
+            idempotency_keys::status.eq(Some(status)),
+            idempotency_keys::response.eq(Some(response)),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Gives a claim up (the request failed in a way a retry may fix).
+pub fn release(conn: &mut Conn, dataset_id: i64, key: &str) -> QueryResult<()> {
+    diesel::delete(
+        idempotency_keys::table
+            .find((dataset_id, key))
+            .filter(idempotency_keys::status.is_null()),
+    )
+    .execute(conn)
+    .map(|_| ())
+}
+
+/// Deletes records created before `before` (housekeeping; keys live at least 24 h).
+pub fn purge_older_than(conn: &mut Conn, before: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(before)))
+        .execute(conn)
+}
