@@ -22,7 +22,7 @@ enum Command {
     /// Run the server until SIGINT or SIGTERM, then drain and exit 0.
     Serve {
         #[command(flatten)]
-        config: Config,
+        config: Box<Config>,
     },
     /// Apply pending database migrations and exit.
     Migrate {
@@ -68,7 +68,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config } => serve(config),
+        Command::Serve { config } => serve(*config),
         Command::Migrate { database_url } => {
             let mut conn = connect(&database_url)?;
             let applied =

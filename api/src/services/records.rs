@@ -135,5 +135,5 @@ pub fn parse_seq(s: &str) -> Option<i64> {
     {
         return None;
     }
-    s.parse::<i64>().ok().filter(|n| *n <= (1i64 << 53) - 1)
+    s.parse::<i64>().ok().filter(|n| *n < (1i64 << 53))
 }

@@ -37,9 +37,12 @@ pub fn compile(schema: &Value) -> Result<jsonschema::Validator, ApiError> {
         .map_err(|e| ApiError::validation("/schema", format!("the schema does not compile: {e}")))
 }
 
+/// A compiled validator and the SHA-256 of the schema text it was compiled from.
+type Compiled = ([u8; 32], Arc<jsonschema::Validator>);
+
 #[derive(Default)]
 pub struct SchemaCache {
-    by_dataset: Mutex<HashMap<i64, ([u8; 32], Arc<jsonschema::Validator>)>>,
+    by_dataset: Mutex<HashMap<i64, Compiled>>,
 }
 
 impl SchemaCache {

@@ -1,0 +1,153 @@
+//! Idempotency-Key (draft-ietf-httpapi-idempotency-key-header) as API.md sets it out.
+
+use crate::support::{TestApp, assert_problem};
+use serde_json::{Value, json};
+
+async fn setup() -> (TestApp, String) {
+    let app = TestApp::spawn().await;
+    app.institution("city").await;
+    let token = app.token("city", "publisher").await;
+    app.dataset(&token, "air", "public", json!({})).await;
+    app.dataset(&token, "water", "public", json!({})).await;
+    (app, token)
+}
+
+async fn send(app: &TestApp, token: &str, ds: &str, key: &str, body: &Value) -> reqwest::Response {
+    app.request(
+        reqwest::Method::POST,
+        &format!("/v1/datasets/city/{ds}/records"),
+        Some(token),
+    )
+    .header("idempotency-key", key)
+    .json(body)
+    .send()
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_batch_appends_nothing_and_returns_the_first_answer() {
+    let (app, token) = setup().await;
+    let batch = json!([{"payload": {"v": 1}}, {"payload": {"v": 2}}]);
+    let first = send(&app, &token, "air", "batch-001", &batch).await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    for _ in 0..3 {
+        let again = send(&app, &token, "air", "batch-001", &batch).await;
+        assert_eq!(again.status(), 201);
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        assert_eq!(again.json::<Value>().await.unwrap(), first);
+    }
+    assert_eq!(app.entry_count("air"), 2);
+    // The key is scoped to the dataset: the same key elsewhere is a new request.
+    assert_eq!(
+        send(&app, &token, "water", "batch-001", &batch)
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(app.entry_count("water"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reusing_a_key_with_another_body_is_422_and_a_key_in_flight_is_409() {
+    let (app, token) = setup().await;
+    assert_eq!(
+        send(&app, &token, "air", "k1", &json!([{"payload": {"v": 1}}]))
+            .await
+            .status(),
+        201
+    );
+    let r = send(&app, &token, "air", "k1", &json!([{"payload": {"v": 2}}])).await;
+    assert_problem(r, 422, "idempotency-key-reused").await;
+    assert_eq!(app.entry_count("air"), 1);
+    // A claim held by a request still running (inserted as the server would).
+    app.db.execute(
+        "INSERT INTO idempotency_keys (dataset_id, key, request_hash, lease_until) \
+         SELECT id, 'k2', '\\x00', now() + interval '1 minute' FROM datasets WHERE slug = 'air'",
+    );
+    let r = send(&app, &token, "air", "k2", &json!([{"payload": {"v": 3}}])).await;
+    // The fingerprint differs from the claim's, so the mismatch is reported first.
+    assert_problem(r, 422, "idempotency-key-reused").await;
+    app.db.execute(
+        "UPDATE idempotency_keys SET request_hash = (SELECT request_hash FROM idempotency_keys WHERE key = 'k1') WHERE key = 'k2'",
+    );
+    let r = send(&app, &token, "air", "k2", &json!([{"payload": {"v": 1}}])).await;
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert_problem(r, 409, "idempotency-key-in-flight").await;
+    // An abandoned claim (lease over) is taken over.
+    app.db.execute(
+        "UPDATE idempotency_keys SET lease_until = now() - interval '1 second' WHERE key = 'k2'",
+    );
+    assert_eq!(
+        send(&app, &token, "air", "k2", &json!([{"payload": {"v": 1}}]))
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(app.entry_count("air"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_batch_keeps_its_answer_under_its_key() {
+    let (app, token) = setup().await;
+    let bad = json!([{"payload": {"n": 9007199254740993u64}}]);
+    let first = assert_problem(
+        send(&app, &token, "air", "k-bad", &bad).await,
+        422,
+        "validation-failed",
+    )
+    .await;
+    let r = send(&app, &token, "air", "k-bad", &bad).await;
+    assert_eq!(r.headers()["idempotent-replayed"], "true");
+    assert_eq!(assert_problem(r, 422, "validation-failed").await, first);
+    assert_eq!(app.entry_count("air"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_key_sent_concurrently_appends_once() {
+    let (app, token) = setup().await;
+    let batch = json!([{"payload": {"v": 1}}]);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (client, url, token, batch) = (
+            app.client.clone(),
+            app.url("/v1/datasets/city/air/records"),
+            token.clone(),
+            batch.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .header("idempotency-key", "same")
+                .json(&batch)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&201));
+    assert_eq!(app.entry_count("air"), 1, "{statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_keys_are_rejected() {
+    let (app, token) = setup().await;
+    let long = "k".repeat(256);
+    for key in ["", long.as_str(), "has space"] {
+        let r = send(&app, &token, "air", key, &json!([{"payload": {}}])).await;
+        assert_problem(r, 400, "bad-request").await;
+    }
+    assert_eq!(app.entry_count("air"), 0);
+}

@@ -1,0 +1,25 @@
+//! End-to-end tests: each test starts a real civicproof server on port 0 against its own
+//! PostgreSQL database (cloned from a migrated template) and talks to it over real HTTP.
+//!
+//! Module index:
+//! - `support`: the harness (databases, servers, clients, request helpers).
+//! - `authz`: the authorization matrix; restricted datasets look missing to outsiders.
+//! - `publishing`: batches in JSON, NDJSON and CSV; all-or-nothing; every bad input.
+//! - `sequencing`: concurrent publishers get gapless, unique seqs.
+//! - `idempotency`: Idempotency-Key replay, mismatch and in-flight answers.
+//! - `erasure`: erasing payloads keeps the log intact.
+//! - `leaves`: envelopes and leaf hashes match an independent computation.
+//! - `feed`: paging, cursors, filters, formats, streaming.
+//! - `datasets`: catalog, metadata, schemas.
+//! - `system`: health, readiness, metrics, OpenAPI drift, DCAT-AP validation.
+
+mod authz;
+mod datasets;
+mod erasure;
+mod feed;
+mod idempotency;
+mod leaves;
+mod publishing;
+mod sequencing;
+mod support;
+mod system;

@@ -1,0 +1,465 @@
+//! The test harness. Helpers read like the API they exercise.
+
+use civicproof_api::Config;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use tokio::sync::oneshot;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
+
+/// The PostgreSQL server tests use; each test gets its own database on it.
+fn server_url() -> String {
+    std::env::var("CIVICPROOF_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+fn database_url(name: &str) -> String {
+    format!("{}/{name}", server_url().trim_end_matches('/'))
+}
+
+/// The template's name changes with the migrations, so a stale template is never reused.
+fn template_name() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations/postgres");
+        let mut files: Vec<PathBuf> = walk(&dir);
+        files.sort();
+        let mut h = Sha256::new();
+        for f in files {
+            h.update(f.strip_prefix(&dir).unwrap().to_string_lossy().as_bytes());
+            h.update(std::fs::read(&f).unwrap());
+        }
+        format!("civicproof_tpl_{}", &hex::encode(h.finalize())[..12])
+    })
+}
+
+fn walk(dir: &PathBuf) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
+    }
+    out
+}
+
+/// Creates the migrated template once per migration set (under an advisory lock, since
+/// nextest runs tests in parallel processes).
+fn ensure_template(admin: &mut PgConnection) {
+    let tpl = template_name();
+    diesel::sql_query("SELECT pg_advisory_lock(4242001)")
+        .execute(admin)
+        .unwrap();
+    let exists: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+        "SELECT count(*) FROM pg_database WHERE datname = '{tpl}'"
+    ))
+    .get_result(admin)
+    .unwrap();
+    if exists == 0 {
+        let building = format!("{tpl}_building");
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+            .execute(admin)
+            .unwrap();
+        diesel::sql_query(format!("CREATE DATABASE {building}"))
+            .execute(admin)
+            .unwrap();
+        {
+            let mut conn = PgConnection::establish(&database_url(&building)).unwrap();
+            civicproof_schema::run_migrations(&mut conn).unwrap();
+        }
+        diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {tpl}"))
+            .execute(admin)
+            .unwrap();
+    }
+    diesel::sql_query("SELECT pg_advisory_unlock(4242001)")
+        .execute(admin)
+        .unwrap();
+}
+
+/// A database of its own for one test, dropped when the test ends.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub fn new() -> Self {
+        let mut admin =
+            PgConnection::establish(&database_url("postgres")).expect("PostgreSQL is reachable");
+        ensure_template(&mut admin);
+        let name = format!("civicproof_test_{}", uuid_like());
+        let mut attempts = 0;
+        loop {
+            match diesel::sql_query(format!(
+                "CREATE DATABASE {name} TEMPLATE {}",
+                template_name()
+            ))
+            .execute(&mut admin)
+            {
+                Ok(_) => break,
+                // Another process may be cloning the template at this instant.
+                Err(_) if attempts < 20 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(e) => panic!("cannot clone the template: {e}"),
+            }
+        }
+        Self {
+            url: database_url(&name),
+            name,
+        }
+    }
+
+    pub fn conn(&self) -> PgConnection {
+        PgConnection::establish(&self.url).unwrap()
+    }
+
+    /// Runs one SQL statement (for checks and tampering).
+    pub fn execute(&self, sql: &str) -> usize {
+        diesel::sql_query(sql).execute(&mut self.conn()).unwrap()
+    }
+
+    /// A single integer from SQL.
+    pub fn count(&self, sql: &str) -> i64 {
+        diesel::dsl::sql::<diesel::sql_types::BigInt>(sql)
+            .get_result(&mut self.conn())
+            .unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = PgConnection::establish(&database_url("postgres")) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin);
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    let mut b = [0u8; 8];
+    getrandom(&mut b);
+    hex::encode(b)
+}
+
+fn getrandom(buf: &mut [u8]) {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(buf)
+        .unwrap();
+}
+
+/// A running server with its own database.
+pub struct TestApp {
+    pub base: String,
+    pub db: TestDb,
+    pub client: Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: TempDir,
+}
+
+pub struct TempDir(pub PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts a server; `tweak` may change the configuration (limits, for example).
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let app = Self::spawn_unready(tweak).await;
+        app.wait_ready().await;
+        app
+    }
+
+    /// Starts a server and waits only until it answers `/healthz` (its database may be down).
+    pub async fn spawn_unready(tweak: impl FnOnce(&mut Config)) -> Self {
+        let db = tokio::task::spawn_blocking(TestDb::new).await.unwrap();
+        let dir = std::env::temp_dir().join(format!("civicproof-test-{}", uuid_like()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut config = Config::for_database(db.url.clone());
+        config.admin_token = Some(ADMIN_TOKEN.into());
+        config.log_key_file = dir.join("log.key");
+        config.origin_prefix = "test.civicproof.example".into();
+        tweak(&mut config);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(civicproof_api::run(listener, config, async {
+            let _ = rx.await;
+        }));
+        let app = Self {
+            base,
+            db,
+            client: Client::builder().build().unwrap(),
+            shutdown: Some(tx),
+            task: Some(task),
+            _dir: TempDir(dir),
+        };
+        for _ in 0..100 {
+            if app.client.get(app.url("/healthz")).send().await.is_ok() {
+                return app;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("server did not start");
+    }
+
+    async fn wait_ready(&self) {
+        for _ in 0..100 {
+            if let Ok(r) = self.client.get(self.url("/readyz")).send().await
+                && r.status() == StatusCode::OK
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("server did not become ready");
+    }
+
+    /// Stops the server and waits until it has drained.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let mut rb = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        rb
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::GET, path, token).send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.request(Method::POST, path, token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POST with an exact body and content type.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        self.request(Method::POST, path, token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates an institution as admin.
+    pub async fn institution(&self, slug: &str) {
+        let r = self
+            .post_json(
+                "/v1/institutions",
+                Some(ADMIN_TOKEN),
+                &json!({"slug": slug, "name": format!("{slug} city office")}),
+            )
+            .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap()
+        );
+    }
+
+    /// Issues a token of `role` for `inst` as admin and returns it.
+    pub async fn token(&self, inst: &str, role: &str) -> String {
+        let r = self
+            .post_json(
+                &format!("/v1/institutions/{inst}/tokens"),
+                Some(ADMIN_TOKEN),
+                &json!({"role": role}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Creates a dataset with `token`; `extra` members are merged into the body.
+    pub async fn dataset(&self, token: &str, slug: &str, access: &str, extra: Value) -> Value {
+        let mut body = json!({
+            "slug": slug, "title": format!("Dataset {slug}"), "description": "Test data",
+            "license": "CC-BY-4.0", "access": access,
+        });
+        if let Value::Object(m) = extra {
+            body.as_object_mut().unwrap().extend(m);
+        }
+        let r = self.post_json("/v1/datasets", Some(token), &body).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap()
+        );
+        r.json().await.unwrap()
+    }
+
+    /// Publishes a JSON batch and returns the response.
+    pub async fn publish(&self, token: &str, inst: &str, ds: &str, records: &Value) -> Response {
+        self.post_json(
+            &format!("/v1/datasets/{inst}/{ds}/records"),
+            Some(token),
+            records,
+        )
+        .await
+    }
+
+    /// Publishes and asserts 201; returns the entries.
+    pub async fn publish_ok(
+        &self,
+        token: &str,
+        inst: &str,
+        ds: &str,
+        records: &Value,
+    ) -> Vec<Value> {
+        let r = self.publish(token, inst, ds, records).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap()
+        );
+        r.json::<Value>().await.unwrap()["entries"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Number of entries stored for a dataset (any kind).
+    pub fn entry_count(&self, ds: &str) -> i64 {
+        self.db.count(&format!(
+            "SELECT count(*)::bigint FROM entries e JOIN datasets d ON d.id = e.dataset_id WHERE d.slug = '{ds}'"
+        ))
+    }
+}
+
+/// A city with two institutions, their tokens and datasets, for authorization tests.
+pub struct World {
+    pub app: TestApp,
+    pub publisher: String,
+    pub reader: String,
+    pub other_publisher: String,
+    pub other_reader: String,
+}
+
+impl World {
+    /// Institution `city` with public dataset `air` and restricted dataset `cards`;
+    /// institution `other` with its own tokens.
+    pub async fn new() -> Self {
+        let app = TestApp::spawn().await;
+        app.institution("city").await;
+        app.institution("other").await;
+        let publisher = app.token("city", "publisher").await;
+        let reader = app.token("city", "reader").await;
+        let other_publisher = app.token("other", "publisher").await;
+        let other_reader = app.token("other", "reader").await;
+        app.dataset(
+            &publisher,
+            "air",
+            "public",
+            json!({"themes": ["ENVI"], "keywords": ["pm10"]}),
+        )
+        .await;
+        app.dataset(&publisher, "cards", "restricted", json!({}))
+            .await;
+        app.publish_ok(
+            &publisher,
+            "city",
+            "air",
+            &json!([{"key": "s1", "payload": {"pm10": 17.2}}]),
+        )
+        .await;
+        app.publish_ok(
+            &publisher,
+            "city",
+            "cards",
+            &json!([{"key": "c1", "payload": {"topups": 3}}]),
+        )
+        .await;
+        Self {
+            app,
+            publisher,
+            reader,
+            other_publisher,
+            other_reader,
+        }
+    }
+}
+
+/// Asserts an RFC 9457 problem with this status and code; returns the body.
+pub async fn assert_problem(r: Response, status: u16, code: &str) -> Value {
+    let got = r.status().as_u16();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    assert_eq!(got, status, "status; body {body}");
+    assert_eq!(ct, "application/problem+json", "content type; body {body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert_eq!(
+        body["type"],
+        format!("https://civicproof.org/problems/{code}"),
+        "{body}"
+    );
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}
+
+/// SHA-256 helper for independent computations.
+pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}

@@ -1,0 +1,110 @@
+//! Health, readiness, the OpenAPI contract, Swagger UI and the DCAT-AP catalog.
+
+use crate::support::{TestApp, World};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
+}
+
+fn shared_dir() -> PathBuf {
+    std::env::var("CIVICPROOF_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo("../shared"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_and_readiness() {
+    let app = TestApp::spawn().await;
+    let r = app.get("/healthz", None).await;
+    assert_eq!(r.status(), 200);
+    let r = app.get("/readyz", None).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["database"], "up");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_reflects_the_database() {
+    let app =
+        TestApp::spawn_unready(|c| c.database_url = "postgres://postgres@127.0.0.1:1/none".into())
+            .await;
+    let r = app.get("/readyz", None).await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.json::<Value>().await.unwrap()["database"], "down");
+    // Liveness does not depend on the database; data routes answer 503, not 500.
+    assert_eq!(app.get("/healthz", None).await.status(), 200);
+    let r = app.get("/v1/datasets", None).await;
+    crate::support::assert_problem(r, 503, "unavailable").await;
+}
+
+#[test]
+fn the_committed_openapi_document_matches_the_code() {
+    let committed = std::fs::read_to_string(repo("openapi/openapi.json")).unwrap_or_default();
+    let generated = civicproof_api::openapi::document_json();
+    assert!(
+        committed == generated,
+        "openapi/openapi.json is stale; regenerate it with:\n  cargo run -p civicproof-api -- openapi > openapi/openapi.json"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openapi_and_swagger_ui_are_served_without_downloads() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in [
+        "/v1/datasets/{inst}/{ds}/records",
+        "/v1/institutions/{inst}/tokens",
+        "/v1/catalog.jsonld",
+        "/.well-known/civicproof.json",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    let r = app.get("/docs/", None).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("swagger"));
+    let r = app.get("/docs/swagger-ui-bundle.js", None).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.bytes().await.unwrap().len() > 100_000);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dcat_catalog_validates_against_the_dcat_ap_3_shapes() {
+    let w = World::new().await;
+    let app = &w.app;
+    app.dataset(&w.publisher, "trams", "public", json!({"themes": ["TRAN", "mobility"], "keywords": ["tram"], "license": "https://example.org/licence"})).await;
+    let r = app.get("/v1/catalog.jsonld", None).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/ld+json");
+    let text = r.text().await.unwrap();
+    assert!(text.contains("/v1/datasets/city/air/records?format=csv"));
+    assert!(
+        !text.contains("cards"),
+        "restricted datasets are not in the public catalog"
+    );
+    let file = std::env::temp_dir().join(format!("catalog-{}.jsonld", std::process::id()));
+    std::fs::write(&file, &text).unwrap();
+    let python = std::env::var("CIVICPROOF_PYTHON")
+        .unwrap_or_else(|_| repo(".venv/bin/python").to_string_lossy().into_owned());
+    let out = std::process::Command::new(&python)
+        .arg(repo("tests/dcat/validate_dcat.py"))
+        .arg(&file)
+        .arg(shared_dir().join("vectors/dcat-ap"))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python} (run .ci/run or `python3 -m venv .venv && .venv/bin/pip install pyshacl`): {e}"));
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "SHACL validation failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
