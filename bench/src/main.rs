@@ -52,7 +52,9 @@ async fn main() -> anyhow::Result<()> {
         let batches = args.records.div_ceil(args.batch);
         let bodies: Vec<Vec<u8>> = (0..args.clients.min(batches))
             .map(|c| {
-                let records: Vec<Value> = (0..args.batch).map(|i| json!({"payload": payload(c * args.batch + i)})).collect();
+                let records: Vec<Value> = (0..args.batch)
+                    .map(|i| json!({"payload": payload(c * args.batch + i)}))
+                    .collect();
                 serde_json::to_vec(&records).unwrap()
             })
             .collect();
@@ -60,8 +62,14 @@ async fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut tasks = Vec::new();
-        for c in 0..bodies.len() {
-            let (client, url, token, body, next) = (client.clone(), url.clone(), args.token.clone(), bodies[c].clone(), next.clone());
+        for body in &bodies {
+            let (client, url, token, body, next) = (
+                client.clone(),
+                url.clone(),
+                args.token.clone(),
+                body.clone(),
+                next.clone(),
+            );
             tasks.push(tokio::spawn(async move {
                 while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < batches {
                     let r = client
@@ -71,7 +79,12 @@ async fn main() -> anyhow::Result<()> {
                         .body(body.clone())
                         .send()
                         .await?;
-                    anyhow::ensure!(r.status() == 201, "publish failed: {} {}", r.status(), r.text().await?);
+                    anyhow::ensure!(
+                        r.status() == 201,
+                        "publish failed: {} {}",
+                        r.status(),
+                        r.text().await?
+                    );
                 }
                 Ok::<_, anyhow::Error>(())
             }));
