@@ -20,4 +20,5 @@ api() { curl -fsS -H "authorization: Bearer $1" -H 'content-type: application/js
 api bench-admin /v1/institutions '{"slug":"city","name":"Bench City"}' >/dev/null
 token=$(api bench-admin /v1/institutions/city/tokens '{"role":"publisher"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 api "$token" /v1/datasets '{"slug":"air","title":"Bench","description":"Benchmark data","license":"CC0-1.0","access":"public"}' >/dev/null
-./target/release/civicproof-bench --server "http://127.0.0.1:$port" --token "$token" --dataset city/air --records "$records"
+./target/release/civicproof-bench --server "http://127.0.0.1:$port" --dataset city/air ingest --token "$token" --records "$records"
+./target/release/civicproof-bench --server "http://127.0.0.1:$port" --dataset city/air feed

@@ -44,6 +44,14 @@ pub struct Config {
     )]
     pub log_key_file: PathBuf,
 
+    /// Longest wait, in milliseconds, before a grown log is checkpointed.
+    #[arg(
+        long,
+        env = "CIVICPROOF_CHECKPOINT_INTERVAL_MS",
+        default_value_t = 1000
+    )]
+    pub checkpoint_interval_ms: u64,
+
     /// Serve `/metrics` without a token on this separate address (keep it private).
     #[arg(long, env = "CIVICPROOF_METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
@@ -107,6 +115,7 @@ impl Config {
             origin_prefix: "localhost".into(),
             public_url: None,
             log_key_file: PathBuf::from("./civicproof-data/log.key"),
+            checkpoint_interval_ms: 1000,
             metrics_bind: None,
             migrate: false,
             trusted_proxies: Vec::new(),

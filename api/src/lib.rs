@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod dcat;
 pub mod error;
+pub mod log;
 pub mod logkey;
 pub mod metrics;
 pub mod openapi;

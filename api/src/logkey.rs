@@ -80,6 +80,11 @@ impl LogKey {
         })
     }
 
+    /// For signing checkpoints; never logged or served.
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.signing
+    }
+
     pub fn verifying_key(&self) -> VerifyingKey {
         self.signing.verifying_key()
     }

@@ -12,6 +12,8 @@ pub struct Metrics {
     pub records_published: IntCounter,
     pub batches_published: IntCounter,
     pub erasures: IntCounter,
+    pub checkpoints_signed: IntCounter,
+    pub signing_halts: IntCounter,
 }
 
 impl Metrics {
@@ -42,12 +44,21 @@ impl Metrics {
             IntCounter::new("publish_batches_total", "Publishing requests that appended")
                 .expect("valid metric");
         let erasures = IntCounter::new("erasures_total", "Records erased").expect("valid metric");
+        let checkpoints_signed = IntCounter::new("checkpoints_signed_total", "Checkpoints signed")
+            .expect("valid metric");
+        let signing_halts = IntCounter::new(
+            "signing_halts_total",
+            "Origins halted because their tree was inconsistent with their last checkpoint (alert on > 0)",
+        )
+        .expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
             Box::new(records_published.clone()),
             Box::new(batches_published.clone()),
             Box::new(erasures.clone()),
+            Box::new(checkpoints_signed.clone()),
+            Box::new(signing_halts.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
@@ -58,6 +69,8 @@ impl Metrics {
             records_published,
             batches_published,
             erasures,
+            checkpoints_signed,
+            signing_halts,
         }
     }
 

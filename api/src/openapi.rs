@@ -35,11 +35,15 @@ use utoipa::{Modify, OpenApi};
         routes::records::get,
         routes::records::leaf,
         routes::records::erase,
+        routes::proofs::proof,
+        routes::proofs::checkpoint,
+        routes::proofs::checkpoint_at,
+        routes::proofs::consistency,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth),
     tags(
-        (name = "institutions"), (name = "tokens"), (name = "datasets"), (name = "records"), (name = "system")
+        (name = "institutions"), (name = "tokens"), (name = "datasets"), (name = "records"), (name = "proofs"), (name = "system")
     )
 )]
 pub struct ApiDoc;

@@ -3,6 +3,7 @@
 
 pub mod datasets;
 pub mod institutions;
+pub mod proofs;
 pub mod records;
 pub mod system;
 pub mod tokens;
@@ -34,7 +35,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(records::feed)
         .service(records::get)
         .service(records::leaf)
-        .service(records::erase);
+        .service(records::erase)
+        .service(proofs::proof)
+        .service(proofs::checkpoint)
+        .service(proofs::checkpoint_at)
+        .service(proofs::consistency);
 }
 
 /// JSON bodies of metadata routes: precise problems for each way a body can be wrong.

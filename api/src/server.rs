@@ -2,6 +2,7 @@
 //! future (after mini-redis), so tests bind port 0 and stop servers cleanly.
 
 use crate::config::Config;
+use crate::log::nodes::NodeCache;
 use crate::logkey::LogKey;
 use crate::metrics::Metrics;
 use crate::routes;
@@ -14,11 +15,16 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Builds the shared state: pool (lazy), log key, metrics.
+/// Builds the shared state: pool, log key (checked against the recorded identity), metrics.
+/// Blocking; migrates first when configured to.
 pub fn build_state(config: Config, local_addr: std::net::SocketAddr) -> anyhow::Result<AppState> {
     config.validate()?;
-    let log_key = LogKey::load_or_create(&config.log_key_file)?;
     let pool = civicproof_schema::connect(&config.database_url, config.db_pool_size);
+    if config.migrate {
+        let mut conn = pool.get()?;
+        civicproof_schema::run_migrations(&mut conn).map_err(|e| anyhow::anyhow!(e))?;
+    }
+    let log_key: LogKey = crate::log::identity::establish(&pool, &config)?;
     let public_url = config
         .public_url
         .clone()
@@ -32,6 +38,9 @@ pub fn build_state(config: Config, local_addr: std::net::SocketAddr) -> anyhow::
         log_key: Arc::new(log_key),
         metrics: Arc::new(Metrics::new()),
         schemas: Arc::new(SchemaCache::default()),
+        node_cache: Arc::new(NodeCache::new(1 << 20)),
+        signer_wake: Arc::new(tokio::sync::Notify::new()),
+        checkpoint_signed: Arc::new(tokio::sync::Notify::new()),
         admin_token_hash,
         public_url,
     })
@@ -44,15 +53,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
-    let state = build_state(config, local)?;
-    if state.config.migrate {
-        let pool = state.pool.clone();
-        tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
-            let mut conn = pool.get()?;
-            civicproof_schema::run_migrations(&mut conn).map_err(|e| anyhow::anyhow!(e))
-        })
-        .await??;
-    }
+    let state = tokio::task::spawn_blocking(move || build_state(config, local)).await??;
     serve(listener, state, shutdown).await
 }
 
@@ -123,6 +124,8 @@ pub async fn serve(
     .shutdown_timeout(10)
     .run();
     let handle = server.handle();
+    let (signer_stop, signer_rx) = tokio::sync::watch::channel(false);
+    let signer = tokio::spawn(crate::log::signer::run(state.clone(), signer_rx));
     let metrics_handle = metrics_server.as_ref().map(|s| s.handle());
     if let Some(m) = metrics_server {
         tokio::spawn(m);
@@ -136,6 +139,8 @@ pub async fn serve(
             handle.stop(true).await;
         }
     }
+    let _ = signer_stop.send(true);
+    let _ = signer.await;
     if let Some(h) = metrics_handle {
         h.stop(true).await;
     }

@@ -1,6 +1,7 @@
 //! Shared application state, handed to every handler as `web::Data<AppState>`.
 
 use crate::config::Config;
+use crate::log::nodes::NodeCache;
 use crate::logkey::LogKey;
 use crate::metrics::Metrics;
 use crate::services::schemas::SchemaCache;
@@ -14,6 +15,12 @@ pub struct AppState {
     pub log_key: Arc<LogKey>,
     pub metrics: Arc<Metrics>,
     pub schemas: Arc<SchemaCache>,
+    /// Immutable subtree hashes, shared by proofs and the signer.
+    pub node_cache: Arc<NodeCache>,
+    /// Wakes the checkpoint signer after an append.
+    pub signer_wake: Arc<tokio::sync::Notify>,
+    /// Signalled after every signing round (proof requests wait on it).
+    pub checkpoint_signed: Arc<tokio::sync::Notify>,
     /// SHA-256 of the configured admin token, compared in constant time.
     pub admin_token_hash: Option<[u8; 32]>,
     /// Base URL for links, without a trailing slash.

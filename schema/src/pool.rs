@@ -29,3 +29,6 @@ pub fn run_migrations(
     let applied = conn.run_pending_migrations(MIGRATIONS)?;
     Ok(applied.into_iter().map(|v| v.to_string()).collect())
 }
+
+/// A connection checked out of the pool.
+pub type PooledConn = diesel::r2d2::PooledConnection<ConnectionManager<PgConnection>>;

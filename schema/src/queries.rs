@@ -1,8 +1,10 @@
 //! Query functions, one module per table. Each takes a connection, so callers choose the
 //! transaction boundaries.
 
+pub mod checkpoints;
 pub mod datasets;
 pub mod entries;
 pub mod idempotency;
 pub mod institutions;
 pub mod tokens;
+pub mod tree;

@@ -1,6 +1,16 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    checkpoints (dataset_id, size) {
+        dataset_id -> Int8,
+        size -> Int8,
+        root -> Bytea,
+        note -> Text,
+        signed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     datasets (id) {
         id -> Int8,
         institution_id -> Int8,
@@ -48,6 +58,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    halted_origins (dataset_id) {
+        dataset_id -> Int8,
+        reason -> Text,
+        halted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     idempotency_keys (dataset_id, key) {
         dataset_id -> Int8,
         key -> Text,
@@ -56,6 +74,15 @@ diesel::table! {
         response -> Nullable<Text>,
         created_at -> Timestamptz,
         lease_until -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    instance_identity (singleton) {
+        singleton -> Bool,
+        origin_prefix -> Text,
+        log_public_key -> Bytea,
+        created_at -> Timestamptz,
     }
 }
 
@@ -82,16 +109,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tree_nodes (dataset_id, level, idx) {
+        dataset_id -> Int8,
+        level -> Int2,
+        idx -> Int8,
+        hash -> Bytea,
+    }
+}
+
+diesel::joinable!(checkpoints -> datasets (dataset_id));
 diesel::joinable!(datasets -> institutions (institution_id));
 diesel::joinable!(entries -> datasets (dataset_id));
+diesel::joinable!(halted_origins -> datasets (dataset_id));
 diesel::joinable!(idempotency_keys -> datasets (dataset_id));
 diesel::joinable!(tokens -> institutions (institution_id));
+diesel::joinable!(tree_nodes -> datasets (dataset_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    checkpoints,
     datasets,
     entries,
     erasure_notes,
+    halted_origins,
     idempotency_keys,
+    instance_identity,
     institutions,
     tokens,
+    tree_nodes,
 );

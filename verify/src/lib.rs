@@ -1,16 +1,28 @@
 //! Client-side verification of civicproof data (see `shared/spec/PROOFS.md`).
 //!
-//! Everything a verifier needs to recompute the bytes that civicproof hashes lives here, so the
-//! server, the CLI and third-party tools share one implementation and cannot drift apart:
+//! Everything a verifier needs to recompute the bytes that civicproof hashes and signs lives
+//! here, so the server, the CLI and third-party tools share one implementation and cannot drift
+//! apart:
 //!
 //! - [`json`]: a strict RFC 8259 parser that enforces the I-JSON rules of PROOFS.md section 2
 //!   (no duplicate names, no U+0000 or lone surrogates, depth ≤ 64, numbers as IEEE-754 doubles);
 //! - [`jcs`]: RFC 8785 canonicalization, the bytes that get hashed;
-//! - [`envelope`]: the entry envelope of section 2, its strict decoding and its leaf hash.
+//! - [`envelope`]: the entry envelope of section 2, its strict decoding and its leaf hash;
+//! - [`merkle`]: RFC 6962 / 9162 tree hashes, inclusion and consistency proofs;
+//! - [`note`] and [`checkpoint`]: C2SP signed notes and tlog checkpoints, strict Ed25519;
+//! - [`tlog_proof`]: the C2SP tlog-proof@v1 text form of an inclusion proof;
+//! - [`bundle`]: the proof bundle of section 5 and the verification steps of section 6.
 //!
 //! The crate deliberately has no server, database or async dependencies, so it can be embedded in
-//! any client. Later it gains Merkle proofs, checkpoints and proof bundles.
+//! any client.
 
+pub mod bundle;
+pub mod checkpoint;
+pub mod ed25519;
+pub mod encoding;
 pub mod envelope;
 pub mod jcs;
 pub mod json;
+pub mod merkle;
+pub mod note;
+pub mod tlog_proof;

@@ -10,11 +10,14 @@ use crate::state::AppState;
 use crate::views::{Access, DatasetView};
 use chrono::Utc;
 use civicproof_schema::models::{Dataset, DatasetChanges, Institution, NewDataset};
+use civicproof_schema::queries::checkpoints::{self, CheckpointRow};
 use civicproof_schema::queries::datasets::{self, CatalogFilter};
 use civicproof_schema::queries::institutions;
+use civicproof_verify::checkpoint::Checkpoint;
 use civicproof_verify::{jcs, json};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -72,10 +75,35 @@ pub async fn load_writable(
     Ok(found)
 }
 
-pub fn view(state: &AppState, d: Dataset, inst: &Institution) -> DatasetView {
+/// The API view of a dataset with its newest signed checkpoint.
+pub fn view(
+    state: &AppState,
+    d: Dataset,
+    inst: &Institution,
+    checkpoint: Option<String>,
+) -> DatasetView {
     let origin = state.origin(&inst.slug, &d.slug);
     let vkey = state.log_key.vkey(&origin);
-    DatasetView::new(d, inst.slug.clone(), origin, vkey)
+    let mut v = DatasetView::new(d, inst.slug.clone(), origin, vkey);
+    v.checkpoint = checkpoint;
+    v
+}
+
+/// Newest checkpoint notes of these datasets, in one query.
+fn latest_notes(
+    conn: &mut civicproof_schema::Conn,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, String>> {
+    Ok(checkpoints::latest_of(conn, ids)?
+        .into_iter()
+        .map(|c| (c.dataset_id, c.note))
+        .collect())
+}
+
+async fn view_one(state: &AppState, d: Dataset, inst: &Institution) -> ApiResult<DatasetView> {
+    let id = d.id;
+    let mut notes = db::run(&state.pool, move |conn| latest_notes(conn, &[id])).await?;
+    Ok(view(state, d, inst, notes.remove(&id)))
 }
 
 pub async fn create(
@@ -136,7 +164,9 @@ pub async fn create(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let (dataset, inst) = db::transaction(&state.pool, move |conn| {
+    let log_key = state.log_key.clone();
+    let prefix = state.config.origin_prefix.clone();
+    let (dataset, inst, note) = db::transaction(&state.pool, move |conn| {
         let new = NewDataset {
             institution_id,
             slug: &input.slug,
@@ -158,10 +188,29 @@ pub async fn create(
         let inst = institutions::by_ids(conn, &[institution_id])?
             .pop()
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("institution vanished")))?;
-        Ok((dataset, inst))
+        // The size-0 checkpoint is signed with the dataset (PROOFS.md section 3).
+        let origin = format!("{prefix}/{}/{}", inst.slug, dataset.slug);
+        let root = civicproof_verify::merkle::empty_root();
+        let note = Checkpoint {
+            origin,
+            size: 0,
+            root,
+        }
+        .sign(log_key.signing_key());
+        checkpoints::insert(
+            conn,
+            &CheckpointRow {
+                dataset_id: dataset.id,
+                size: 0,
+                root: root.to_vec(),
+                note: note.clone(),
+                signed_at: Utc::now(),
+            },
+        )?;
+        Ok((dataset, inst, note))
     })
     .await?;
-    Ok(view(state, dataset, &inst))
+    Ok(view(state, dataset, &inst, Some(note)))
 }
 
 pub async fn get(
@@ -171,7 +220,7 @@ pub async fn get(
     dataset: &str,
 ) -> ApiResult<DatasetView> {
     let (d, inst) = load_visible(state, caller, institution, dataset).await?;
-    Ok(view(state, d, &inst))
+    view_one(state, d, &inst).await
 }
 
 /// One catalog page and the id to continue after, if there may be more.
@@ -182,8 +231,11 @@ pub async fn list(
     limit: usize,
 ) -> ApiResult<(Vec<DatasetView>, Option<i64>)> {
     let vis = caller.visibility();
-    let rows = db::run(&state.pool, move |conn| {
-        Ok(datasets::list(conn, &filter, vis, limit as i64 + 1)?)
+    let (rows, mut notes) = db::run(&state.pool, move |conn| {
+        let rows = datasets::list(conn, &filter, vis, limit as i64 + 1)?;
+        let ids: Vec<i64> = rows.iter().map(|(d, _)| d.id).collect();
+        let notes = latest_notes(conn, &ids)?;
+        Ok((rows, notes))
     })
     .await?;
     let more = rows.len() > limit;
@@ -193,7 +245,8 @@ pub async fn list(
         .take(limit)
         .map(|(d, inst)| {
             last_id = Some(d.id);
-            view(state, d, &inst)
+            let note = notes.remove(&d.id);
+            view(state, d, &inst, note)
         })
         .collect();
     Ok((views, if more { last_id } else { None }))
@@ -267,7 +320,7 @@ pub async fn update(
         Ok(datasets::update(conn, id, &changes)?)
     })
     .await?;
-    Ok(view(state, updated, &inst))
+    view_one(state, updated, &inst).await
 }
 
 fn check_text(errors: &mut Vec<FieldError>, pointer: &str, s: &str, min: usize, max: usize) {

@@ -97,6 +97,7 @@ pub async fn erase(
                 erasure_reason: Some(reason.as_str().to_owned()),
             }],
         )?;
+        crate::log::nodes::append(conn, ds_id, seq as u64, &[leaf_hash])?;
         datasets::set_counts(conn, ds_id, seq + 1, locked.record_count, published_at)?;
         if let Some(note) = &req.note {
             entries::insert_erasure_note(
@@ -116,6 +117,7 @@ pub async fn erase(
         })
     })
     .await?;
+    state.signer_wake.notify_one();
     state.metrics.erasures.inc();
     Ok(erased)
 }

@@ -188,6 +188,16 @@ async fn append(
             &mut latest,
         );
         entries::insert_batch(conn, &rows)?;
+        let leaves: Vec<[u8; 32]> = rows
+            .iter()
+            .map(|e| {
+                e.leaf_hash
+                    .as_slice()
+                    .try_into()
+                    .expect("32-byte leaf hash")
+            })
+            .collect();
+        crate::log::nodes::append(conn, ds_id, locked.entry_count as u64, &leaves)?;
         let n = rows.len() as i64;
         datasets::set_counts(
             conn,
@@ -212,6 +222,7 @@ async fn append(
         Ok(result)
     })
     .await?;
+    state.signer_wake.notify_one();
     state.metrics.records_published.inc_by(count);
     state.metrics.batches_published.inc();
     Ok(result)

@@ -11,6 +11,8 @@
 //! - `leaves`: envelopes and leaf hashes match an independent computation.
 //! - `feed`: paging, cursors, filters, formats, streaming.
 //! - `datasets`: catalog, metadata, schemas.
+//! - `proofs`: bundles, checkpoints and consistency proofs verify with the verify crate;
+//!   tampering fails at the right step; restarts keep history consistent.
 //! - `system`: health, readiness, metrics, OpenAPI drift, DCAT-AP validation.
 
 mod authz;
@@ -19,6 +21,7 @@ mod erasure;
 mod feed;
 mod idempotency;
 mod leaves;
+mod proofs;
 mod publishing;
 mod sequencing;
 mod support;

@@ -18,7 +18,7 @@ fn server_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
-fn database_url(name: &str) -> String {
+pub fn database_url(name: &str) -> String {
     format!("{}/{name}", server_url().trim_end_matches('/'))
 }
 
@@ -138,6 +138,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if self.name.is_empty() {
+            return;
+        }
         if let Ok(mut admin) = PgConnection::establish(&database_url("postgres")) {
             let _ = diesel::sql_query(format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
@@ -167,6 +170,8 @@ pub struct TestApp {
     pub base: String,
     pub db: TestDb,
     pub client: Client,
+    /// The configuration the server runs with (restarts reuse it).
+    pub config: Config,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _dir: TempDir,
@@ -176,6 +181,9 @@ pub struct TempDir(pub PathBuf);
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        if self.0.as_os_str().is_empty() {
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
@@ -202,27 +210,60 @@ impl TestApp {
         config.log_key_file = dir.join("log.key");
         config.origin_prefix = "test.civicproof.example".into();
         tweak(&mut config);
+        Self::start(db, TempDir(dir), config).await
+    }
+
+    async fn start(db: TestDb, dir: TempDir, config: Config) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(civicproof_api::run(listener, config, async {
+        let task = tokio::spawn(civicproof_api::run(listener, config.clone(), async {
             let _ = rx.await;
         }));
         let app = Self {
             base,
             db,
             client: Client::builder().build().unwrap(),
+            config,
             shutdown: Some(tx),
             task: Some(task),
-            _dir: TempDir(dir),
+            _dir: dir,
         };
-        for _ in 0..100 {
+        for _ in 0..200 {
             if app.client.get(app.url("/healthz")).send().await.is_ok() {
                 return app;
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         panic!("server did not start");
+    }
+
+    /// Stops the server and starts a new one on the same database, key file and configuration.
+    pub async fn restart(mut self) -> Self {
+        self.shutdown_and_wait().await;
+        let db = std::mem::replace(
+            &mut self.db,
+            TestDb {
+                name: String::new(),
+                url: String::new(),
+            },
+        );
+        let dir = std::mem::replace(&mut self._dir, TempDir(PathBuf::new()));
+        let app = Self::start(db, dir, self.config.clone()).await;
+        app.wait_ready().await;
+        app
+    }
+
+    /// What starting a server with this configuration (on this database) says: the state
+    /// checks identity before anything is served.
+    pub async fn try_start_with(&self, tweak: impl FnOnce(&mut Config)) -> anyhow::Result<()> {
+        let mut config = self.config.clone();
+        tweak(&mut config);
+        tokio::task::spawn_blocking(move || {
+            civicproof_api::build_state(config, "127.0.0.1:0".parse().unwrap()).map(|_| ())
+        })
+        .await
+        .unwrap()
     }
 
     async fn wait_ready(&self) {
@@ -239,6 +280,10 @@ impl TestApp {
 
     /// Stops the server and waits until it has drained.
     pub async fn stop(mut self) {
+        self.shutdown_and_wait().await;
+    }
+
+    async fn shutdown_and_wait(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

@@ -30,9 +30,18 @@ async fn health_and_readiness() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn readiness_reflects_the_database() {
-    let app =
-        TestApp::spawn_unready(|c| c.database_url = "postgres://postgres@127.0.0.1:1/none".into())
-            .await;
+    let app = TestApp::spawn_with(|c| c.db_pool_size = 2).await;
+    assert_eq!(app.get("/readyz", None).await.status(), 200);
+    // The database goes away under the running server.
+    let url = crate::support::database_url("postgres");
+    let sql = format!("DROP DATABASE {} WITH (FORCE)", app.db.name);
+    tokio::task::spawn_blocking(move || {
+        use diesel::{Connection, RunQueryDsl};
+        let mut admin = diesel::PgConnection::establish(&url).unwrap();
+        diesel::sql_query(sql).execute(&mut admin).unwrap();
+    })
+    .await
+    .unwrap();
     let r = app.get("/readyz", None).await;
     assert_eq!(r.status(), 503);
     assert_eq!(r.json::<Value>().await.unwrap()["database"], "down");

@@ -1,0 +1,250 @@
+//! Proof bundles (PROOFS.md section 5), checkpoints by size and consistency proofs, built
+//! from stored subtree hashes.
+
+use crate::auth::Caller;
+use crate::db;
+use crate::error::{ApiError, ApiResult};
+use crate::log::{nodes, tree};
+use crate::services::datasets::load_visible;
+use crate::services::records::{envelope_of, load_entry};
+use crate::state::AppState;
+use civicproof_schema::models::Dataset;
+use civicproof_schema::queries::checkpoints::{self as q, CheckpointRow};
+use civicproof_schema::queries::entries;
+use civicproof_verify::bundle::{self, Bundle, Erasure, Inclusion};
+use civicproof_verify::merkle::Hash;
+use civicproof_verify::{json, tlog_proof};
+use std::time::{Duration, Instant};
+
+/// A served bundle with what its response headers need.
+pub struct ServedBundle {
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    pub public: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BundleFormat {
+    Json,
+    TlogProof,
+}
+
+pub async fn bundle(
+    state: &AppState,
+    caller: &Caller,
+    institution: &str,
+    dataset: &str,
+    seq: &str,
+    tree_size: Option<u64>,
+    format: BundleFormat,
+) -> ApiResult<ServedBundle> {
+    let (ds, origin, entry) = load_entry(state, caller, institution, dataset, seq).await?;
+    let (ds_id, seq) = (ds.id, entry.seq);
+    // An erased record's bundle carries the erasure entry's proof in the same checkpoint.
+    let erasure = if entry.kind == "record" && entry.payload.is_none() {
+        db::run(&state.pool, move |conn| {
+            Ok(entries::erasure_of(conn, ds_id, seq)?)
+        })
+        .await?
+    } else {
+        None
+    };
+    let must_cover = erasure.as_ref().map_or(seq, |e| e.seq);
+    let checkpoint = match tree_size {
+        Some(n) => {
+            let cp = db::run(&state.pool, move |conn| {
+                q::at_size(conn, ds_id, n as i64)?.ok_or(ApiError::NotFound)
+            })
+            .await?;
+            if cp.size <= must_cover {
+                return Err(ApiError::validation(
+                    "/tree_size",
+                    format!(
+                        "checkpoint {n} does not cover entry {must_cover}; use a larger tree_size"
+                    ),
+                ));
+            }
+            cp
+        }
+        None => wait_for_checkpoint(state, ds_id, must_cover).await?,
+    };
+    let size = checkpoint.size as u64;
+    let st = state.clone();
+    let erasure_seq = erasure.as_ref().map(|e| e.seq as u64);
+    let (path, erasure_path) = db::run(&state.pool, move |conn| {
+        let cache = Some(st.node_cache.as_ref());
+        let mut exprs = tree::inclusion(seq as u64, size);
+        let split = exprs.len();
+        if let Some(e) = erasure_seq {
+            exprs.extend(tree::inclusion(e, size));
+        }
+        let mut all = nodes::eval(conn, cache, ds_id, &exprs)?;
+        let erasure_path = all.split_off(split);
+        Ok((all, erasure_path))
+    })
+    .await?;
+    if format == BundleFormat::TlogProof {
+        return Ok(ServedBundle {
+            body: tlog_proof::format(seq as u64, &path, &checkpoint.note).into_bytes(),
+            content_type: "text/plain; charset=utf-8",
+            public: ds.is_public(),
+        });
+    }
+    let envelope = envelope_of(&origin, &entry)?;
+    let payload = match &entry.payload {
+        Some(p) => Some(json::parse_strict(p.as_bytes()).map_err(ApiError::internal)?),
+        None => None,
+    };
+    let erasure = match &erasure {
+        Some(e) => Some(Erasure {
+            envelope: envelope_of(&origin, e)?.to_value(),
+            path: bundle::hex_hashes(&erasure_path),
+        }),
+        None => None,
+    };
+    let b = Bundle {
+        format: bundle::FORMAT.to_owned(),
+        envelope: envelope.to_value(),
+        payload,
+        salt: entry.salt.as_deref().map(hex::encode),
+        leaf_hash: hex::encode(&entry.leaf_hash),
+        inclusion: Inclusion {
+            tree_size: size,
+            path: bundle::hex_hashes(&path),
+        },
+        checkpoint: checkpoint.note,
+        erasure,
+        anchor: None,
+        anchor_pending: None,
+    };
+    Ok(ServedBundle {
+        body: b.to_json_bytes(),
+        content_type: "application/vnd.civicproof.bundle+json",
+        public: ds.is_public(),
+    })
+}
+
+/// The newest checkpoint covering entry `seq`, waiting up to the checkpoint interval for the
+/// signer; 409 (with `Retry-After`) when none arrives in time.
+async fn wait_for_checkpoint(state: &AppState, ds_id: i64, seq: i64) -> ApiResult<CheckpointRow> {
+    let deadline = Instant::now() + Duration::from_millis(state.config.checkpoint_interval_ms);
+    state.signer_wake.notify_one();
+    loop {
+        let latest = db::run(&state.pool, move |conn| Ok(q::latest(conn, ds_id)?)).await?;
+        if let Some(cp) = latest.filter(|cp| cp.size > seq) {
+            return Ok(cp);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ApiError::NotYetCheckpointed);
+        }
+        let _ = tokio::time::timeout(
+            left.min(Duration::from_millis(100)),
+            state.checkpoint_signed.notified(),
+        )
+        .await;
+    }
+}
+
+/// Newest signed checkpoint of a visible dataset.
+pub async fn latest_checkpoint(
+    state: &AppState,
+    caller: &Caller,
+    institution: &str,
+    dataset: &str,
+) -> ApiResult<(String, bool)> {
+    let (ds, _) = load_visible(state, caller, institution, dataset).await?;
+    let id = ds.id;
+    let cp = db::run(&state.pool, move |conn| {
+        q::latest(conn, id)?.ok_or(ApiError::NotFound)
+    })
+    .await?;
+    Ok((cp.note, ds.is_public()))
+}
+
+/// The checkpoint at `size`; 404 if never signed.
+pub async fn checkpoint_at(
+    state: &AppState,
+    caller: &Caller,
+    institution: &str,
+    dataset: &str,
+    size: &str,
+) -> ApiResult<(String, bool)> {
+    let (ds, _) = load_visible(state, caller, institution, dataset).await?;
+    let size = crate::services::records::parse_seq(size).ok_or(ApiError::NotFound)?;
+    let id = ds.id;
+    let cp = db::run(&state.pool, move |conn| {
+        q::at_size(conn, id, size)?.ok_or(ApiError::NotFound)
+    })
+    .await?;
+    Ok((cp.note, ds.is_public()))
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ConsistencyProof {
+    pub first: u64,
+    pub second: u64,
+    /// Hex SHA-256 values, RFC 9162 section 2.1.4.1 order.
+    pub path: Vec<String>,
+    pub first_checkpoint: String,
+    pub second_checkpoint: String,
+}
+
+/// PROOFS.md section 6, consistency: 400 for a missing or non-decimal parameter, 422 for
+/// `first > second` or `first == 0`, 404 for a size never signed.
+pub async fn consistency(
+    state: &AppState,
+    caller: &Caller,
+    institution: &str,
+    dataset: &str,
+    first: Option<&str>,
+    second: Option<&str>,
+) -> ApiResult<(ConsistencyProof, bool)> {
+    let parse = |name: &str, v: Option<&str>| -> ApiResult<u64> {
+        let v = v.ok_or_else(|| ApiError::BadRequest(format!("{name} is required.")))?;
+        if v.is_empty() || v.len() > 16 || !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ApiError::BadRequest(format!(
+                "{name} must be a decimal integer."
+            )));
+        }
+        v.parse::<u64>()
+            .map_err(|_| ApiError::BadRequest(format!("{name} must be a decimal integer.")))
+    };
+    let (m, n) = (parse("first", first)?, parse("second", second)?);
+    if m > n {
+        return Err(ApiError::validation(
+            "/first",
+            "first must not exceed second",
+        ));
+    }
+    if m == 0 {
+        return Err(ApiError::validation(
+            "/first",
+            "a consistency proof from size 0 does not exist",
+        ));
+    }
+    let (ds, _): (Dataset, _) = load_visible(state, caller, institution, dataset).await?;
+    let (id, st) = (ds.id, state.clone());
+    let (a, b, path) = db::run(&state.pool, move |conn| {
+        let a = q::at_size(conn, id, m as i64)?.ok_or(ApiError::NotFound)?;
+        let b = q::at_size(conn, id, n as i64)?.ok_or(ApiError::NotFound)?;
+        let path: Vec<Hash> = nodes::eval(
+            conn,
+            Some(st.node_cache.as_ref()),
+            id,
+            &tree::consistency(m, n),
+        )?;
+        Ok((a, b, path))
+    })
+    .await?;
+    Ok((
+        ConsistencyProof {
+            first: m,
+            second: n,
+            path: bundle::hex_hashes(&path),
+            first_checkpoint: a.note,
+            second_checkpoint: b.note,
+        },
+        ds.is_public(),
+    ))
+}

@@ -1,0 +1,114 @@
+//! The checkpoint signer (PROOFS.md section 3): soon after a dataset's tree grows it signs a
+//! new checkpoint, but only after verifying a consistency proof from that origin's newest
+//! signed checkpoint to the new root. If that fails the origin is halted with an alert.
+//! One signer at a time across server processes: each round runs under a transaction-level
+//! PostgreSQL advisory lock.
+
+use crate::error::{ApiError, ApiResult};
+use crate::log::nodes;
+use crate::log::tree;
+use crate::state::AppState;
+use chrono::Utc;
+use civicproof_schema::Conn;
+use civicproof_schema::queries::checkpoints::{self as q, CheckpointRow, SigningCandidate};
+use civicproof_verify::checkpoint::Checkpoint;
+use civicproof_verify::merkle;
+use diesel::Connection;
+use diesel::RunQueryDsl;
+use diesel::sql_types::Bool;
+use std::time::Duration;
+
+/// Advisory-lock key of the signer ("cpsigner").
+const SIGNER_LOCK: i64 = 0x6370_7369_676e_6572;
+
+/// Runs until `shutdown` fires: a round every interval, or sooner when woken by an append.
+pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let interval = Duration::from_millis(state.config.checkpoint_interval_ms.max(10));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = state.signer_wake.notified() => {
+                // Coalesce a burst of appends into one round.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            _ = shutdown.changed() => return,
+        }
+        let st = state.clone();
+        let result = crate::db::run(&state.pool, move |conn| sign_round(&st, conn)).await;
+        match result {
+            Ok(n) if n > 0 => tracing::debug!(signed = n, "checkpoints signed"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "checkpoint round failed; retrying next interval"),
+        }
+        state.checkpoint_signed.notify_waiters();
+    }
+}
+
+/// One round: signs a checkpoint for every grown, non-halted dataset. Returns how many.
+pub fn sign_round(state: &AppState, conn: &mut Conn) -> ApiResult<usize> {
+    conn.transaction(|conn| {
+        let locked: bool = diesel::select(diesel::dsl::sql::<Bool>(&format!(
+            "pg_try_advisory_xact_lock({SIGNER_LOCK})"
+        )))
+        .get_result(conn)?;
+        if !locked {
+            return Ok(0);
+        }
+        let mut signed = 0;
+        for (candidate, previous) in q::grown(conn)? {
+            if sign_one(state, conn, &candidate, previous)? {
+                signed += 1;
+            }
+        }
+        Ok(signed)
+    })
+}
+
+/// Signs the checkpoint at the dataset's current size; `previous` is the newest signed size
+/// (−1 when none). Returns false when the origin was halted instead.
+fn sign_one(
+    state: &AppState,
+    conn: &mut Conn,
+    c: &SigningCandidate,
+    previous: i64,
+) -> ApiResult<bool> {
+    let size = c.entry_count as u64;
+    // The signer reads the database itself, never the cache: its consistency check is what
+    // notices stored nodes that no longer match the signed history.
+    let cache = None;
+    let root = nodes::root(conn, cache, c.dataset_id, size)?;
+    if previous > 0 {
+        let prev = q::at_size(conn, c.dataset_id, previous)?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("checkpoint {previous} vanished")))?;
+        let proof = nodes::eval(
+            conn,
+            cache,
+            c.dataset_id,
+            &tree::consistency(previous as u64, size),
+        )?;
+        let proof: Vec<Vec<u8>> = proof.iter().map(|h| h.to_vec()).collect();
+        if let Err(e) = merkle::verify_consistency(previous as u64, size, &prev.root, &root, &proof)
+        {
+            let reason =
+                format!("tree at size {size} is not consistent with checkpoint {previous}: {e}");
+            tracing::error!(dataset_id = c.dataset_id, %reason, "ALERT: halting signing for this origin");
+            state.metrics.signing_halts.inc();
+            q::halt(conn, c.dataset_id, &reason)?;
+            return Ok(false);
+        }
+    }
+    let origin = state.origin(&c.institution_slug, &c.dataset_slug);
+    let note = Checkpoint { origin, size, root }.sign(state.log_key.signing_key());
+    q::insert(
+        conn,
+        &CheckpointRow {
+            dataset_id: c.dataset_id,
+            size: size as i64,
+            root: root.to_vec(),
+            note,
+            signed_at: Utc::now(),
+        },
+    )?;
+    state.metrics.checkpoints_signed.inc();
+    Ok(true)
+}

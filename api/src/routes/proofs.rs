@@ -1,0 +1,176 @@
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::log::proofs::{self, BundleFormat, ConsistencyProof};
+use crate::routes::datasets::with_access_headers;
+use crate::state::AppState;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use sha2::{Digest, Sha256};
+
+/// The proof bundle of an entry (PROOFS.md section 5): `?tree_size=N` for the proof at a
+/// signed checkpoint, `?format=tlog-proof` for C2SP tlog-proof text. 409 when the entry is
+/// not yet in a signed checkpoint after waiting up to the checkpoint interval.
+#[utoipa::path(get, path = "/v1/datasets/{inst}/{ds}/records/{seq}/proof", tag = "proofs",
+    params(("inst" = String, Path), ("ds" = String, Path), ("seq" = u64, Path),
+           ("tree_size" = Option<u64>, Query), ("format" = Option<String>, Query, description = "`tlog-proof`")),
+    responses((status = 200, description = "application/vnd.civicproof.bundle+json, or tlog-proof text"),
+              (status = 304, description = "Not modified"), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[get("/v1/datasets/{inst}/{ds}/records/{seq}/proof")]
+pub async fn proof(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let (inst, ds, seq) = path.into_inner();
+    let mut tree_size = None;
+    let mut format = BundleFormat::Json;
+    for (k, v) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+        match k.as_ref() {
+            "tree_size" => {
+                tree_size = Some(crate::services::records::parse_seq(&v).ok_or_else(|| {
+                    ApiError::BadRequest("tree_size must be a decimal integer.".into())
+                })? as u64)
+            }
+            "format" if v == "tlog-proof" => format = BundleFormat::TlogProof,
+            "format" if v == "json" => format = BundleFormat::Json,
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "Unknown query parameter or value {other:?}."
+                )));
+            }
+        }
+    }
+    let served = proofs::bundle(&state, &caller, &inst, &ds, &seq, tree_size, format).await?;
+    Ok(conditional(
+        &req,
+        served.public,
+        served.content_type,
+        served.body,
+        false,
+    ))
+}
+
+/// The newest signed checkpoint (a C2SP signed note).
+#[utoipa::path(get, path = "/v1/datasets/{inst}/{ds}/checkpoint", tag = "proofs",
+    params(("inst" = String, Path), ("ds" = String, Path)),
+    responses((status = 200, description = "signed note", content_type = "text/plain"), (status = 404, body = Problem)))]
+#[get("/v1/datasets/{inst}/{ds}/checkpoint")]
+pub async fn checkpoint(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let (inst, ds) = path.into_inner();
+    let (note, public) = proofs::latest_checkpoint(&state, &caller, &inst, &ds).await?;
+    Ok(conditional(
+        &req,
+        public,
+        "text/plain; charset=utf-8",
+        note.into_bytes(),
+        false,
+    ))
+}
+
+/// The checkpoint at a size: immutable once signed.
+#[utoipa::path(get, path = "/v1/datasets/{inst}/{ds}/checkpoints/{size}", tag = "proofs",
+    params(("inst" = String, Path), ("ds" = String, Path), ("size" = u64, Path)),
+    responses((status = 200, description = "signed note", content_type = "text/plain"), (status = 404, body = Problem)))]
+#[get("/v1/datasets/{inst}/{ds}/checkpoints/{size}")]
+pub async fn checkpoint_at(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let (inst, ds, size) = path.into_inner();
+    let (note, public) = proofs::checkpoint_at(&state, &caller, &inst, &ds, &size).await?;
+    Ok(conditional(
+        &req,
+        public,
+        "text/plain; charset=utf-8",
+        note.into_bytes(),
+        true,
+    ))
+}
+
+/// A consistency proof between two signed checkpoints (PROOFS.md section 6).
+#[utoipa::path(get, path = "/v1/datasets/{inst}/{ds}/consistency", tag = "proofs",
+    params(("inst" = String, Path), ("ds" = String, Path), ("first" = u64, Query), ("second" = u64, Query)),
+    responses((status = 200, body = ConsistencyProof), (status = 400, body = Problem),
+              (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[get("/v1/datasets/{inst}/{ds}/consistency")]
+pub async fn consistency(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let (inst, ds) = path.into_inner();
+    let (mut first, mut second) = (None, None);
+    for (k, v) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+        match k.as_ref() {
+            "first" => first = Some(v.into_owned()),
+            "second" => second = Some(v.into_owned()),
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "Unknown query parameter {other:?}."
+                )));
+            }
+        }
+    }
+    let (answer, public) = proofs::consistency(
+        &state,
+        &caller,
+        &inst,
+        &ds,
+        first.as_deref(),
+        second.as_deref(),
+    )
+    .await?;
+    let body = serde_json::to_vec(&answer).map_err(ApiError::internal)?;
+    // Both checkpoints are immutable, so the proof between them is too.
+    Ok(conditional(&req, public, "application/json", body, true))
+}
+
+/// A response with a strong ETag (SHA-256 of the body) that answers 304 to a matching
+/// `If-None-Match`. `immutable` content is cached for a year; the rest revalidates.
+pub fn conditional(
+    req: &HttpRequest,
+    public: bool,
+    content_type: &str,
+    body: Vec<u8>,
+    immutable: bool,
+) -> HttpResponse {
+    let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut resp = with_access_headers(
+        if matches {
+            HttpResponse::NotModified()
+        } else {
+            HttpResponse::Ok()
+        },
+        public,
+    );
+    if immutable {
+        let cc = if public {
+            "public, max-age=31536000, immutable"
+        } else {
+            "private, max-age=31536000, immutable"
+        };
+        resp.insert_header((header::CACHE_CONTROL, cc));
+    }
+    resp.insert_header((header::ETAG, etag));
+    if matches {
+        resp.finish()
+    } else {
+        resp.insert_header((header::CONTENT_TYPE, content_type.to_owned()));
+        resp.body(body)
+    }
+}

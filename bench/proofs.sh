@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Proof benchmarks at SIZE leaves (default 1,000,000): fills a dataset with small records,
+# then measures in-process proof generation (cold and warm), bundles over HTTP, verification
+# throughput, storage per entry and restart time.
+#   bench/proofs.sh [SIZE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size="${1:-1000000}"
+pg="${CIVICPROOF_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}"
+db=civicproof_bench_proofs
+port=18081
+cargo build --release --locked -p civicproof-api -p civicproof-bench
+psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
+keydir=$(mktemp -d)
+export DATABASE_URL="$pg/$db" CIVICPROOF_ADMIN_TOKEN=bench-admin CIVICPROOF_BIND="127.0.0.1:$port"
+export CIVICPROOF_LOG_KEY_FILE="$keydir/log.key" RUST_LOG=warn
+./target/release/civicproof migrate
+start() {
+  ./target/release/civicproof serve & server=$!
+  for _ in $(seq 1 600); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && return; sleep 0.05; done
+  echo "server did not start" >&2; exit 1
+}
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$keydir"' EXIT
+start
+api() { curl -fsS -H "authorization: Bearer $1" -H 'content-type: application/json' "http://127.0.0.1:$port$2" -d "$3"; }
+api bench-admin /v1/institutions '{"slug":"city","name":"Bench City"}' >/dev/null
+token=$(api bench-admin /v1/institutions/city/tokens '{"role":"publisher"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+api "$token" /v1/datasets '{"slug":"air","title":"Bench","description":"Benchmark data","license":"CC0-1.0","access":"public"}' >/dev/null
+bench=./target/release/civicproof-bench
+$bench --server "http://127.0.0.1:$port" ingest --token "$token" --records "$size" --batch 5000 --record-bytes 150
+# Wait for the checkpoint at the full size.
+for _ in $(seq 1 100); do
+  got=$(curl -fs "http://127.0.0.1:$port/v1/datasets/city/air/checkpoint" | sed -n 2p)
+  [ "$got" = "$size" ] && break; sleep 0.1
+done
+psql "$DATABASE_URL" -qtAc "SELECT 'storage per entry: ' || round((pg_total_relation_size('entries') + pg_total_relation_size('tree_nodes'))::numeric / $size) || ' B (entries with 150 B payloads + tree nodes: ' || round(pg_total_relation_size('tree_nodes')::numeric / $size) || ' B)'"
+echo "server RSS: $(ps -o rss= -p $server) KiB"
+kill $server; wait $server 2>/dev/null || true
+t0=$(date +%s.%N); start; t1=$(date +%s.%N)
+echo "restart to ready at $size entries: $(python3 -c "print(round(($t1 - $t0) * 1000))") ms (no rebuild: nodes are stored)"
+$bench --server "http://127.0.0.1:$port" proofs --database-url "$DATABASE_URL"

@@ -1,0 +1,160 @@
+//! Runs the steps of PROOFS.md section 6 in order and stops at the first failure.
+
+use super::payload::{self, Payload};
+use super::report::{ANCHOR_UNCHECKED, Report, STEP_NAMES, StepReport, StepStatus};
+use super::{Bundle, anchor, binding, leaf, lengths};
+use crate::checkpoint::{self, VerifiedNoteCache};
+use crate::merkle;
+
+/// What the client pins: the instance prefix and its log public key. Never taken from a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trust {
+    /// The instance prefix, e.g. `data.katowice.example`.
+    pub prefix: String,
+    /// The instance's Ed25519 log public key.
+    pub public_key: [u8; 32],
+}
+
+/// What the client asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expect {
+    /// The dataset origin the record must belong to.
+    pub origin: String,
+    /// The entry requested, when a specific one was.
+    pub seq: Option<u64>,
+}
+
+/// Verifies bundle `bytes` against the pinned `trust` and the client's `expect`ation.
+///
+/// `cache` lets many bundles that share a checkpoint verify its signature once. Step 8
+/// (anchor-online) is always skipped for now: no anchor trust can be pinned yet.
+pub fn verify_bundle(
+    bytes: &[u8],
+    trust: &Trust,
+    expect: &Expect,
+    cache: Option<&VerifiedNoteCache>,
+) -> Report {
+    let mut run = Run {
+        report: Report {
+            steps: Vec::with_capacity(STEP_NAMES.len()),
+            failed_step: None,
+            erased_by: None,
+            checkpoint: None,
+        },
+    };
+    // `None` means a step failed; the report already says which.
+    let _ = run.steps(bytes, trust, expect, cache);
+    run.finish()
+}
+
+/// A report being filled step by step.
+struct Run {
+    report: Report,
+}
+
+impl Run {
+    fn steps(
+        &mut self,
+        bytes: &[u8],
+        trust: &Trust,
+        expect: &Expect,
+        cache: Option<&VerifiedNoteCache>,
+    ) -> Option<()> {
+        let bundle = self.record(0, Bundle::from_json_strict(bytes))?;
+        let decoded = self.record(1, lengths::decode(&bundle))?;
+        let payload = match payload::check(&bundle, decoded.salt.as_ref()) {
+            Ok(Payload::Erased(erased)) => {
+                self.push(
+                    2,
+                    StepStatus::Erased {
+                        seq: erased.seq,
+                        reason: erased.reason.to_string(),
+                    },
+                );
+                Payload::Erased(erased)
+            }
+            other => self.record(2, other)?,
+        };
+        let envelope = self.record(3, leaf::check(&bundle.envelope, &decoded.leaf_hash))?;
+        let note = bundle.checkpoint.as_bytes();
+        let verified = match cache {
+            Some(cache) => cache.verify(note, &trust.public_key),
+            None => checkpoint::verify_note(note, &trust.public_key),
+        };
+        let (checkpoint, note) = self.record(4, verified)?;
+        self.report.checkpoint = Some(checkpoint.clone());
+        if let Payload::Erased(erased) = &payload {
+            let path = decoded.erasure_path.as_deref().unwrap_or_default();
+            if let Err(e) = payload::check_erasure_included(erased, path, &checkpoint) {
+                self.report.steps[2].status = StepStatus::Fail(e.to_string());
+                self.report.failed_step = Some(2);
+                return None;
+            }
+            self.report.erased_by = Some((erased.seq, erased.reason.to_string()));
+        }
+        self.record(
+            5,
+            binding::check(
+                &checkpoint,
+                &envelope,
+                bundle.inclusion.tree_size,
+                trust,
+                expect,
+            ),
+        )?;
+        let path: Vec<Vec<u8>> = decoded.path.iter().map(|h| h.to_vec()).collect();
+        self.record(
+            6,
+            merkle::verify_inclusion(
+                &decoded.leaf_hash,
+                envelope.seq(),
+                checkpoint.size,
+                &path,
+                &checkpoint.root,
+            ),
+        )?;
+        match (&bundle.anchor, &decoded.batch) {
+            (Some(claim), Some((root, path))) => {
+                self.record(7, anchor::check(&note.text, claim, root, path))?;
+                self.report.steps[7].detail = Some(ANCHOR_UNCHECKED.to_owned());
+            }
+            _ => self.push(7, StepStatus::Skipped("bundle has no anchor".to_owned())),
+        }
+        self.push(8, StepStatus::Skipped("no anchor trust pinned".to_owned()));
+        Some(())
+    }
+
+    /// Records a step's result; on failure marks it as the failed step.
+    fn record<T, E: std::fmt::Display>(&mut self, step: u8, result: Result<T, E>) -> Option<T> {
+        match result {
+            Ok(value) => {
+                self.push(step, StepStatus::Pass);
+                Some(value)
+            }
+            Err(e) => {
+                self.push(step, StepStatus::Fail(e.to_string()));
+                self.report.failed_step = Some(step);
+                None
+            }
+        }
+    }
+
+    fn push(&mut self, step: u8, status: StepStatus) {
+        debug_assert_eq!(usize::from(step), self.report.steps.len());
+        self.report.steps.push(StepReport {
+            step,
+            name: STEP_NAMES[usize::from(step)],
+            status,
+            detail: None,
+        });
+    }
+
+    /// Reports every step that did not run as skipped.
+    fn finish(mut self) -> Report {
+        while self.report.steps.len() < STEP_NAMES.len() {
+            let step = self.report.steps.len() as u8;
+            self.push(step, StepStatus::Skipped("earlier step failed".to_owned()));
+        }
+        self.report
+    }
+}
