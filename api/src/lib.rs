@@ -2,6 +2,7 @@
 //! formats PROOFS.md fixes. Start with [`server::run`]; the rules live in [`services`].
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod dcat;

@@ -6,7 +6,6 @@ use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use sha2::{Digest, Sha256};
 use std::fmt;
 use std::io::Write;
 use std::path::Path;
@@ -95,24 +94,6 @@ impl LogKey {
 
     /// The dataset's vkey: `<origin>+<key id hex>+<base64(0x01 || public key)>`.
     pub fn vkey(&self, origin: &str) -> String {
-        let public = self.verifying_key();
-        let mut typed = Vec::with_capacity(33);
-        typed.push(0x01);
-        typed.extend_from_slice(public.as_bytes());
-        format!(
-            "{origin}+{}+{}",
-            hex::encode(key_id(origin, public.as_bytes())),
-            STANDARD.encode(typed)
-        )
+        civicproof_verify::note::vkey(origin, self.verifying_key().as_bytes())
     }
-}
-
-/// The first 4 bytes of `SHA-256(origin || 0x0A || 0x01 || public key)`.
-pub fn key_id(origin: &str, public: &[u8; 32]) -> [u8; 4] {
-    let mut h = Sha256::new();
-    h.update(origin.as_bytes());
-    h.update([0x0a, 0x01]);
-    h.update(public);
-    let digest = h.finalize();
-    [digest[0], digest[1], digest[2], digest[3]]
 }

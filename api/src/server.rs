@@ -1,6 +1,7 @@
 //! Building and running the HTTP server. `run` takes a bound listener and a shutdown
 //! future (after mini-redis), so tests bind port 0 and stop servers cleanly.
 
+use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::log::nodes::NodeCache;
 use crate::logkey::LogKey;
@@ -13,7 +14,7 @@ use actix_web::{App, HttpServer, web};
 use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Builds the shared state: pool, log key (checked against the recorded identity), metrics.
 /// Blocking; migrates first when configured to.
@@ -39,6 +40,8 @@ pub fn build_state(config: Config, local_addr: std::net::SocketAddr) -> anyhow::
         metrics: Arc::new(Metrics::new()),
         schemas: Arc::new(SchemaCache::default()),
         node_cache: Arc::new(NodeCache::new(1 << 20)),
+        datasets: Arc::new(TtlCache::new(Duration::from_secs(1), 10_000)),
+        latest_checkpoints: Arc::new(TtlCache::new(Duration::from_secs(1), 10_000)),
         signer_wake: Arc::new(tokio::sync::Notify::new()),
         checkpoint_signed: Arc::new(tokio::sync::Notify::new()),
         admin_token_hash,

@@ -1,11 +1,14 @@
 //! Shared application state, handed to every handler as `web::Data<AppState>`.
 
+use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::log::nodes::NodeCache;
 use crate::logkey::LogKey;
 use crate::metrics::Metrics;
 use crate::services::schemas::SchemaCache;
 use civicproof_schema::Pool;
+use civicproof_schema::models::{Dataset, Institution};
+use civicproof_schema::queries::checkpoints::CheckpointRow;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -17,6 +20,11 @@ pub struct AppState {
     pub schemas: Arc<SchemaCache>,
     /// Immutable subtree hashes, shared by proofs and the signer.
     pub node_cache: Arc<NodeCache>,
+    /// Datasets by (institution, dataset) slug for hot read paths; 1 s TTL, invalidated
+    /// at once by metadata changes in this process.
+    pub datasets: Arc<TtlCache<(String, String), (Dataset, Institution)>>,
+    /// Newest checkpoint per dataset id; 1 s TTL, refreshed by this process's signer.
+    pub latest_checkpoints: Arc<TtlCache<i64, CheckpointRow>>,
     /// Wakes the checkpoint signer after an append.
     pub signer_wake: Arc<tokio::sync::Notify>,
     /// Signalled after every signing round (proof requests wait on it).

@@ -98,7 +98,7 @@ pub struct DatasetView {
     pub record_count: u64,
     /// Tree size: all entries, records and erasures.
     pub entry_count: u64,
-    /// Newest signed checkpoint (arrives with the verifiable-log issue).
+    /// Newest signed checkpoint: a C2SP signed note (PROOFS.md section 3).
     pub checkpoint: Option<String>,
     /// Newest confirmed anchor (arrives with the anchoring issue).
     #[schema(value_type = Option<Object>)]

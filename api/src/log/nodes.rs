@@ -51,6 +51,11 @@ impl NodeCache {
         }
     }
 
+    /// Adds one known node (e.g. a leaf hash read with its entry).
+    pub fn insert(&self, dataset_id: i64, node: NodeRef, hash: Hash) {
+        self.put_many(dataset_id, [(node, hash)]);
+    }
+
     pub fn len(&self) -> usize {
         self.map.lock().expect("node cache lock").len()
     }

@@ -5,11 +5,14 @@ use crate::auth::Caller;
 use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::log::{nodes, tree};
+use crate::services::datasets::find_visible;
 use crate::services::datasets::load_visible;
-use crate::services::records::{envelope_of, load_entry};
+use crate::services::records::envelope_of;
 use crate::state::AppState;
+use civicproof_schema::Conn;
 use civicproof_schema::models::Dataset;
-use civicproof_schema::queries::checkpoints::{self as q, CheckpointRow};
+use civicproof_schema::queries::checkpoints as q;
+use civicproof_schema::queries::datasets::Visibility;
 use civicproof_schema::queries::entries;
 use civicproof_verify::bundle::{self, Bundle, Erasure, Inclusion};
 use civicproof_verify::merkle::Hash;
@@ -38,24 +41,78 @@ pub async fn bundle(
     tree_size: Option<u64>,
     format: BundleFormat,
 ) -> ApiResult<ServedBundle> {
-    let (ds, origin, entry) = load_entry(state, caller, institution, dataset, seq).await?;
-    let (ds_id, seq) = (ds.id, entry.seq);
+    let seq = crate::services::records::parse_seq(seq).ok_or(ApiError::NotFound)?;
+    let request = BundleRequest {
+        visibility: caller.visibility(),
+        institution: institution.to_owned(),
+        dataset: dataset.to_owned(),
+        seq,
+        tree_size,
+        format,
+    };
+    let deadline = Instant::now() + Duration::from_millis(state.config.checkpoint_interval_ms);
+    loop {
+        // Everything a bundle needs is read in one blocking hop (one pooled connection).
+        let (st, req) = (state.clone(), request.clone());
+        if let Some(served) = db::run(&state.pool, move |conn| assemble(&st, conn, &req)).await? {
+            return Ok(served);
+        }
+        // Not yet in a signed checkpoint: nudge the signer and wait for its next round.
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ApiError::NotYetCheckpointed);
+        }
+        state.signer_wake.notify_one();
+        let _ = tokio::time::timeout(
+            left.min(Duration::from_millis(100)),
+            state.checkpoint_signed.notified(),
+        )
+        .await;
+    }
+}
+
+#[derive(Debug, Clone)]
+struct BundleRequest {
+    visibility: Visibility,
+    institution: String,
+    dataset: String,
+    seq: i64,
+    tree_size: Option<u64>,
+    format: BundleFormat,
+}
+
+/// Builds the bundle, or `None` when no signed checkpoint covers the entry yet.
+fn assemble(
+    state: &AppState,
+    conn: &mut Conn,
+    req: &BundleRequest,
+) -> ApiResult<Option<ServedBundle>> {
+    let (ds, inst) = find_visible(state, conn, &req.institution, &req.dataset, req.visibility)?;
+    let (entry, sibling) =
+        entries::get_with_sibling(conn, ds.id, req.seq)?.ok_or(ApiError::NotFound)?;
+    if let Some(hash) = sibling
+        .as_deref()
+        .and_then(|h| <[u8; 32]>::try_from(h).ok())
+    {
+        state.node_cache.insert(
+            ds.id,
+            tree::NodeRef {
+                level: 0,
+                idx: (req.seq ^ 1) as u64,
+            },
+            hash,
+        );
+    }
     // An erased record's bundle carries the erasure entry's proof in the same checkpoint.
     let erasure = if entry.kind == "record" && entry.payload.is_none() {
-        db::run(&state.pool, move |conn| {
-            Ok(entries::erasure_of(conn, ds_id, seq)?)
-        })
-        .await?
+        entries::erasure_of(conn, ds.id, entry.seq)?
     } else {
         None
     };
-    let must_cover = erasure.as_ref().map_or(seq, |e| e.seq);
-    let checkpoint = match tree_size {
+    let must_cover = erasure.as_ref().map_or(entry.seq, |e| e.seq);
+    let checkpoint = match req.tree_size {
         Some(n) => {
-            let cp = db::run(&state.pool, move |conn| {
-                q::at_size(conn, ds_id, n as i64)?.ok_or(ApiError::NotFound)
-            })
-            .await?;
+            let cp = q::at_size(conn, ds.id, n as i64)?.ok_or(ApiError::NotFound)?;
             if cp.size <= must_cover {
                 return Err(ApiError::validation(
                     "/tree_size",
@@ -66,31 +123,39 @@ pub async fn bundle(
             }
             cp
         }
-        None => wait_for_checkpoint(state, ds_id, must_cover).await?,
+        None => {
+            let cached = state
+                .latest_checkpoints
+                .get(&ds.id)
+                .filter(|cp| cp.size > must_cover);
+            let newest = match cached {
+                Some(cp) => Some(cp),
+                None => q::latest(conn, ds.id)?
+                    .inspect(|cp| state.latest_checkpoints.put(ds.id, cp.clone())),
+            };
+            match newest.filter(|cp| cp.size > must_cover) {
+                Some(cp) => cp,
+                None => return Ok(None),
+            }
+        }
     };
     let size = checkpoint.size as u64;
-    let st = state.clone();
-    let erasure_seq = erasure.as_ref().map(|e| e.seq as u64);
-    let (path, erasure_path) = db::run(&state.pool, move |conn| {
-        let cache = Some(st.node_cache.as_ref());
-        let mut exprs = tree::inclusion(seq as u64, size);
-        let split = exprs.len();
-        if let Some(e) = erasure_seq {
-            exprs.extend(tree::inclusion(e, size));
-        }
-        let mut all = nodes::eval(conn, cache, ds_id, &exprs)?;
-        let erasure_path = all.split_off(split);
-        Ok((all, erasure_path))
-    })
-    .await?;
-    if format == BundleFormat::TlogProof {
-        return Ok(ServedBundle {
-            body: tlog_proof::format(seq as u64, &path, &checkpoint.note).into_bytes(),
-            content_type: "text/plain; charset=utf-8",
-            public: ds.is_public(),
-        });
+    let mut exprs = tree::inclusion(entry.seq as u64, size);
+    let split = exprs.len();
+    if let Some(e) = &erasure {
+        exprs.extend(tree::inclusion(e.seq as u64, size));
     }
-    let envelope = envelope_of(&origin, &entry)?;
+    let mut path = nodes::eval(conn, Some(state.node_cache.as_ref()), ds.id, &exprs)?;
+    let erasure_path = path.split_off(split);
+    let public = ds.is_public();
+    if req.format == BundleFormat::TlogProof {
+        return Ok(Some(ServedBundle {
+            body: tlog_proof::format(entry.seq as u64, &path, &checkpoint.note).into_bytes(),
+            content_type: "text/plain; charset=utf-8",
+            public,
+        }));
+    }
+    let origin = state.origin(&inst.slug, &ds.slug);
     let payload = match &entry.payload {
         Some(p) => Some(json::parse_strict(p.as_bytes()).map_err(ApiError::internal)?),
         None => None,
@@ -104,7 +169,7 @@ pub async fn bundle(
     };
     let b = Bundle {
         format: bundle::FORMAT.to_owned(),
-        envelope: envelope.to_value(),
+        envelope: envelope_of(&origin, &entry)?.to_value(),
         payload,
         salt: entry.salt.as_deref().map(hex::encode),
         leaf_hash: hex::encode(&entry.leaf_hash),
@@ -117,33 +182,11 @@ pub async fn bundle(
         anchor: None,
         anchor_pending: None,
     };
-    Ok(ServedBundle {
+    Ok(Some(ServedBundle {
         body: b.to_json_bytes(),
         content_type: "application/vnd.civicproof.bundle+json",
-        public: ds.is_public(),
-    })
-}
-
-/// The newest checkpoint covering entry `seq`, waiting up to the checkpoint interval for the
-/// signer; 409 (with `Retry-After`) when none arrives in time.
-async fn wait_for_checkpoint(state: &AppState, ds_id: i64, seq: i64) -> ApiResult<CheckpointRow> {
-    let deadline = Instant::now() + Duration::from_millis(state.config.checkpoint_interval_ms);
-    state.signer_wake.notify_one();
-    loop {
-        let latest = db::run(&state.pool, move |conn| Ok(q::latest(conn, ds_id)?)).await?;
-        if let Some(cp) = latest.filter(|cp| cp.size > seq) {
-            return Ok(cp);
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ApiError::NotYetCheckpointed);
-        }
-        let _ = tokio::time::timeout(
-            left.min(Duration::from_millis(100)),
-            state.checkpoint_signed.notified(),
-        )
-        .await;
-    }
+        public,
+    }))
 }
 
 /// Newest signed checkpoint of a visible dataset.

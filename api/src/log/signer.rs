@@ -99,16 +99,15 @@ fn sign_one(
     }
     let origin = state.origin(&c.institution_slug, &c.dataset_slug);
     let note = Checkpoint { origin, size, root }.sign(state.log_key.signing_key());
-    q::insert(
-        conn,
-        &CheckpointRow {
-            dataset_id: c.dataset_id,
-            size: size as i64,
-            root: root.to_vec(),
-            note,
-            signed_at: Utc::now(),
-        },
-    )?;
+    let row = CheckpointRow {
+        dataset_id: c.dataset_id,
+        size: size as i64,
+        root: root.to_vec(),
+        note,
+        signed_at: Utc::now(),
+    };
+    q::insert(conn, &row)?;
+    state.latest_checkpoints.put(c.dataset_id, row);
     state.metrics.checkpoints_signed.inc();
     Ok(true)
 }

@@ -45,6 +45,7 @@ pub async fn proof(
     let served = proofs::bundle(&state, &caller, &inst, &ds, &seq, tree_size, format).await?;
     Ok(conditional(
         &req,
+        None,
         served.public,
         served.content_type,
         served.body,
@@ -67,6 +68,7 @@ pub async fn checkpoint(
     let (note, public) = proofs::latest_checkpoint(&state, &caller, &inst, &ds).await?;
     Ok(conditional(
         &req,
+        None,
         public,
         "text/plain; charset=utf-8",
         note.into_bytes(),
@@ -89,6 +91,7 @@ pub async fn checkpoint_at(
     let (note, public) = proofs::checkpoint_at(&state, &caller, &inst, &ds, &size).await?;
     Ok(conditional(
         &req,
+        None,
         public,
         "text/plain; charset=utf-8",
         note.into_bytes(),
@@ -132,19 +135,28 @@ pub async fn consistency(
     .await?;
     let body = serde_json::to_vec(&answer).map_err(ApiError::internal)?;
     // Both checkpoints are immutable, so the proof between them is too.
-    Ok(conditional(&req, public, "application/json", body, true))
+    Ok(conditional(
+        &req,
+        None,
+        public,
+        "application/json",
+        body,
+        true,
+    ))
 }
 
-/// A response with a strong ETag (SHA-256 of the body) that answers 304 to a matching
-/// `If-None-Match`. `immutable` content is cached for a year; the rest revalidates.
+/// A response with a strong ETag (given, or from the SHA-256 of the body) that answers 304
+/// to a matching `If-None-Match`. `immutable` content is cached for a year; the rest
+/// revalidates.
 pub fn conditional(
     req: &HttpRequest,
+    etag: Option<String>,
     public: bool,
     content_type: &str,
     body: Vec<u8>,
     immutable: bool,
 ) -> HttpResponse {
-    let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
+    let etag = etag.unwrap_or_else(|| format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16])));
     let matches = req
         .headers()
         .get(header::IF_NONE_MATCH)

@@ -1,6 +1,7 @@
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::routes::datasets::with_access_headers;
+use crate::routes::proofs::conditional;
 use crate::services::datasets::load_visible;
 use crate::services::erasure::{self, EraseRequest, Erased};
 use crate::services::feed::{self as feed_svc, FeedFormat};
@@ -189,10 +190,11 @@ pub async fn get(
     );
     Ok(conditional(
         &req,
-        etag,
+        Some(etag),
         read.public,
         "application/json",
         read.json,
+        false,
     ))
 }
 
@@ -212,10 +214,11 @@ pub async fn leaf(
     let etag = format!("\"{}\"", hex::encode(&read.leaf_hash));
     Ok(conditional(
         &req,
-        etag,
+        Some(etag),
         read.public,
         "application/json",
         read.leaf,
+        false,
     ))
 }
 
@@ -236,34 +239,4 @@ pub async fn erase(
     let (inst, ds, seq) = path.into_inner();
     let erased = erasure::erase(&state, &caller, &inst, &ds, &seq, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(erased))
-}
-
-/// A response with a strong ETag that answers 304 to a matching `If-None-Match`.
-fn conditional(
-    req: &HttpRequest,
-    etag: String,
-    public: bool,
-    content_type: &str,
-    body: Vec<u8>,
-) -> HttpResponse {
-    let matches = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let mut resp = with_access_headers(
-        if matches {
-            HttpResponse::NotModified()
-        } else {
-            HttpResponse::Ok()
-        },
-        public,
-    );
-    resp.insert_header((header::ETAG, etag));
-    if matches {
-        resp.finish()
-    } else {
-        resp.insert_header((header::CONTENT_TYPE, content_type.to_owned()));
-        resp.body(body)
-    }
 }

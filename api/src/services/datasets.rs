@@ -11,7 +11,7 @@ use crate::views::{Access, DatasetView};
 use chrono::Utc;
 use civicproof_schema::models::{Dataset, DatasetChanges, Institution, NewDataset};
 use civicproof_schema::queries::checkpoints::{self, CheckpointRow};
-use civicproof_schema::queries::datasets::{self, CatalogFilter};
+use civicproof_schema::queries::datasets::{self, CatalogFilter, Visibility};
 use civicproof_schema::queries::institutions;
 use civicproof_verify::checkpoint::Checkpoint;
 use civicproof_verify::{jcs, json};
@@ -46,15 +46,49 @@ pub async fn load_visible(
     institution: &str,
     dataset: &str,
 ) -> ApiResult<(Dataset, Institution)> {
-    let (inst, ds, vis) = (
-        institution.to_owned(),
-        dataset.to_owned(),
-        caller.visibility(),
-    );
-    db::run(&state.pool, move |conn| {
-        datasets::find(conn, &inst, &ds, vis)?.ok_or(ApiError::NotFound)
-    })
-    .await
+    let key = (institution.to_owned(), dataset.to_owned());
+    let found = match state.datasets.get(&key) {
+        Some(hit) => hit,
+        None => {
+            let (cache, k) = (state.datasets.clone(), key.clone());
+            db::run(&state.pool, move |conn| {
+                let found = datasets::find_any(conn, &k.0, &k.1)?.ok_or(ApiError::NotFound)?;
+                cache.put(k, found.clone());
+                Ok(found)
+            })
+            .await?
+        }
+    };
+    if caller.visibility().allows(&found.0) {
+        Ok(found)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// Like [`load_visible`] inside a blocking closure (shares the cache).
+pub fn find_visible(
+    state: &AppState,
+    conn: &mut civicproof_schema::Conn,
+    institution: &str,
+    dataset: &str,
+    visibility: Visibility,
+) -> ApiResult<(Dataset, Institution)> {
+    let key = (institution.to_owned(), dataset.to_owned());
+    let found = match state.datasets.get(&key) {
+        Some(hit) => hit,
+        None => {
+            let found =
+                datasets::find_any(conn, institution, dataset)?.ok_or(ApiError::NotFound)?;
+            state.datasets.put(key, found.clone());
+            found
+        }
+    };
+    if visibility.allows(&found.0) {
+        Ok(found)
+    } else {
+        Err(ApiError::NotFound)
+    }
 }
 
 /// Loads a dataset for a write: 401 without a token, 404 when invisible, 403 when the
@@ -219,7 +253,16 @@ pub async fn get(
     institution: &str,
     dataset: &str,
 ) -> ApiResult<DatasetView> {
-    let (d, inst) = load_visible(state, caller, institution, dataset).await?;
+    // Counts must be current here, so read the row itself rather than the cache.
+    let (inst_slug, ds_slug, vis) = (
+        institution.to_owned(),
+        dataset.to_owned(),
+        caller.visibility(),
+    );
+    let (d, inst) = db::run(&state.pool, move |conn| {
+        datasets::find(conn, &inst_slug, &ds_slug, vis)?.ok_or(ApiError::NotFound)
+    })
+    .await?;
     view_one(state, d, &inst).await
 }
 
@@ -320,6 +363,9 @@ pub async fn update(
         Ok(datasets::update(conn, id, &changes)?)
     })
     .await?;
+    state
+        .datasets
+        .remove(&(inst.slug.clone(), updated.slug.clone()));
     view_one(state, updated, &inst).await
 }
 

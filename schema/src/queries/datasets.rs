@@ -18,6 +18,17 @@ pub enum Visibility {
     PublicOnly,
 }
 
+impl Visibility {
+    /// Whether a dataset is visible under this scope (the rule `find` applies in SQL).
+    pub fn allows(&self, d: &Dataset) -> bool {
+        match self {
+            Self::All => true,
+            Self::PublicAnd(inst) => d.access == "public" || d.institution_id == *inst,
+            Self::PublicOnly => d.access == "public",
+        }
+    }
+}
+
 /// Catalog filters (`GET /v1/datasets`).
 #[derive(Debug, Default, Clone)]
 pub struct CatalogFilter {
@@ -61,6 +72,15 @@ pub fn find(
     q.select((Dataset::as_select(), Institution::as_select()))
         .first(conn)
         .optional()
+}
+
+/// A dataset by slugs regardless of visibility (callers apply [`Visibility::allows`]).
+pub fn find_any(
+    conn: &mut Conn,
+    institution_slug: &str,
+    dataset_slug: &str,
+) -> QueryResult<Option<(Dataset, Institution)>> {
+    find(conn, institution_slug, dataset_slug, Visibility::All)
 }
 
 /// Locks the dataset row for the rest of the transaction. Every append takes this lock

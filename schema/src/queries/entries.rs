@@ -68,6 +68,28 @@ pub fn get(conn: &mut Conn, dataset_id: i64, seq: i64) -> QueryResult<Option<Ent
         .optional()
 }
 
+/// An entry and, when it exists, its right or left neighbour's leaf hash (`seq ^ 1`): the
+/// first element of every inclusion path, fetched in the same round trip.
+pub fn get_with_sibling(
+    conn: &mut Conn,
+    dataset_id: i64,
+    seq: i64,
+) -> QueryResult<Option<(Entry, Option<Vec<u8>>)>> {
+    let rows: Vec<Entry> = entries::table
+        .filter(entries::dataset_id.eq(dataset_id))
+        .filter(entries::seq.eq_any([seq, seq ^ 1]))
+        .select(Entry::as_select())
+        .load(conn)?;
+    let sibling = rows
+        .iter()
+        .find(|e| e.seq != seq)
+        .map(|e| e.leaf_hash.clone());
+    Ok(rows
+        .into_iter()
+        .find(|e| e.seq == seq)
+        .map(|e| (e, sibling)))
+}
+
 /// Locks one entry row for the rest of the transaction (erasure takes it before checking).
 pub fn get_for_update(conn: &mut Conn, dataset_id: i64, seq: i64) -> QueryResult<Option<Entry>> {
     entries::table

@@ -30,22 +30,6 @@ async fn publish(app: &TestApp, token: &str, from: usize, to: usize) {
     }
 }
 
-async fn trust(app: &TestApp) -> Trust {
-    let wk: Value = app
-        .get("/.well-known/civicproof.json", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(wk["log_public_key"].as_str().unwrap())
-        .unwrap();
-    Trust {
-        prefix: wk["origin_prefix"].as_str().unwrap().to_owned(),
-        public_key: key.try_into().unwrap(),
-    }
-}
-
 async fn bundle(app: &TestApp, seq: u64) -> Vec<u8> {
     let r = app.get(&format!("{BASE}/records/{seq}/proof"), None).await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
@@ -68,6 +52,23 @@ fn verify(bytes: &[u8], trust: &Trust, seq: u64) -> Report {
     )
 }
 
+/// Verifies a consistency answer: both notes under the pinned key, then the RFC 9162 proof.
+fn assert_consistent(c: &Value, trust: &Trust) {
+    let note = |k: &str| {
+        checkpoint::verify_note(c[k].as_str().unwrap().as_bytes(), &trust.public_key)
+            .unwrap()
+            .0
+    };
+    let (a, b) = (note("first_checkpoint"), note("second_checkpoint"));
+    let path: Vec<Vec<u8>> = c["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| hex::decode(h.as_str().unwrap()).unwrap())
+        .collect();
+    merkle::verify_consistency(a.size, b.size, &a.root, &b.root, &path).unwrap();
+}
+
 fn failed_at(report: &Report) -> Option<u8> {
     report.failed_step
 }
@@ -75,7 +76,7 @@ fn failed_at(report: &Report) -> Option<u8> {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_published_record_has_a_bundle_that_verifies() {
     let (app, _) = setup(37).await;
-    let trust = trust(&app).await;
+    let trust = crate::support::pinned_trust(&app).await;
     for seq in 0..37 {
         let b = bundle(&app, seq).await;
         let report = verify(&b, &trust, seq);
@@ -113,7 +114,7 @@ async fn every_published_record_has_a_bundle_that_verifies() {
 #[tokio::test(flavor = "multi_thread")]
 async fn proofs_at_every_signed_size_and_tlog_proof_text() {
     let (app, token) = setup(5).await;
-    let trust = trust(&app).await;
+    let trust = crate::support::pinned_trust(&app).await;
     // Wait for checkpoint 5, then grow the log; older checkpoints stay servable.
     bundle(&app, 4).await;
     publish(&app, &token, 5, 12).await;
@@ -206,7 +207,7 @@ async fn proofs_at_every_signed_size_and_tlog_proof_text() {
 #[tokio::test(flavor = "multi_thread")]
 async fn consistency_proofs_follow_the_spec_checks_and_statuses() {
     let (app, token) = setup(5).await;
-    let trust = trust(&app).await;
+    let trust = crate::support::pinned_trust(&app).await;
     bundle(&app, 4).await;
     publish(&app, &token, 5, 23).await;
     bundle(&app, 22).await;
@@ -215,24 +216,8 @@ async fn consistency_proofs_follow_the_spec_checks_and_statuses() {
         .await;
     assert_eq!(r.status(), 200);
     let c: Value = r.json().await.unwrap();
-    let (a, _) = checkpoint::verify_note(
-        c["first_checkpoint"].as_str().unwrap().as_bytes(),
-        &trust.public_key,
-    )
-    .unwrap();
-    let (b, _) = checkpoint::verify_note(
-        c["second_checkpoint"].as_str().unwrap().as_bytes(),
-        &trust.public_key,
-    )
-    .unwrap();
-    let path: Vec<Vec<u8>> = c["path"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| hex::decode(h.as_str().unwrap()).unwrap())
-        .collect();
-    assert!(!path.is_empty());
-    merkle::verify_consistency(a.size, b.size, &a.root, &b.root, &path).unwrap();
+    assert!(!c["path"].as_array().unwrap().is_empty());
+    assert_consistent(&c, &trust);
     let same: Value = app
         .get(&format!("{BASE}/consistency?first=5&second=5"), None)
         .await
@@ -262,7 +247,7 @@ async fn consistency_proofs_follow_the_spec_checks_and_statuses() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_erased_record_verifies_as_erased() {
     let (app, token) = setup(4).await;
-    let trust = trust(&app).await;
+    let trust = crate::support::pinned_trust(&app).await;
     let r = app
         .request(
             Method::POST,
@@ -294,7 +279,7 @@ async fn an_erased_record_verifies_as_erased() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tampering_in_the_database_fails_bundles_at_the_right_step() {
     let (app, _) = setup(8).await;
-    let trust = trust(&app).await;
+    let trust = crate::support::pinned_trust(&app).await;
     bundle(&app, 7).await;
     // A rewritten payload: the digest no longer matches (step 2).
     app.db
@@ -400,13 +385,13 @@ async fn the_signer_checkpoints_growth_within_the_interval() {
 #[tokio::test(flavor = "multi_thread")]
 async fn after_a_restart_old_and_new_proofs_verify_and_history_stays_consistent() {
     let (app, token) = setup(10).await;
-    let trust = trust(&app).await;
+    let trust = crate::support::pinned_trust(&app).await;
     let before = bundle(&app, 9).await;
     assert!(verify(&before, &trust, 9).ok());
     let app = app.restart().await;
     assert_eq!(
         trust.public_key,
-        crate::proofs::trust(&app).await.public_key,
+        crate::support::pinned_trust(&app).await.public_key,
         "the key survives restarts"
     );
     publish(&app, &token, 10, 25).await;
@@ -429,23 +414,7 @@ async fn after_a_restart_old_and_new_proofs_verify_and_history_stays_consistent(
         .json()
         .await
         .unwrap();
-    let (a, _) = checkpoint::verify_note(
-        c["first_checkpoint"].as_str().unwrap().as_bytes(),
-        &trust.public_key,
-    )
-    .unwrap();
-    let (b, _) = checkpoint::verify_note(
-        c["second_checkpoint"].as_str().unwrap().as_bytes(),
-        &trust.public_key,
-    )
-    .unwrap();
-    let path: Vec<Vec<u8>> = c["path"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| hex::decode(h.as_str().unwrap()).unwrap())
-        .collect();
-    merkle::verify_consistency(a.size, b.size, &a.root, &b.root, &path).unwrap();
+    assert_consistent(&c, &trust);
 }
 
 #[tokio::test(flavor = "multi_thread")]

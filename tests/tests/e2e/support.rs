@@ -508,3 +508,21 @@ pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     }
     h.finalize().into()
 }
+
+/// The trust a client pins from `/.well-known/civicproof.json`.
+pub async fn pinned_trust(app: &TestApp) -> civicproof_verify::bundle::Trust {
+    use base64::Engine;
+    let wk: Value = app
+        .get("/.well-known/civicproof.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(wk["log_public_key"].as_str().unwrap())
+        .unwrap();
+    civicproof_verify::bundle::Trust {
+        prefix: wk["origin_prefix"].as_str().unwrap().to_owned(),
+        public_key: key.try_into().unwrap(),
+    }
+}
