@@ -1,4 +1,4 @@
-//! The `civicproof` binary: `serve`, `migrate`, `openapi`, `admin …`.
+//! The `civicproof` binary: `serve`, `migrate`, `openapi`, `graphql-sdl`, `admin …`.
 
 use anyhow::Context;
 use civicproof_api::Config;
@@ -35,6 +35,8 @@ enum Command {
     },
     /// Print the OpenAPI document (what `openapi/openapi.json` holds).
     Openapi,
+    /// Print the GraphQL SDL (what `openapi/schema.graphql` holds).
+    GraphqlSdl,
     /// Administrative tasks run against the database directly.
     Admin {
         #[arg(
@@ -78,6 +80,10 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Openapi => {
             print!("{}", civicproof_api::openapi::document_json());
+            Ok(())
+        }
+        Command::GraphqlSdl => {
+            print!("{}", civicproof_api::graphql::sdl());
             Ok(())
         }
         Command::Admin { database_url, task } => match task {

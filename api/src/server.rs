@@ -44,6 +44,7 @@ pub fn build_state(config: Config, local_addr: std::net::SocketAddr) -> anyhow::
         latest_checkpoints: Arc::new(TtlCache::new(Duration::from_secs(1), 10_000)),
         signer_wake: Arc::new(tokio::sync::Notify::new()),
         checkpoint_signed: Arc::new(tokio::sync::Notify::new()),
+        fanout: Arc::new(crate::fanout::Fanout::new()),
         admin_token_hash,
         public_url,
     })
@@ -88,6 +89,7 @@ pub async fn serve(
         None => None,
     };
     let data = web::Data::new(state.clone());
+    let graphql = crate::graphql::build(state.clone());
     let server = HttpServer::new(move || {
         let metrics = data.metrics.clone();
         App::new()
@@ -113,6 +115,7 @@ pub async fn serve(
                 }
             })
             .configure(routes::configure)
+            .configure(crate::graphql::configure(graphql.clone()))
             .service(
                 utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
                     .config(utoipa_swagger_ui::Config::new(["/openapi.json"])),
@@ -127,8 +130,12 @@ pub async fn serve(
     .shutdown_timeout(10)
     .run();
     let handle = server.handle();
-    let (signer_stop, signer_rx) = tokio::sync::watch::channel(false);
-    let signer = tokio::spawn(crate::log::signer::run(state.clone(), signer_rx));
+    let (background_stop, background_rx) = tokio::sync::watch::channel(false);
+    let signer = tokio::spawn(crate::log::signer::run(
+        state.clone(),
+        background_rx.clone(),
+    ));
+    let maintenance = tokio::spawn(crate::maintenance::run(state.clone(), background_rx));
     let metrics_handle = metrics_server.as_ref().map(|s| s.handle());
     if let Some(m) = metrics_server {
         tokio::spawn(m);
@@ -142,8 +149,9 @@ pub async fn serve(
             handle.stop(true).await;
         }
     }
-    let _ = signer_stop.send(true);
+    let _ = background_stop.send(true);
     let _ = signer.await;
+    let _ = maintenance.await;
     if let Some(h) = metrics_handle {
         h.stop(true).await;
     }

@@ -29,6 +29,8 @@ pub struct AppState {
     pub signer_wake: Arc<tokio::sync::Notify>,
     /// Signalled after every signing round (proof requests wait on it).
     pub checkpoint_signed: Arc<tokio::sync::Notify>,
+    /// Committed appends, for live followers (GraphQL subscriptions).
+    pub fanout: Arc<crate::fanout::Fanout>,
     /// SHA-256 of the configured admin token, compared in constant time.
     pub admin_token_hash: Option<[u8; 32]>,
     /// Base URL for links, without a trailing slash.

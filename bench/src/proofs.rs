@@ -90,13 +90,28 @@ pub fn in_process(
     Ok(())
 }
 
-/// Bundles over HTTP: `count` requests for random seqs from `clients` concurrent clients.
+/// Bundles over HTTP: `count` requests for random seqs from `clients` concurrent clients,
+/// twice over the same seqs: with the server's node cache cold, then warm.
 pub async fn http(
     server: &str,
     dataset: &str,
     size: u64,
     count: usize,
     clients: usize,
+) -> anyhow::Result<Vec<Vec<u8>>> {
+    let bundles = http_pass(server, dataset, size, count, clients, "cold node cache").await?;
+    http_pass(server, dataset, size, count, clients, "warm node cache").await?;
+    Ok(bundles)
+}
+
+/// One pass; every pass asks for the same seqs in the same order per client.
+async fn http_pass(
+    server: &str,
+    dataset: &str,
+    size: u64,
+    count: usize,
+    clients: usize,
+    label: &str,
 ) -> anyhow::Result<Vec<Vec<u8>>> {
     let client = reqwest::Client::new();
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -129,7 +144,7 @@ pub async fn http(
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "proof bundles over HTTP: {count} in {secs:.2} s = {:.0}/s ({clients} clients)",
+        "proof bundles over HTTP, {label}: {count} in {secs:.2} s = {:.0}/s ({clients} clients)",
         count as f64 / secs
     );
     Ok(bundles)

@@ -15,6 +15,8 @@
 //!
 //! The crate deliberately has no server, database or async dependencies, so it can be embedded in
 //! any client.
+//! The `cli` feature (on by default) only builds the `civicproof-verify` binary, with its HTTP
+//! client, argument parser and trust file; `default-features = false` leaves the library alone.
 
 pub mod bundle;
 pub mod checkpoint;

@@ -273,6 +273,20 @@ pub async fn list(
     filter: CatalogFilter,
     limit: usize,
 ) -> ApiResult<(Vec<DatasetView>, Option<i64>)> {
+    let (items, more) = list_with_ids(state, caller, filter, limit).await?;
+    let last_id = items.last().map(|(id, _)| *id);
+    let views = items.into_iter().map(|(_, v)| v).collect();
+    Ok((views, if more { last_id } else { None }))
+}
+
+/// One catalog page with each dataset's id (GraphQL makes a cursor of every one), and
+/// whether more follow.
+pub async fn list_with_ids(
+    state: &AppState,
+    caller: &Caller,
+    filter: CatalogFilter,
+    limit: usize,
+) -> ApiResult<(Vec<(i64, DatasetView)>, bool)> {
     let vis = caller.visibility();
     let (rows, mut notes) = db::run(&state.pool, move |conn| {
         let rows = datasets::list(conn, &filter, vis, limit as i64 + 1)?;
@@ -282,17 +296,25 @@ pub async fn list(
     })
     .await?;
     let more = rows.len() > limit;
-    let mut last_id = None;
     let views = rows
         .into_iter()
         .take(limit)
         .map(|(d, inst)| {
-            last_id = Some(d.id);
             let note = notes.remove(&d.id);
-            view(state, d, &inst, note)
+            (d.id, view(state, d, &inst, note))
         })
         .collect();
-    Ok((views, if more { last_id } else { None }))
+    Ok((views, more))
+}
+
+/// How many datasets the catalog `filter` matches for this caller (`after_id` ignored).
+pub async fn count(state: &AppState, caller: &Caller, filter: CatalogFilter) -> ApiResult<u64> {
+    let vis = caller.visibility();
+    let n = db::run(&state.pool, move |conn| {
+        Ok(datasets::count(conn, &filter, vis)?)
+    })
+    .await?;
+    Ok(n as u64)
 }
 
 /// PATCH semantics: present members change, absent ones stay; `schema: null` removes the

@@ -117,6 +117,11 @@ pub async fn erase(
         })
     })
     .await?;
+    state.fanout.notify(crate::fanout::Appended::range(
+        ds.id,
+        erased.seq as i64,
+        erased.seq as i64 + 1,
+    ));
     state.signer_wake.notify_one();
     state.metrics.erasures.inc();
     Ok(erased)

@@ -99,19 +99,12 @@ pub fn parse_query(query: &str, accept: Option<&str>, max_page: usize) -> ApiRes
                     }
                 }
             }
-            other => match other.strip_prefix("payload.") {
-                Some(field) if !field.is_empty() && field.len() <= 256 => {
-                    let number = civicproof_verify::json::parse_strict(value.as_bytes())
-                        .ok()
-                        .filter(serde_json::Value::is_number)
-                        .map(|_| value.clone());
-                    q.filter.payload.push(PayloadFilter {
-                        field: field.to_owned(),
-                        value: value.clone(),
-                        number,
-                    });
-                }
-                _ => {
+            other => match other
+                .strip_prefix("payload.")
+                .and_then(|f| payload_filter(f, &value))
+            {
+                Some(filter) => q.filter.payload.push(filter),
+                None => {
                     return Err(ApiError::BadRequest(format!(
                         "Unknown query parameter {other:?}."
                     )));
@@ -122,10 +115,31 @@ pub fn parse_query(query: &str, accept: Option<&str>, max_page: usize) -> ApiRes
             q.passthrough.push((name, value));
         }
     }
-    if q.filter.payload.len() > 10 {
+    if q.filter.payload.len() > MAX_PAYLOAD_FILTERS {
         return Err(ApiError::BadRequest("At most 10 payload filters.".into()));
     }
     Ok(q)
+}
+
+/// Most `payload.<field>` filters in one feed request.
+pub const MAX_PAYLOAD_FILTERS: usize = 10;
+
+/// A top-level payload filter, `payload.<field>=value` (GraphQL passes the same pairs): the
+/// value compares as a number when it reads as one and the field holds a number. `None` for
+/// an empty or over-long field name.
+pub fn payload_filter(field: &str, value: &str) -> Option<PayloadFilter> {
+    if field.is_empty() || field.len() > 256 {
+        return None;
+    }
+    let number = civicproof_verify::json::parse_strict(value.as_bytes())
+        .ok()
+        .filter(serde_json::Value::is_number)
+        .map(|_| value.to_owned());
+    Some(PayloadFilter {
+        field: field.to_owned(),
+        value: value.to_owned(),
+        number,
+    })
 }
 
 fn format_from_accept(accept: Option<&str>) -> FeedFormat {
@@ -139,14 +153,14 @@ fn format_from_accept(accept: Option<&str>) -> FeedFormat {
     }
 }
 
-fn parse_time(name: &str, value: &str) -> ApiResult<DateTime<Utc>> {
+pub fn parse_time(name: &str, value: &str) -> ApiResult<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| ApiError::BadRequest(format!("{name} must be an RFC 3339 timestamp.")))
 }
 
 /// `after` is a plain seq or a cursor from `next_cursor`.
-fn parse_after(value: &str) -> ApiResult<i64> {
+pub fn parse_after(value: &str) -> ApiResult<i64> {
     if let Some(seq) = parse_seq(value) {
         return Ok(seq);
     }
@@ -186,6 +200,44 @@ pub async fn page(
     let more = rows.len() > limit;
     rows.truncate(limit);
     Ok((rows, more))
+}
+
+/// One page read backwards (GraphQL `last`/`before`): up to `limit` entries above
+/// `q.after` and below `before`, the highest seqs, returned in ascending order, and whether
+/// more precede them.
+pub async fn page_before(
+    state: &AppState,
+    dataset_id: i64,
+    q: &FeedQuery,
+    before: Option<i64>,
+    limit: usize,
+) -> ApiResult<(Vec<Entry>, bool)> {
+    let (after, filter) = (q.after, q.filter.clone());
+    let mut rows = db::run(&state.pool, move |conn| {
+        Ok(entries::page_before(
+            conn,
+            dataset_id,
+            after,
+            before,
+            &filter,
+            limit as i64 + 1,
+        )?)
+    })
+    .await?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    rows.reverse();
+    Ok((rows, more))
+}
+
+/// How many entries match the filter (cursors ignored).
+pub async fn count(state: &AppState, dataset_id: i64, filter: &FeedFilter) -> ApiResult<u64> {
+    let filter = filter.clone();
+    let n = db::run(&state.pool, move |conn| {
+        Ok(entries::count(conn, dataset_id, &filter)?)
+    })
+    .await?;
+    Ok(n as u64)
 }
 
 pub fn default_limit(q: &FeedQuery) -> usize {

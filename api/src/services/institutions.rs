@@ -79,6 +79,14 @@ pub async fn load(state: &AppState, slug: &str) -> ApiResult<Institution> {
     .await
 }
 
+/// The institutions with these slugs, in one query (missing slugs are simply absent).
+pub async fn load_many(state: &AppState, slugs: Vec<String>) -> ApiResult<Vec<Institution>> {
+    db::run(&state.pool, move |conn| {
+        Ok(institutions::by_slugs(conn, &slugs)?)
+    })
+    .await
+}
+
 pub async fn get(state: &AppState, slug: &str) -> ApiResult<InstitutionView> {
     Ok(load(state, slug).await?.into())
 }

@@ -172,7 +172,7 @@ async fn append(
     let ds_id = ds.id;
     let idem = idempotency_key.map(str::to_owned);
     let count = records.len() as u64;
-    let result = db::transaction(&state.pool, move |conn| {
+    let (result, appended) = db::transaction(&state.pool, move |conn| {
         let locked = datasets::lock_for_append(conn, ds_id)?;
         let keys: Vec<String> = records.iter().filter_map(|r| r.key.clone()).collect();
         let mut latest: HashMap<String, i64> = entries::latest_seq_by_key(conn, ds_id, &keys)?
@@ -219,9 +219,12 @@ async fn append(
             let body = serde_json::to_string(&result).map_err(ApiError::internal)?;
             idempotency::complete(conn, ds_id, key, 201, &body)?;
         }
-        Ok(result)
+        Ok((result, crate::fanout::Appended::of(ds_id, rows)))
     })
     .await?;
+    if let Some(appended) = appended {
+        state.fanout.notify(appended);
+    }
     state.signer_wake.notify_one();
     state.metrics.records_published.inc_by(count);
     state.metrics.batches_published.inc();

@@ -125,6 +125,30 @@ pub fn list(
     visibility: Visibility,
     limit: i64,
 ) -> QueryResult<Vec<(Dataset, Institution)>> {
+    let mut q = catalog(filter, visibility);
+    if let Some(after) = filter.after_id {
+        q = q.filter(datasets::id.gt(after));
+    }
+    q.order(datasets::id.asc())
+        .limit(limit)
+        .select((Dataset::as_select(), Institution::as_select()))
+        .load(conn)
+}
+
+/// How many visible datasets match `filter`, ignoring `after_id` (GraphQL `totalCount`).
+pub fn count(conn: &mut Conn, filter: &CatalogFilter, visibility: Visibility) -> QueryResult<i64> {
+    catalog(filter, visibility).count().get_result(conn)
+}
+
+/// The visible datasets matching `filter`'s search terms, as a query to order and page.
+fn catalog(
+    filter: &CatalogFilter,
+    visibility: Visibility,
+) -> diesel::helper_types::IntoBoxed<
+    'static,
+    diesel::helper_types::InnerJoin<datasets::table, institutions::table>,
+    diesel::pg::Pg,
+> {
     let mut q = datasets::table.inner_join(institutions::table).into_boxed();
     q = match visibility {
         Visibility::All => q,
@@ -160,13 +184,7 @@ pub fn list(
                 .sql(")"),
         );
     }
-    if let Some(after) = filter.after_id {
-        q = q.filter(datasets::id.gt(after));
-    }
-    q.order(datasets::id.asc())
-        .limit(limit)
-        .select((Dataset::as_select(), Institution::as_select()))
-        .load(conn)
+    q
 }
 
 /// Escapes `%`, `_` and `\` so user text matches literally inside ILIKE.

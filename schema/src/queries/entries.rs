@@ -135,12 +135,49 @@ pub fn page(
     filter: &FeedFilter,
     limit: i64,
 ) -> QueryResult<Vec<Entry>> {
-    let mut q = entries::table
-        .filter(entries::dataset_id.eq(dataset_id))
-        .into_boxed();
+    let mut q = filtered(dataset_id, filter);
     if let Some(after) = after {
         q = q.filter(entries::seq.gt(after));
     }
+    q.order(entries::seq.asc())
+        .limit(limit)
+        .select(Entry::as_select())
+        .load(conn)
+}
+
+/// A page read backwards (GraphQL `last`/`before`): the highest seqs below `before` (or
+/// the newest) and above `after`, matching `filter`, in descending seq order.
+pub fn page_before(
+    conn: &mut Conn,
+    dataset_id: i64,
+    after: Option<i64>,
+    before: Option<i64>,
+    filter: &FeedFilter,
+    limit: i64,
+) -> QueryResult<Vec<Entry>> {
+    let mut q = filtered(dataset_id, filter);
+    if let Some(after) = after {
+        q = q.filter(entries::seq.gt(after));
+    }
+    if let Some(before) = before {
+        q = q.filter(entries::seq.lt(before));
+    }
+    q.order(entries::seq.desc())
+        .limit(limit)
+        .select(Entry::as_select())
+        .load(conn)
+}
+
+/// How many entries match `filter` (GraphQL `totalCount`).
+pub fn count(conn: &mut Conn, dataset_id: i64, filter: &FeedFilter) -> QueryResult<i64> {
+    filtered(dataset_id, filter).count().get_result(conn)
+}
+
+/// The entries of one dataset that match `filter`, as a query to order and page.
+fn filtered(dataset_id: i64, filter: &FeedFilter) -> entries::BoxedQuery<'static, diesel::pg::Pg> {
+    let mut q = entries::table
+        .filter(entries::dataset_id.eq(dataset_id))
+        .into_boxed();
     if let Some(key) = &filter.key {
         q = q.filter(entries::key.eq(key.clone()));
     }
@@ -185,8 +222,5 @@ pub fn page(
              AND newer.seq > entries.seq))",
         ));
     }
-    q.order(entries::seq.asc())
-        .limit(limit)
-        .select(Entry::as_select())
-        .load(conn)
+    q
 }

@@ -25,6 +25,14 @@ pub fn by_ids(conn: &mut Conn, ids: &[i64]) -> QueryResult<Vec<Institution>> {
         .load(conn)
 }
 
+/// The institutions with these slugs (GraphQL batches its lookups through this).
+pub fn by_slugs(conn: &mut Conn, slugs: &[String]) -> QueryResult<Vec<Institution>> {
+    institutions::table
+        .filter(institutions::slug.eq_any(slugs))
+        .select(Institution::as_select())
+        .load(conn)
+}
+
 pub fn list(conn: &mut Conn) -> QueryResult<Vec<Institution>> {
     institutions::table
         .order(institutions::slug.asc())

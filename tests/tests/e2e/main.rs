@@ -10,12 +10,15 @@
 //! - `erasure`: erasing payloads keeps the log intact.
 //! - `leaves`: envelopes and leaf hashes match an independent computation.
 //! - `feed`: paging, cursors, filters, formats, streaming.
+//! - `cli`: the `civicproof-verify` command verifies served bundles online, with pinned
+//!   trust and trust on first use, and fails on tampered data.
 //! - `datasets`: catalog, metadata, schemas.
 //! - `proofs`: bundles, checkpoints and consistency proofs verify with the verify crate;
 //!   tampering fails at the right step; restarts keep history consistent.
 //! - `system`: health, readiness, metrics, OpenAPI drift, DCAT-AP validation.
 
 mod authz;
+mod cli;
 mod datasets;
 mod erasure;
 mod feed;

@@ -2,7 +2,6 @@
 //! crate (PROOFS.md sections 3, 5 and 6); tampering in PostgreSQL fails at the right step.
 
 use crate::support::{ADMIN_TOKEN, TestApp, assert_problem};
-use base64::Engine;
 use civicproof_verify::bundle::{Expect, Report, StepStatus, Trust, verify_bundle};
 use civicproof_verify::{checkpoint, merkle};
 use reqwest::Method;
@@ -461,4 +460,50 @@ async fn identity_is_fixed_a_changed_key_or_prefix_is_fatal() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
     app.try_start_with(|_| {}).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_server_processes_sign_one_consistent_history() {
+    let (a, token) = setup(1).await;
+    let b = a.replica().await;
+    let trust = crate::support::pinned_trust(&a).await;
+    for round in 0..6 {
+        let app = if round % 2 == 0 { &a } else { &b };
+        publish(app, &token, 1 + round * 5, 6 + round * 5).await;
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    // Both serve bundles that verify against the one key.
+    for (app, seq) in [(&a, 30u64), (&b, 12), (&a, 0)] {
+        let r = verify(&bundle(app, seq).await, &trust, seq);
+        assert!(r.ok(), "{r:?}");
+    }
+    // Every signed size is consistent with the next: one history, whoever signed.
+    let sizes: Vec<i64> = {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Size {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            size: i64,
+        }
+        diesel::sql_query("SELECT size FROM checkpoints ORDER BY size")
+            .load::<Size>(&mut a.db.conn())
+            .unwrap()
+            .into_iter()
+            .map(|s| s.size)
+            .collect()
+    };
+    assert!(sizes.len() >= 3, "{sizes:?}");
+    for w in sizes.windows(2).filter(|w| w[0] > 0) {
+        let c: Value = b
+            .get(
+                &format!("{BASE}/consistency?first={}&second={}", w[0], w[1]),
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_consistent(&c, &trust);
+    }
+    b.stop().await;
 }

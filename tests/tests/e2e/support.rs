@@ -254,6 +254,18 @@ impl TestApp {
         app
     }
 
+    /// A second server process on the same database, key file and configuration (a replica).
+    /// It shares this app's database; dropping it leaves the database alone.
+    pub async fn replica(&self) -> Self {
+        let db = TestDb {
+            name: String::new(),
+            url: self.db.url.clone(),
+        };
+        let app = Self::start(db, TempDir(PathBuf::new()), self.config.clone()).await;
+        app.wait_ready().await;
+        app
+    }
+
     /// What starting a server with this configuration (on this database) says: the state
     /// checks identity before anything is served.
     pub async fn try_start_with(&self, tweak: impl FnOnce(&mut Config)) -> anyhow::Result<()> {

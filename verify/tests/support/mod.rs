@@ -4,6 +4,11 @@
 
 #![allow(dead_code)]
 
+// The binary exists only with the `cli` feature.
+#[cfg(feature = "cli")]
+pub mod cli;
+pub mod http;
+
 use std::collections::HashMap;
 
 use civicproof_verify::bundle::{

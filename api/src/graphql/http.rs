@@ -1,0 +1,194 @@
+//! The `/graphql` endpoints: `POST` executes a query or mutation, `GET` serves GraphiQL, and
+//! a `GET` WebSocket upgrade speaking `graphql-transport-ws` carries subscriptions.
+//!
+//! Transport rules:
+//! - `POST` takes `application/json` only (so a browser form cannot post cross-site), one
+//!   request object (no batches), at most `CIVICPROOF_MAX_BODY_BYTES`.
+//! - The token comes from `Authorization: Bearer`, resolved exactly as for REST: a
+//!   malformed, unknown or revoked token is 401, never anonymous. A WebSocket takes it from
+//!   the `connection_init` payload `{"Authorization": "Bearer …"}`, never from the URL.
+//! - Executed requests answer 200 with `data` and `errors`; transport failures (401, 400,
+//!   413, 415) answer their status with a GraphQL error body carrying the same code.
+
+use crate::auth::{self, Caller};
+use crate::error::{ApiError, ApiResult};
+use crate::graphql::errors::response_for;
+use crate::graphql::loaders::Loaders;
+use crate::graphql::schema::CivicSchema;
+use crate::state::AppState;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use async_graphql::http::GraphiQLSource;
+use async_graphql_actix_web::GraphQLSubscription;
+use futures_util::StreamExt;
+
+/// The only WebSocket subprotocol accepted.
+const WS_PROTOCOL: &str = "graphql-transport-ws";
+
+/// Registers `/graphql` with its schema.
+pub fn configure(schema: CivicSchema) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::Data::new(schema)).service(
+            web::resource("/graphql")
+                .route(web::post().to(post))
+                .route(web::get().to(get)),
+        );
+    }
+}
+
+async fn post(
+    schema: web::Data<CivicSchema>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+    caller: Result<Caller, ApiError>,
+) -> HttpResponse {
+    match execute(&schema, &state, &req, payload, caller).await {
+        Ok(resp) => json(StatusCode::OK, &resp),
+        Err(err) => {
+            let mut resp = json(err.status_code(), &response_for(&err));
+            if matches!(err, ApiError::Unauthorized(_)) {
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer"),
+                );
+            }
+            resp
+        }
+    }
+}
+
+async fn execute(
+    schema: &CivicSchema,
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+    caller: Result<Caller, ApiError>,
+) -> ApiResult<async_graphql::Response> {
+    let essence = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    if essence.as_deref() != Some("application/json") {
+        return Err(ApiError::UnsupportedMediaType(
+            "Send GraphQL requests as application/json.".into(),
+        ));
+    }
+    let body = read_body(req, payload, state.config.limits.max_body_bytes).await?;
+    let caller = caller?;
+    let request: async_graphql::Request = serde_json::from_slice(&body).map_err(|_| {
+        ApiError::BadRequest(
+            "The body must be one JSON object {\"query\", \"variables\"?, \"operationName\"?}."
+                .into(),
+        )
+    })?;
+    let request = request.data(caller).data(Loaders::new(state));
+    Ok(schema.execute(request).await)
+}
+
+/// Reads a body up to `limit` bytes; 413 beyond it (checked on Content-Length first).
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> ApiResult<Vec<u8>> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|_| ApiError::BadRequest("The request body could not be read.".into()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn json(status: StatusCode, resp: &async_graphql::Response) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        // Answers may hold restricted data or a freshly issued token.
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::VARY, "Authorization"))
+        .body(serde_json::to_vec(resp).unwrap_or_default())
+}
+
+async fn get(
+    schema: web::Data<CivicSchema>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> actix_web::Result<HttpResponse> {
+    let upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !upgrade {
+        return Ok(HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .body(
+                GraphiQLSource::build()
+                    .endpoint("/graphql")
+                    .subscription_endpoint("/graphql")
+                    .title("civicproof GraphQL")
+                    .finish(),
+            ));
+    }
+    let offered = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(',').map(str::trim).collect::<Vec<_>>())
+        .unwrap_or_default();
+    if offered.first() != Some(&WS_PROTOCOL) {
+        let err = ApiError::BadRequest(format!(
+            "Subscriptions speak {WS_PROTOCOL}: offer it (first) in Sec-WebSocket-Protocol."
+        ));
+        return Ok(json(err.status_code(), &response_for(&err)));
+    }
+    let st = state.get_ref().clone();
+    GraphQLSubscription::new(schema.get_ref().clone())
+        .on_connection_init(move |init| async move {
+            let caller = connection_caller(&st, &init)
+                .await
+                .map_err(|e| async_graphql::Error::new(e.problem().detail))?;
+            let mut data = async_graphql::Data::default();
+            data.insert(caller);
+            data.insert(Loaders::new(&st));
+            Ok(data)
+        })
+        .start(&req, payload)
+}
+
+/// The caller of a WebSocket: the `Authorization` member of the `connection_init` payload
+/// (`"Bearer <token>"`), resolved as for HTTP; anonymous without one.
+async fn connection_caller(state: &AppState, init: &serde_json::Value) -> ApiResult<Caller> {
+    let value = init.as_object().and_then(|m| {
+        m.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            .map(|(_, v)| v)
+    });
+    let header = match value {
+        None | Some(serde_json::Value::Null) => return Ok(Caller::Anonymous),
+        Some(v) => v.as_str(),
+    };
+    let token = header
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 256)
+        .ok_or_else(|| {
+            ApiError::Unauthorized("The bearer token is malformed, unknown or revoked.".into())
+        })?;
+    auth::resolve(state, token).await
+}

@@ -1,0 +1,46 @@
+//! The `Seq` scalar: seqs, tree sizes and counts as JSON numbers, never `Int` (32 bits) or
+//! strings.
+
+use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
+
+/// The largest seq, size or count: 2^53 − 1, exact in every JSON implementation.
+pub const MAX_SEQ: u64 = (1 << 53) - 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Seq(pub u64);
+
+impl Seq {
+    /// From a stored (non-negative) seq, size or count.
+    pub fn of(n: i64) -> Self {
+        Self(n.max(0) as u64)
+    }
+
+    /// As a seq for the database.
+    pub fn as_i64(self) -> i64 {
+        self.0 as i64
+    }
+}
+
+/// A sequence number, tree size or count: a JSON number from 0 to 2^53−1 (9007199254740991).
+#[Scalar(name = "Seq")]
+impl ScalarType for Seq {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::Number(n) => match n.as_u64() {
+                Some(u) if u <= MAX_SEQ => Ok(Seq(u)),
+                _ => Err(InputValueError::custom(
+                    "a Seq is an integer from 0 to 9007199254740991",
+                )),
+            },
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn is_valid(value: &Value) -> bool {
+        matches!(value, Value::Number(n) if n.as_u64().is_some_and(|u| u <= MAX_SEQ))
+    }
+
+    fn to_value(&self) -> Value {
+        Value::Number(self.0.into())
+    }
+}

@@ -1,0 +1,290 @@
+//! The local trust file: per instance prefix (never per URL), the pinned log public key and the
+//! largest verified checkpoint of each origin.
+//!
+//! ```json
+//! {"data.katowice.example": {"log_public_key": "<base64>",
+//!                            "checkpoints": {"data.katowice.example/city/air": "<note>"}}}
+//! ```
+//!
+//! A pinned key is never replaced: [`TrustStore::pin`] refuses a different one. Unknown members
+//! are kept when the file is rewritten, so that newer versions' fields survive.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use civicproof_verify::encoding::{base64_decode, base64_encode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::CliError;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrustEntry {
+    pub log_public_key: String,
+    #[serde(default)]
+    pub checkpoints: BTreeMap<String, String>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// What [`TrustStore::pin`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pinned {
+    /// The key was not pinned before and is now (the file still needs saving).
+    New,
+    /// The same key was already pinned.
+    Already,
+}
+
+/// The trust file at `path`, in memory.
+#[derive(Debug, Clone)]
+pub struct TrustStore {
+    path: PathBuf,
+    entries: BTreeMap<String, TrustEntry>,
+}
+
+impl TrustStore {
+    /// The default location: `$CIVICPROOF_TRUST_FILE`, else
+    /// `$XDG_CONFIG_HOME/civicproof/trust.json`, else `~/.config/civicproof/trust.json`.
+    pub fn default_path(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+        let set = |name: &str| var(name).filter(|v| !v.is_empty());
+        if let Some(file) = set("CIVICPROOF_TRUST_FILE") {
+            return Some(PathBuf::from(file));
+        }
+        let config = set("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| set("HOME").map(|home| Path::new(&home).join(".config")))?;
+        Some(config.join("civicproof").join("trust.json"))
+    }
+
+    /// Reads the trust file; a missing file is an empty store.
+    pub fn load(path: &Path) -> Result<TrustStore, CliError> {
+        let entries = match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                CliError::Trust(format!(
+                    "trust file {} is not a JSON map of prefix to {{\"log_public_key\", \
+                     \"checkpoints\"}}: {e}",
+                    path.display()
+                ))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => {
+                return Err(CliError::Trust(format!(
+                    "cannot read trust file {}: {e}",
+                    path.display()
+                )));
+            }
+        };
+        Ok(TrustStore {
+            path: path.to_owned(),
+            entries,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes the file atomically (a temporary file renamed over it), creating its directory.
+    pub fn save(&self) -> Result<(), CliError> {
+        let fail = |e: std::io::Error| {
+            CliError::Io(format!(
+                "cannot write trust file {}: {e}",
+                self.path.display()
+            ))
+        };
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(fail)?;
+        }
+        let mut text =
+            serde_json::to_string_pretty(&self.entries).expect("the trust map always serializes");
+        text.push('\n');
+        let mut tmp = self.path.clone().into_os_string();
+        tmp.push(format!(".tmp-{}", std::process::id()));
+        std::fs::write(&tmp, text).map_err(fail)?;
+        std::fs::rename(&tmp, &self.path).map_err(fail)
+    }
+
+    /// The key pinned for `prefix`, if any.
+    pub fn key(&self, prefix: &str) -> Result<Option<[u8; 32]>, CliError> {
+        let Some(entry) = self.entries.get(prefix) else {
+            return Ok(None);
+        };
+        decode_key(&entry.log_public_key).map(Some).ok_or_else(|| {
+            CliError::Trust(format!(
+                "trust file {}: log_public_key of {prefix:?} is not base64 of 32 bytes",
+                self.path.display()
+            ))
+        })
+    }
+
+    /// Pins `key` for `prefix`; refuses (with both keys) if a different key is pinned.
+    pub fn pin(&mut self, prefix: &str, key: &[u8; 32]) -> Result<Pinned, CliError> {
+        match self.key(prefix) {
+            Ok(Some(pinned)) if pinned == *key => Ok(Pinned::Already),
+            Ok(None) => {
+                self.entries.insert(
+                    prefix.to_owned(),
+                    TrustEntry {
+                        log_public_key: base64_encode(key),
+                        ..TrustEntry::default()
+                    },
+                );
+                Ok(Pinned::New)
+            }
+            _ => Err(self.conflict(prefix, key)),
+        }
+    }
+
+    /// The error for a `key` that differs from the one pinned for `prefix`.
+    pub fn conflict(&self, prefix: &str, key: &[u8; 32]) -> CliError {
+        let pinned = self
+            .entries
+            .get(prefix)
+            .map_or("", |e| e.log_public_key.as_str());
+        CliError::Trust(format!(
+            "prefix {prefix} has a different log key pinned in {}; refusing to replace it.\n  \
+             pinned:  {pinned} (fingerprint {})\n  offered: {} (fingerprint {})\n\
+             If the instance really rotated its key, verify the new key out of band and edit the \
+             trust file by hand.",
+            self.path.display(),
+            decode_key(pinned).map_or_else(|| "?".to_owned(), |k| fingerprint(&k)),
+            base64_encode(key),
+            fingerprint(key),
+        ))
+    }
+
+    /// The stored checkpoint note of `origin` under `prefix`.
+    pub fn checkpoint(&self, prefix: &str, origin: &str) -> Option<&str> {
+        self.entries
+            .get(prefix)?
+            .checkpoints
+            .get(origin)
+            .map(String::as_str)
+    }
+
+    /// Stores `note` as the checkpoint of `origin`; the prefix must be pinned.
+    pub fn set_checkpoint(&mut self, prefix: &str, origin: &str, note: &str) {
+        if let Some(entry) = self.entries.get_mut(prefix) {
+            entry.checkpoints.insert(origin.to_owned(), note.to_owned());
+        }
+    }
+}
+
+/// Canonical base64 of exactly 32 bytes.
+pub fn decode_key(s: &str) -> Option<[u8; 32]> {
+    base64_decode(s)?.try_into().ok()
+}
+
+/// The first 16 hex digits of `SHA-256(key)`, for comparing keys by eye.
+pub fn fingerprint(key: &[u8; 32]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(key)[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_path(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "civicproof-trust-unit-{}-{name}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir.join("nested").join("trust.json")
+    }
+
+    #[test]
+    fn pins_by_prefix_round_trips_and_keeps_unknown_members() {
+        let path = temp_path("roundtrip");
+        let mut store = TrustStore::load(&path).unwrap();
+        assert_eq!(store.key("a.example").unwrap(), None);
+        assert_eq!(store.pin("a.example", &[1; 32]).unwrap(), Pinned::New);
+        store.set_checkpoint("a.example", "a.example/c/d", "note\n");
+        store.set_checkpoint("unpinned.example", "unpinned.example/c/d", "x");
+        store.save().unwrap();
+
+        let mut value: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"a.example": {
+                "log_public_key": base64_encode(&[1; 32]),
+                "checkpoints": {"a.example/c/d": "note\n"}}})
+        );
+        value["a.example"]["anchor"] = serde_json::json!({"chain_id": 1});
+        std::fs::write(&path, value.to_string()).unwrap();
+
+        let mut store = TrustStore::load(&path).unwrap();
+        assert_eq!(store.key("a.example").unwrap(), Some([1; 32]));
+        assert_eq!(
+            store.checkpoint("a.example", "a.example/c/d"),
+            Some("note\n")
+        );
+        assert_eq!(store.checkpoint("a.example", "a.example/c/e"), None);
+        assert_eq!(store.pin("a.example", &[1; 32]).unwrap(), Pinned::Already);
+        store.save().unwrap();
+        let again: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(again["a.example"]["anchor"]["chain_id"], 1);
+    }
+
+    #[test]
+    fn refuses_to_replace_a_pinned_key() {
+        let path = temp_path("conflict");
+        let mut store = TrustStore::load(&path).unwrap();
+        store.pin("a.example", &[1; 32]).unwrap();
+        let err = store.pin("a.example", &[2; 32]).unwrap_err().to_string();
+        assert!(err.contains(&base64_encode(&[1; 32])), "{err}");
+        assert!(err.contains(&base64_encode(&[2; 32])), "{err}");
+        assert!(err.contains(&fingerprint(&[2; 32])), "{err}");
+        assert_eq!(store.key("a.example").unwrap(), Some([1; 32]));
+        assert_eq!(store.pin("b.example", &[2; 32]).unwrap(), Pinned::New);
+    }
+
+    #[test]
+    fn malformed_files_and_keys_are_trust_errors() {
+        let path = temp_path("malformed");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, r#"{"a.example": {"checkpoints": {}}}"#).unwrap();
+        assert!(matches!(TrustStore::load(&path), Err(CliError::Trust(_))));
+        std::fs::write(&path, r#"{"a.example": {"log_public_key": "AAAA"}}"#).unwrap();
+        let store = TrustStore::load(&path).unwrap();
+        assert!(matches!(store.key("a.example"), Err(CliError::Trust(_))));
+    }
+
+    #[test]
+    fn default_path_order() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        };
+        let all = env(&[
+            ("CIVICPROOF_TRUST_FILE", "/t/f.json"),
+            ("XDG_CONFIG_HOME", "/x"),
+            ("HOME", "/h"),
+        ]);
+        assert_eq!(TrustStore::default_path(all), Some("/t/f.json".into()));
+        let xdg = env(&[("XDG_CONFIG_HOME", "/x"), ("HOME", "/h")]);
+        assert_eq!(
+            TrustStore::default_path(xdg),
+            Some("/x/civicproof/trust.json".into())
+        );
+        let relative_xdg = env(&[("XDG_CONFIG_HOME", "x"), ("HOME", "/h")]);
+        assert_eq!(
+            TrustStore::default_path(relative_xdg),
+            Some("/h/.config/civicproof/trust.json".into())
+        );
+        assert_eq!(TrustStore::default_path(env(&[])), None);
+    }
+
+    #[test]
+    fn fingerprint_is_sha256_prefix() {
+        assert_eq!(fingerprint(&[0; 32]), "66687aadf862bd77");
+    }
+}
