@@ -15,6 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::errors::response_for;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::schema::CivicSchema;
+use crate::graphql::subscription::ConnectionToken;
 use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
@@ -78,12 +79,15 @@ async fn execute(
     }
     let body = read_body(req, payload, state.config.limits.max_body_bytes).await?;
     let caller = caller?;
-    let request: async_graphql::Request = serde_json::from_slice(&body).map_err(|_| {
-        ApiError::BadRequest(
-            "The body must be one JSON object {\"query\", \"variables\"?, \"operationName\"?}."
-                .into(),
-        )
-    })?;
+    let request = serde_json::from_slice::<async_graphql::Request>(&body)
+        .ok()
+        .filter(|r| !r.query.trim().is_empty())
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                "The body must be one JSON object {\"query\", \"variables\"?, \"operationName\"?}."
+                    .into(),
+            )
+        })?;
     let request = request.data(caller).data(Loaders::new(state));
     Ok(schema.execute(request).await)
 }
@@ -160,27 +164,34 @@ async fn get(
     let st = state.get_ref().clone();
     GraphQLSubscription::new(schema.get_ref().clone())
         .on_connection_init(move |init| async move {
-            let caller = connection_caller(&st, &init)
+            let (caller, token) = connection_caller(&st, &init)
                 .await
                 .map_err(|e| async_graphql::Error::new(e.problem().detail))?;
             let mut data = async_graphql::Data::default();
             data.insert(caller);
+            if let Some(token) = token {
+                data.insert(ConnectionToken(token));
+            }
             data.insert(Loaders::new(&st));
             Ok(data)
         })
         .start(&req, payload)
 }
 
-/// The caller of a WebSocket: the `Authorization` member of the `connection_init` payload
-/// (`"Bearer <token>"`), resolved as for HTTP; anonymous without one.
-async fn connection_caller(state: &AppState, init: &serde_json::Value) -> ApiResult<Caller> {
+/// The caller of a WebSocket and its token: the `Authorization` member of the
+/// `connection_init` payload (`"Bearer <token>"`), resolved as for HTTP; anonymous without
+/// one.
+async fn connection_caller(
+    state: &AppState,
+    init: &serde_json::Value,
+) -> ApiResult<(Caller, Option<String>)> {
     let value = init.as_object().and_then(|m| {
         m.iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
             .map(|(_, v)| v)
     });
     let header = match value {
-        None | Some(serde_json::Value::Null) => return Ok(Caller::Anonymous),
+        None | Some(serde_json::Value::Null) => return Ok((Caller::Anonymous, None)),
         Some(v) => v.as_str(),
     };
     let token = header
@@ -190,5 +201,5 @@ async fn connection_caller(state: &AppState, init: &serde_json::Value) -> ApiRes
         .ok_or_else(|| {
             ApiError::Unauthorized("The bearer token is malformed, unknown or revoked.".into())
         })?;
-    auth::resolve(state, token).await
+    Ok((auth::resolve(state, token).await?, Some(token.to_owned())))
 }

@@ -29,7 +29,7 @@ pub const DEFAULT_PAGE: usize = 100;
 /// The largest page complexity assumes (the configured maximum is checked at execution).
 pub const MAX_PAGE_FOR_COST: usize = 1_000;
 pub const PROOF_COST: usize = 100;
-pub const COUNT_COST: usize = 100;
+pub const COUNT_COST: usize = 10;
 
 /// The complexity of a connection field: its page size times the cost of one item.
 pub fn page_cost(first: Option<i32>, last: Option<i32>, child: usize) -> usize {

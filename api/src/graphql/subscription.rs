@@ -6,7 +6,8 @@
 //! emitted from memory; a notice that starts past the next expected seq, carries no entries,
 //! or a follower that lagged behind the channel, reads the gap from the database. The
 //! dataset's visibility is checked again before every delivery, so a dataset that becomes
-//! restricted stops reaching outsiders.
+//! restricted stops reaching outsiders, and the connection's token is resolved again (at
+//! most once a second), so a revoked token stops a subscription within a second.
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
@@ -24,11 +25,18 @@ use civicproof_schema::models::Entry;
 use civicproof_schema::queries::entries::FeedFilter;
 use futures_util::StreamExt;
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
 /// Entries read from the database per round trip while catching up.
 const CATCH_UP_PAGE: usize = 1_000;
+/// How long a resolved connection token is trusted before it is checked again.
+const TOKEN_RECHECK: Duration = Duration::from_secs(1);
+
+/// The bearer token a WebSocket connection was initialized with (connection data).
+#[derive(Clone)]
+pub struct ConnectionToken(pub String);
 
 pub struct SubscriptionRoot;
 
@@ -47,6 +55,7 @@ impl SubscriptionRoot {
     ) -> async_graphql::Result<BoxStream<'static, async_graphql::Result<Record>>> {
         let st = state(ctx).clone();
         let who = caller(ctx).clone();
+        let token = ctx.data_opt::<ConnectionToken>().map(|t| t.0.clone());
         // Subscribe first: every append committed after this point is announced to us.
         let rx = st.fanout.subscribe();
         let (ds, inst) = load_visible(&st, &who, &institution, &dataset).await?;
@@ -65,6 +74,8 @@ impl SubscriptionRoot {
             ds_id: ds.id,
             state: st,
             caller: who,
+            token,
+            token_checked: Instant::now(),
             next,
             known_end,
             rx,
@@ -78,6 +89,9 @@ impl SubscriptionRoot {
 struct Follow {
     state: AppState,
     caller: Caller,
+    /// The connection's token, resolved again before deliveries once it is stale.
+    token: Option<String>,
+    token_checked: Instant,
     institution: String,
     dataset: String,
     ds_id: i64,
@@ -153,7 +167,14 @@ impl Follow {
         }
     }
 
-    async fn check_visible(&self) -> ApiResult<()> {
+    /// The token is still valid and the dataset still visible to it.
+    async fn check_visible(&mut self) -> ApiResult<()> {
+        if let Some(token) = &self.token
+            && self.token_checked.elapsed() >= TOKEN_RECHECK
+        {
+            self.caller = crate::auth::resolve(&self.state, token).await?;
+            self.token_checked = Instant::now();
+        }
         load_visible(&self.state, &self.caller, &self.institution, &self.dataset)
             .await
             .map(|_| ())

@@ -16,12 +16,15 @@
 //! - `proofs`: bundles, checkpoints and consistency proofs verify with the verify crate;
 //!   tampering fails at the right step; restarts keep history consistent.
 //! - `system`: health, readiness, metrics, OpenAPI drift, DCAT-AP validation.
+//! - `graphql`: the GraphQL API (queries, pagination, filters, mutations' authorization,
+//!   subscriptions over WebSocket, query limits, SDL drift).
 
 mod authz;
 mod cli;
 mod datasets;
 mod erasure;
 mod feed;
+mod graphql;
 mod idempotency;
 mod leaves;
 mod proofs;

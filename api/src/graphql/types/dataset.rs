@@ -167,6 +167,18 @@ pub fn feed_filter(
     payload: Option<Value>,
     current: Option<bool>,
 ) -> ApiResult<FeedFilter> {
+    // PostgreSQL text cannot hold U+0000, and no stored key or payload contains it.
+    let nul = |s: &str| s.contains('\0');
+    if key.as_deref().is_some_and(nul)
+        || payload.as_ref().is_some_and(|p| {
+            p.as_object()
+                .is_some_and(|m| m.iter().any(|(k, v)| nul(k) || v.as_str().is_some_and(nul)))
+        })
+    {
+        return Err(ApiError::BadRequest(
+            "Filters must not contain U+0000.".into(),
+        ));
+    }
     let mut filter = FeedFilter {
         key,
         published_after: published_after
