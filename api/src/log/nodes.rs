@@ -51,11 +51,6 @@ impl NodeCache {
         }
     }
 
-    /// Adds one known node (e.g. a leaf hash read with its entry).
-    pub fn insert(&self, dataset_id: i64, node: NodeRef, hash: Hash) {
-        self.put_many(dataset_id, [(node, hash)]);
-    }
-
     pub fn len(&self) -> usize {
         self.map.lock().expect("node cache lock").len()
     }
@@ -187,4 +182,62 @@ pub fn append(conn: &mut Conn, dataset_id: i64, first: u64, leaves: &[Hash]) -> 
         .collect();
     store::insert_nodes(conn, &created)?;
     Ok(())
+}
+
+/// Reads entry `seq` and, in the same round trip, every node of its inclusion path at tree
+/// `size` that the cache lacks; the fetched nodes go into the cache.
+pub fn entry_with_path_nodes(
+    conn: &mut Conn,
+    cache: &NodeCache,
+    dataset_id: i64,
+    seq: u64,
+    size: u64,
+) -> ApiResult<Option<civicproof_schema::models::Entry>> {
+    let mut refs = BTreeSet::new();
+    if seq < size {
+        for e in tree::inclusion(seq, size) {
+            e.collect(&mut refs);
+        }
+    }
+    let mut known = HashMap::new();
+    cache.get_many(dataset_id, &refs, &mut known);
+    let missing = refs.iter().filter(|r| !known.contains_key(r));
+    let (leaves, inner): (Vec<&NodeRef>, Vec<&NodeRef>) = missing.partition(|r| r.level == 0);
+    let leaf_seqs: Vec<i64> = leaves.iter().map(|r| r.idx as i64).collect();
+    let node_keys: Vec<(i16, i64)> = inner
+        .iter()
+        .map(|r| (i16::from(r.level), r.idx as i64))
+        .collect();
+    let Some(row) =
+        store::get_with_nodes_row(conn, dataset_id, seq as i64, &leaf_seqs, &node_keys)?
+    else {
+        return Ok(None);
+    };
+    let mut fetched = Vec::with_capacity(row.leaves.len() + row.nodes.len());
+    for l in &row.leaves {
+        let (s, h) = l.split_at(8);
+        let s = i64::from_be_bytes(s.try_into().map_err(ApiError::internal)?);
+        fetched.push((
+            NodeRef {
+                level: 0,
+                idx: s as u64,
+            },
+            to_hash(h)?,
+        ));
+    }
+    for n in &row.nodes {
+        let (lv, rest) = n.split_at(2);
+        let (ix, h) = rest.split_at(8);
+        let level = i16::from_be_bytes(lv.try_into().map_err(ApiError::internal)?);
+        let idx = i64::from_be_bytes(ix.try_into().map_err(ApiError::internal)?);
+        fetched.push((
+            NodeRef {
+                level: level as u8,
+                idx: idx as u64,
+            },
+            to_hash(h)?,
+        ));
+    }
+    cache.put_many(dataset_id, fetched);
+    Ok(Some(row.entry()))
 }

@@ -88,21 +88,23 @@ fn assemble(
     req: &BundleRequest,
 ) -> ApiResult<Option<ServedBundle>> {
     let (ds, inst) = find_visible(state, conn, &req.institution, &req.dataset, req.visibility)?;
-    let (entry, sibling) =
-        entries::get_with_sibling(conn, ds.id, req.seq)?.ok_or(ApiError::NotFound)?;
-    if let Some(hash) = sibling
-        .as_deref()
-        .and_then(|h| <[u8; 32]>::try_from(h).ok())
-    {
-        state.node_cache.insert(
-            ds.id,
-            tree::NodeRef {
-                level: 0,
-                idx: (req.seq ^ 1) as u64,
-            },
-            hash,
-        );
+    // The checkpoint a proof will most likely use is known before reading anything (the one
+    // asked for, or the cached newest), so the entry and the path nodes the cache lacks are
+    // read together: a bundle costs one round trip.
+    let likely_size = match req.tree_size {
+        Some(n) => Some(n),
+        None => state
+            .latest_checkpoints
+            .get(&ds.id)
+            .map(|cp| cp.size as u64),
+    };
+    let entry = match likely_size {
+        Some(size) => {
+            nodes::entry_with_path_nodes(conn, &state.node_cache, ds.id, req.seq as u64, size)?
+        }
+        None => entries::get(conn, ds.id, req.seq)?,
     }
+    .ok_or(ApiError::NotFound)?;
     // An erased record's bundle carries the erasure entry's proof in the same checkpoint.
     let erasure = if entry.kind == "record" && entry.payload.is_none() {
         entries::erasure_of(conn, ds.id, entry.seq)?

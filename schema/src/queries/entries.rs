@@ -68,28 +68,6 @@ pub fn get(conn: &mut Conn, dataset_id: i64, seq: i64) -> QueryResult<Option<Ent
         .optional()
 }
 
-/// An entry and, when it exists, its right or left neighbour's leaf hash (`seq ^ 1`): the
-/// first element of every inclusion path, fetched in the same round trip.
-pub fn get_with_sibling(
-    conn: &mut Conn,
-    dataset_id: i64,
-    seq: i64,
-) -> QueryResult<Option<(Entry, Option<Vec<u8>>)>> {
-    let rows: Vec<Entry> = entries::table
-        .filter(entries::dataset_id.eq(dataset_id))
-        .filter(entries::seq.eq_any([seq, seq ^ 1]))
-        .select(Entry::as_select())
-        .load(conn)?;
-    let sibling = rows
-        .iter()
-        .find(|e| e.seq != seq)
-        .map(|e| e.leaf_hash.clone());
-    Ok(rows
-        .into_iter()
-        .find(|e| e.seq == seq)
-        .map(|e| (e, sibling)))
-}
-
 /// Locks one entry row for the rest of the transaction (erasure takes it before checking).
 pub fn get_for_update(conn: &mut Conn, dataset_id: i64, seq: i64) -> QueryResult<Option<Entry>> {
     entries::table
@@ -223,4 +201,77 @@ fn filtered(dataset_id: i64, filter: &FeedFilter) -> entries::BoxedQuery<'static
         ));
     }
     q
+}
+
+/// An entry read together with tree hashes a proof will need, in one round trip.
+#[derive(Debug, QueryableByName)]
+#[diesel(table_name = entries)]
+pub struct EntryWithNodes {
+    pub dataset_id: i64,
+    pub seq: i64,
+    pub kind: String,
+    pub key: Option<String>,
+    pub payload: Option<String>,
+    pub salt: Option<Vec<u8>>,
+    pub payload_digest: Option<Vec<u8>>,
+    pub leaf_hash: Vec<u8>,
+    pub published_at: DateTime<Utc>,
+    pub supersedes: Option<i64>,
+    pub erases: Option<i64>,
+    pub erasure_reason: Option<String>,
+    /// Each `int8send(seq) || leaf_hash` (8 + 32 bytes) of the requested leaves.
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Bytea>)]
+    pub leaves: Vec<Vec<u8>>,
+    /// Each `int2send(level) || int8send(idx) || hash` (2 + 8 + 32 bytes) of the requested nodes.
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Bytea>)]
+    pub nodes: Vec<Vec<u8>>,
+}
+
+impl EntryWithNodes {
+    pub fn entry(&self) -> Entry {
+        Entry {
+            dataset_id: self.dataset_id,
+            seq: self.seq,
+            kind: self.kind.clone(),
+            key: self.key.clone(),
+            payload: self.payload.clone(),
+            salt: self.salt.clone(),
+            payload_digest: self.payload_digest.clone(),
+            leaf_hash: self.leaf_hash.clone(),
+            published_at: self.published_at,
+            supersedes: self.supersedes,
+            erases: self.erases,
+            erasure_reason: self.erasure_reason.clone(),
+        }
+    }
+}
+
+/// Entry `seq` with the leaf hashes of `leaf_seqs` and the stored nodes `node_keys`
+/// ((level, idx), levels ≥ 1), in one statement: a proof's reads in one round trip.
+pub fn get_with_nodes(
+    conn: &mut Conn,
+    dataset_id: i64,
+    seq: i64,
+    leaf_seqs: &[i64],
+    node_keys: &[(i16, i64)],
+) -> QueryResult<Option<EntryWithNodes>> {
+    use diesel::sql_types::{Array, BigInt, SmallInt};
+    let (levels, idxs): (Vec<i16>, Vec<i64>) = node_keys.iter().copied().unzip();
+    diesel::sql_query(
+        "SELECT e.dataset_id, e.seq, e.kind, e.key, e.payload, e.salt, e.payload_digest, e.leaf_hash, \
+         e.published_at, e.supersedes, e.erases, e.erasure_reason, \
+         ARRAY(SELECT int8send(l.seq) || l.leaf_hash FROM entries l \
+               WHERE l.dataset_id = $1 AND l.seq = ANY($3)) AS leaves, \
+         ARRAY(SELECT int2send(n.level) || int8send(n.idx) || n.hash FROM tree_nodes n \
+               JOIN unnest($4, $5) AS k(level, idx) ON n.level = k.level AND n.idx = k.idx \
+               WHERE n.dataset_id = $1) AS nodes \
+         FROM entries e WHERE e.dataset_id = $1 AND e.seq = $2",
+    )
+    .bind::<BigInt, _>(dataset_id)
+    .bind::<BigInt, _>(seq)
+    .bind::<Array<BigInt>, _>(leaf_seqs.to_vec())
+    .bind::<Array<SmallInt>, _>(levels)
+    .bind::<Array<BigInt>, _>(idxs)
+    .get_result(conn)
+    .optional()
 }

@@ -44,6 +44,9 @@ pub fn nodes(conn: &mut Conn, dataset_id: i64, keys: &[(i16, i64)]) -> QueryResu
     .load(conn)
 }
 
+/// See [`crate::queries::entries::get_with_nodes`].
+pub use crate::queries::entries::get_with_nodes as get_with_nodes_row;
+
 /// Leaf hashes of the given seqs, as (seq, hash).
 pub fn leaves(conn: &mut Conn, dataset_id: i64, seqs: &[i64]) -> QueryResult<Vec<(i64, Vec<u8>)>> {
     if seqs.is_empty() {
