@@ -39,3 +39,10 @@ kill $server; wait $server 2>/dev/null || true
 t0=$(date +%s.%N); start; t1=$(date +%s.%N)
 echo "restart to ready at $size entries: $(python3 -c "print(round(($t1 - $t0) * 1000))") ms (no rebuild: nodes are stored)"
 $bench --server "http://127.0.0.1:$port" proofs --database-url "$DATABASE_URL"
+# Bundles over HTTP measured by wrk (C, one thread per core, keep-alive), which leaves more
+# of the machine to the server than the Rust client above. The cache is warm by now.
+if command -v wrk >/dev/null 2>&1; then
+  SIZE="$size" DATASET=city/air wrk -t2 -c32 -d10s -s bench/random-proof.lua "http://127.0.0.1:$port" | grep -E "Requests/sec|wrk:"
+else
+  echo "wrk not installed (apt-get install wrk): skipping the wrk figure"
+fi

@@ -50,7 +50,8 @@ pub enum JsonError {
         /// The limit that was exceeded.
         max: usize,
     },
-    /// An integer literal is beyond ±(2^53−1), where doubles stop being exact.
+    /// An integer beyond ±(2^53−1), where doubles stop being exact: a literal, or a value
+    /// whose canonical form would be one (e.g. `1e16`).
     #[error("integer magnitude above 2^53-1 (9007199254740991); send it as a string")]
     IntegerTooLarge,
     /// A number is outside the range of an IEEE-754 double.
@@ -80,6 +81,16 @@ pub fn parse_strict_with_depth(bytes: &[u8], max_depth: usize) -> Result<Value, 
 }
 
 /// Turns a number literal's double into a [`serde_json::Number`], refusing what JSON cannot hold.
+/// A number as its double, refusing non-finite values and doubles whose canonical form
+/// (RFC 8785: plain digits below 10^21) would be an integer literal beyond 2^53−1.
+///
+/// PROOFS.md section 2 rejects such integer *literals*; a value like `1e16` or
+/// `9007199254740992.0` is not one, yet canonicalizes to `10000000000000000` — which every
+/// verifier must then reject at step 0. Rejecting the value at publishing keeps every
+/// published record verifiable (reported as a spec gap).
 fn finite_number(f: f64) -> Result<serde_json::Number, JsonError> {
+    if f.abs() > MAX_SAFE_INTEGER as f64 && f.abs() < 1e21 {
+        return Err(JsonError::IntegerTooLarge);
+    }
     serde_json::Number::from_f64(f).ok_or(JsonError::NotFinite)
 }

@@ -233,6 +233,14 @@ fn bad_bodies() -> Vec<BadBody> {
             Some(0),
         ),
         (
+            "a value whose canonical form is an unsafe integer",
+            "application/json",
+            br#"[{"payload": {"n": 1e16}}]"#.to_vec(),
+            422,
+            "validation-failed",
+            Some(0),
+        ),
+        (
             "NUL escape",
             "application/json",
             br#"[{"payload": {"s": "a\u0000b"}}]"#.to_vec(),
