@@ -1,7 +1,9 @@
 //! Load generator for civicproof's benchmarks. It speaks HTTP to a running server (and, for
 //! the in-process proof figures, reads that server's PostgreSQL database directly).
-//! `bench/ingest_and_feed.sh` and `bench/proofs.sh` start the server and call this.
+//! `bench/ingest_and_feed.sh`, `bench/proofs.sh` and `bench/graphql.sh` start the server
+//! and call this.
 
+mod graphql;
 mod proofs;
 
 use clap::{Parser, Subcommand};
@@ -52,6 +54,34 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         clients: usize,
     },
+    /// Records pages over REST and GraphQL (and PostGraphile's equivalent query, if given).
+    Graphql {
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Timed requests per target.
+        #[arg(long, default_value_t = 4_000)]
+        requests: usize,
+        /// Untimed requests per target first.
+        #[arg(long, default_value_t = 400)]
+        warmup: usize,
+        /// Each pass stops after this many seconds even if requests remain.
+        #[arg(long, default_value_t = 60.0)]
+        max_secs: f64,
+        #[arg(long, default_value_t = 100)]
+        page: usize,
+        /// PostGraphile's GraphQL endpoint, serving the same database.
+        #[arg(long, requires = "dataset_id")]
+        postgraphile: Option<String>,
+        /// The dataset's row id (PostGraphile filters `entries` by it).
+        #[arg(long)]
+        dataset_id: Option<i64>,
+        /// Measure civicproof's GraphQL only (for profiling).
+        #[arg(long)]
+        graphql_only: bool,
+        /// Rounds, each measuring every target in turn; figures are the medians.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
 }
 
 /// A plausible sensor reading padded to about `bytes` of JSON.
@@ -79,6 +109,29 @@ async fn main() -> anyhow::Result<()> {
             record_bytes,
         } => ingest(&url, &token, records, batch, clients, record_bytes).await,
         Command::Feed => feed(&url).await,
+        Command::Graphql {
+            clients,
+            requests,
+            warmup,
+            max_secs,
+            page,
+            postgraphile,
+            dataset_id,
+            graphql_only,
+            rounds,
+        } => {
+            let opts = graphql::Options {
+                clients,
+                requests,
+                warmup,
+                max_secs,
+                page,
+                graphql_only,
+                rounds: rounds.max(1),
+            };
+            let pg = postgraphile.zip(dataset_id);
+            graphql::run(&cli.server, &cli.dataset, pg, &opts).await
+        }
         Command::Proofs {
             database_url,
             count,

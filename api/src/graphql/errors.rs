@@ -5,18 +5,12 @@
 //! sent.
 //!
 //! Errors raised by the GraphQL engine itself (syntax, unknown fields, wrong argument types,
-//! depth and complexity limits) are malformed requests: [`ErrorCodes`] gives them the code
-//! `bad-request`.
+//! depth and complexity limits) are malformed requests: [`ensure_codes`] gives them the
+//! code `bad-request`.
 
 use crate::error::{ApiError, FieldError};
 use actix_web::ResponseError;
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe,
-};
-use async_graphql::futures_util::stream::BoxStream;
 use async_graphql::{Error, ErrorExtensionValues, Response, ServerError, Value};
-use futures_util::StreamExt;
-use std::sync::Arc;
 
 impl From<ApiError> for Error {
     fn from(err: ApiError) -> Self {
@@ -127,18 +121,9 @@ pub fn request_error(code: &str, status: u16, message: impl Into<String>) -> Ser
 }
 
 /// Gives every error that has no code the code `bad-request` (status 400): those come from
-/// the GraphQL engine rejecting the request.
-pub struct ErrorCodes;
-
-impl ExtensionFactory for ErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension)
-    }
-}
-
-struct ErrorCodesExtension;
-
-fn ensure_codes(mut resp: Response) -> Response {
+/// the GraphQL engine rejecting the request. Applied to every response by the schema's
+/// executor (`crate::graphql::schema`).
+pub fn ensure_codes(mut resp: Response) -> Response {
     for e in &mut resp.errors {
         let ext = e.extensions.get_or_insert_with(Default::default);
         if ext.get("code").is_none() {
@@ -147,20 +132,4 @@ fn ensure_codes(mut resp: Response) -> Response {
         }
     }
     resp
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ErrorCodesExtension {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        ensure_codes(next.run(ctx).await)
-    }
-
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        next.run(ctx, stream).map(ensure_codes).boxed()
-    }
 }

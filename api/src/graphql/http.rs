@@ -14,6 +14,7 @@ use crate::auth::{self, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::errors::response_for;
 use crate::graphql::loaders::Loaders;
+use crate::graphql::raw;
 use crate::graphql::schema::CivicSchema;
 use crate::graphql::subscription::ConnectionToken;
 use crate::state::AppState;
@@ -89,7 +90,7 @@ async fn execute(
             )
         })?;
     let request = request.data(caller).data(Loaders::new(state));
-    Ok(schema.execute(request).await)
+    Ok(schema.execute_raw(request).await)
 }
 
 /// Reads a body up to `limit` bytes; 413 beyond it (checked on Content-Length first).
@@ -124,7 +125,11 @@ fn json(status: StatusCode, resp: &async_graphql::Response) -> HttpResponse {
         // Answers may hold restricted data or a freshly issued token.
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::VARY, "Authorization"))
-        .body(serde_json::to_vec(resp).unwrap_or_default())
+        .body(raw::to_json(resp).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "GraphQL response not serializable");
+            serde_json::to_vec(&response_for(&ApiError::internal(anyhow::anyhow!("{e}"))))
+                .unwrap_or_default()
+        }))
 }
 
 async fn get(

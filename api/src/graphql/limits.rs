@@ -11,13 +11,11 @@
 //! - page size: 1 to `CIVICPROOF_MAX_PAGE_SIZE` (1,000), checked by each connection.
 
 use crate::graphql::errors::request_error;
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{
     ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
 };
-use async_graphql::{Name, Positioned, ServerResult, Variables};
+use async_graphql::{Name, Positioned, Request, ServerResult};
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 pub const MAX_QUERY_BYTES: usize = 64 * 1024;
 pub const MAX_DEPTH: usize = 10;
@@ -40,37 +38,17 @@ pub fn page_cost(first: Option<i32>, last: Option<i32>, child: usize) -> usize {
     n.saturating_mul(child.max(1)).saturating_add(1)
 }
 
-/// Checks document size, depth and expanded field count while the query is parsed.
-pub struct QueryShape;
-
-impl ExtensionFactory for QueryShape {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(QueryShapeExtension)
+/// Checks the document's size, parses it (the engine reuses the parsed document) and checks
+/// its depth and expanded field count. Run by the schema's executor before every request.
+pub fn check_request(request: &mut Request) -> ServerResult<()> {
+    if request.query.len() > MAX_QUERY_BYTES {
+        return Err(request_error(
+            "payload-too-large",
+            413,
+            format!("The query document exceeds the limit of {MAX_QUERY_BYTES} bytes."),
+        ));
     }
-}
-
-struct QueryShapeExtension;
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for QueryShapeExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        if query.len() > MAX_QUERY_BYTES {
-            return Err(request_error(
-                "payload-too-large",
-                413,
-                format!("The query document exceeds the limit of {MAX_QUERY_BYTES} bytes."),
-            ));
-        }
-        let doc = next.run(ctx, query, variables).await?;
-        check_shape(&doc)?;
-        Ok(doc)
-    }
+    check_shape(request.parsed_query()?)
 }
 
 /// Depth and expanded field count of every operation in `doc`.

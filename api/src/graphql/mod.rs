@@ -8,7 +8,8 @@
 //!
 //! Layout: `schema` (build and SDL), `http` (endpoints and the WebSocket handshake),
 //! `query`, `mutation`, `subscription` (the roots), `types` (objects, inputs, enums, the
-//! `Seq` scalar, connections), `pagination` (connection arguments and cursors).
+//! `Seq` scalar, connections), `pagination` (connection arguments and cursors), `raw`
+//! (stored JSON text sent as is).
 
 pub mod errors;
 mod http;
@@ -17,6 +18,7 @@ pub mod loaders;
 pub mod mutation;
 pub mod pagination;
 pub mod query;
+pub mod raw;
 pub mod schema;
 pub mod subscription;
 pub mod types;

@@ -7,7 +7,7 @@ use crate::graphql::types::enums::{ErasureReason, TokenRole};
 use crate::graphql::types::inputs::{
     CreateDatasetInput, IssuedToken, PublishResult, PublishedEntry, RecordInput, UpdateDatasetInput,
 };
-use crate::graphql::types::record::Record;
+use crate::graphql::types::record::{Log, Record};
 use crate::graphql::types::scalars::Seq;
 use crate::graphql::{caller, state};
 use crate::services::datasets::CreateDataset;
@@ -41,7 +41,7 @@ impl MutationRoot {
             schema: input.schema,
             institution: input.institution,
         };
-        Ok(Dataset(
+        Ok(Dataset::new(
             datasets::create(state(ctx), caller(ctx), create).await?,
         ))
     }
@@ -76,7 +76,7 @@ impl MutationRoot {
             MaybeUndefined::Null => put("schema", Some(Value::Null)),
             MaybeUndefined::Value(s) => put("schema", Some(s)),
         }
-        Ok(Dataset(
+        Ok(Dataset::new(
             datasets::update(state(ctx), caller(ctx), &institution, &slug, patch).await?,
         ))
     }
@@ -147,7 +147,7 @@ impl MutationRoot {
         .await?;
         let (ds, origin, entry) =
             records::load_entry(st, who, &institution, &dataset, &erased.seq.to_string()).await?;
-        Ok(Record::new(entry, origin, &institution, &ds.slug))
+        Ok(Record::new(entry, Log::new(origin, &institution, &ds.slug)))
     }
 
     /// Issues a token: the admin issues publisher and reader tokens, a publisher reader

@@ -5,6 +5,7 @@
 use crate::error::{ApiError, ApiResult};
 use crate::services::feed;
 use crate::state::AppState;
+use async_graphql::connection::CursorType;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -37,6 +38,21 @@ pub fn window(state: &AppState, first: Option<i32>, last: Option<i32>) -> ApiRes
 /// The cursor of a record edge: the REST feed's `next_cursor` for that seq.
 pub fn record_cursor(seq: i64) -> String {
     feed::cursor(seq)
+}
+
+/// A record edge's cursor ([`record_cursor`]), encoded only when a query asks for it.
+pub struct RecordCursor(pub i64);
+
+impl CursorType for RecordCursor {
+    type Error = ApiError;
+
+    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
+        parse_record_cursor("after", s).map(Self)
+    }
+
+    fn encode_cursor(&self) -> String {
+        record_cursor(self.0)
+    }
 }
 
 /// A record cursor (or a plain seq, as REST's `after` accepts).

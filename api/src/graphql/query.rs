@@ -7,10 +7,11 @@ use crate::graphql::types::connections::{
 };
 use crate::graphql::types::dataset::Dataset;
 use crate::graphql::types::institution::Institution;
-use crate::graphql::types::record::Record;
+use crate::graphql::types::record::{Log, Record};
 use crate::graphql::types::scalars::Seq;
 use crate::graphql::{caller, state};
 use crate::services;
+use crate::services::datasets::load_visible;
 use async_graphql::{Context, Object};
 use civicproof_schema::queries::datasets::CatalogFilter;
 
@@ -64,9 +65,9 @@ impl QueryRoot {
         institution: String,
         slug: String,
     ) -> async_graphql::Result<Option<Dataset>> {
-        let view =
-            found(services::datasets::get(state(ctx), caller(ctx), &institution, &slug).await)?;
-        Ok(view.map(Dataset))
+        // Visibility as REST decides it; the view is read only if a field needs it.
+        let visible = found(load_visible(state(ctx), caller(ctx), &institution, &slug).await)?;
+        Ok(visible.map(|(ds, inst)| Dataset::lazy(inst.slug, ds.slug)))
     }
 
     /// An institution; null when it does not exist.
@@ -98,7 +99,9 @@ impl QueryRoot {
             )
             .await,
         )?;
-        Ok(loaded.map(|(ds, origin, entry)| Record::new(entry, origin, &institution, &ds.slug)))
+        Ok(loaded.map(|(ds, origin, entry)| {
+            Record::new(entry, Log::new(origin, &institution, &ds.slug))
+        }))
     }
 
     /// Anchor batches, newest first. Anchoring on an EVM chain is not built yet: this is

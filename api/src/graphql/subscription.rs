@@ -12,7 +12,7 @@
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::fanout::Appended;
-use crate::graphql::types::record::Record;
+use crate::graphql::types::record::{Log, Record};
 use crate::graphql::types::scalars::Seq;
 use crate::graphql::{caller, state};
 use crate::services::datasets::load_visible;
@@ -25,6 +25,7 @@ use civicproof_schema::models::Entry;
 use civicproof_schema::queries::entries::FeedFilter;
 use futures_util::StreamExt;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
@@ -68,9 +69,7 @@ impl SubscriptionRoot {
             }
         };
         let follow = Follow {
-            origin: st.origin(&inst.slug, &ds.slug),
-            institution: inst.slug,
-            dataset: ds.slug,
+            log: Log::new(st.origin(&inst.slug, &ds.slug), &inst.slug, &ds.slug),
             ds_id: ds.id,
             state: st,
             caller: who,
@@ -92,10 +91,8 @@ struct Follow {
     /// The connection's token, resolved again before deliveries once it is stale.
     token: Option<String>,
     token_checked: Instant,
-    institution: String,
-    dataset: String,
+    log: Arc<Log>,
     ds_id: i64,
-    origin: String,
     /// The next seq to deliver.
     next: i64,
     /// Entries below this are committed and may be read from the database.
@@ -112,7 +109,7 @@ impl Follow {
                 return None;
             }
             if let Some(e) = self.ready.pop_front() {
-                let record = Record::new(e, self.origin.clone(), &self.institution, &self.dataset);
+                let record = Record::new(e, self.log.clone());
                 return Some((Ok(record), self));
             }
             if let Err(e) = self.refill().await {
@@ -175,9 +172,14 @@ impl Follow {
             self.caller = crate::auth::resolve(&self.state, token).await?;
             self.token_checked = Instant::now();
         }
-        load_visible(&self.state, &self.caller, &self.institution, &self.dataset)
-            .await
-            .map(|_| ())
+        load_visible(
+            &self.state,
+            &self.caller,
+            &self.log.institution,
+            &self.log.dataset,
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn read_from_db(&self) -> ApiResult<Vec<Entry>> {

@@ -4,11 +4,11 @@
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::limits::COUNT_COST;
 use crate::graphql::pagination::{
-    Window, dataset_cursor, parse_anchor_cursor, parse_dataset_cursor, record_cursor, window,
+    RecordCursor, Window, dataset_cursor, parse_anchor_cursor, parse_dataset_cursor, window,
 };
 use crate::graphql::types::dataset::Dataset;
 use crate::graphql::types::proofs::Anchor;
-use crate::graphql::types::record::Record;
+use crate::graphql::types::record::{Log, PageRecord, Record};
 use crate::graphql::types::scalars::Seq;
 use crate::graphql::{caller, state};
 use crate::services::feed::{self, FeedFormat, FeedQuery};
@@ -20,7 +20,7 @@ use civicproof_schema::queries::datasets::CatalogFilter;
 use civicproof_schema::queries::entries::FeedFilter;
 
 pub type DatasetConnection = Connection<String, Dataset, DatasetCount, EmptyFields>;
-pub type RecordConnection = Connection<String, Record, RecordCount, EmptyFields>;
+pub type RecordConnection = Connection<RecordCursor, PageRecord, RecordCount, EmptyFields>;
 pub type AnchorConnection = Connection<String, Anchor, AnchorCount, EmptyFields>;
 
 pub struct DatasetCount {
@@ -92,7 +92,7 @@ pub async fn datasets_page(
     conn.edges.extend(
         items
             .into_iter()
-            .map(|(id, view)| Edge::new(dataset_cursor(id), Dataset(view))),
+            .map(|(id, view)| Edge::new(dataset_cursor(id), Dataset::new(view))),
     );
     Ok(conn)
 }
@@ -133,7 +133,7 @@ pub async fn records_page(
             (rows, more, false)
         }
     };
-    let origin = st.origin(institution, &ds.slug);
+    let log = Log::new(st.origin(institution, &ds.slug), institution, &ds.slug);
     let mut conn = Connection::with_additional_fields(
         has_previous,
         has_next,
@@ -142,12 +142,10 @@ pub async fn records_page(
             filter,
         },
     );
-    conn.edges.extend(rows.into_iter().map(|e| {
-        Edge::new(
-            record_cursor(e.seq),
-            Record::new(e, origin.clone(), institution, &ds.slug),
-        )
-    }));
+    conn.edges.extend(
+        rows.into_iter()
+            .map(|e| Edge::new(RecordCursor(e.seq), PageRecord(Record::new(e, log.clone())))),
+    );
     Ok(conn)
 }
 

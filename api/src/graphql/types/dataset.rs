@@ -10,13 +10,49 @@ use crate::graphql::types::proofs::{Anchor, Checkpoint};
 use crate::graphql::types::scalars::Seq;
 use crate::graphql::{caller, loaders, state};
 use crate::services::datasets::load_visible;
-use crate::services::feed;
+use crate::services::{self, feed};
 use crate::views::DatasetView;
 use async_graphql::{Context, Object};
 use civicproof_schema::queries::entries::FeedFilter;
 use serde_json::Value;
+use tokio::sync::OnceCell;
 
-pub struct Dataset(pub DatasetView);
+/// A dataset. Its view (metadata, current counts, newest checkpoint) is read when a field
+/// needs it: a query for records only reads none of it.
+pub struct Dataset {
+    institution: String,
+    slug: String,
+    view: OnceCell<DatasetView>,
+}
+
+impl Dataset {
+    /// A dataset whose view is at hand.
+    pub fn new(view: DatasetView) -> Self {
+        Self {
+            institution: view.institution.clone(),
+            slug: view.slug.clone(),
+            view: OnceCell::new_with(Some(view)),
+        }
+    }
+
+    /// A dataset known to be visible to the caller; its view is read on first use.
+    pub fn lazy(institution: String, slug: String) -> Self {
+        Self {
+            institution,
+            slug,
+            view: OnceCell::new(),
+        }
+    }
+
+    /// The view, read with current counts (REST `GET /v1/datasets/{inst}/{ds}`) once.
+    async fn view(&self, ctx: &Context<'_>) -> ApiResult<&DatasetView> {
+        self.view
+            .get_or_try_init(|| {
+                services::datasets::get(state(ctx), caller(ctx), &self.institution, &self.slug)
+            })
+            .await
+    }
+}
 
 #[Object]
 impl Dataset {
@@ -24,75 +60,73 @@ impl Dataset {
     async fn institution(&self, ctx: &Context<'_>) -> async_graphql::Result<Institution> {
         let found = loaders(ctx)
             .institutions
-            .load_one(self.0.institution.clone())
+            .load_one(self.institution.clone())
             .await
             .map_err(|e| crate::graphql::errors::to_graphql(&e))?;
         let inst = found.ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!(
-                "institution {} vanished",
-                self.0.institution
-            ))
+            ApiError::internal(anyhow::anyhow!("institution {} vanished", self.institution))
         })?;
         Ok(Institution(inst))
     }
 
     async fn slug(&self) -> &str {
-        &self.0.slug
+        &self.slug
     }
 
     /// `<prefix>/<institution>/<dataset>`: the log's origin; never changes.
-    async fn origin(&self) -> &str {
-        &self.0.origin
+    async fn origin(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        Ok(&self.view(ctx).await?.origin)
     }
 
     /// The signed-note verifier key for this origin.
-    async fn vkey(&self) -> &str {
-        &self.0.vkey
+    async fn vkey(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        Ok(&self.view(ctx).await?.vkey)
     }
 
-    async fn title(&self) -> &str {
-        &self.0.title
+    async fn title(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        Ok(&self.view(ctx).await?.title)
     }
 
-    async fn description(&self) -> &str {
-        &self.0.description
+    async fn description(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        Ok(&self.view(ctx).await?.description)
     }
 
-    async fn license(&self) -> &str {
-        &self.0.license
+    async fn license(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        Ok(&self.view(ctx).await?.license)
     }
 
-    async fn access(&self) -> Access {
-        self.0.access.into()
+    async fn access(&self, ctx: &Context<'_>) -> async_graphql::Result<Access> {
+        Ok(self.view(ctx).await?.access.into())
     }
 
-    async fn themes(&self) -> &Vec<String> {
-        &self.0.themes
+    async fn themes(&self, ctx: &Context<'_>) -> async_graphql::Result<&Vec<String>> {
+        Ok(&self.view(ctx).await?.themes)
     }
 
-    async fn keywords(&self) -> &Vec<String> {
-        &self.0.keywords
+    async fn keywords(&self, ctx: &Context<'_>) -> async_graphql::Result<&Vec<String>> {
+        Ok(&self.view(ctx).await?.keywords)
     }
 
     /// The JSON Schema (2020-12) every payload must satisfy, if any.
-    async fn schema(&self) -> Option<&Value> {
-        self.0.schema.as_ref()
+    async fn schema(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&Value>> {
+        Ok(self.view(ctx).await?.schema.as_ref())
     }
 
     /// Entries of kind `record`.
-    async fn record_count(&self) -> Seq {
-        Seq(self.0.record_count)
+    async fn record_count(&self, ctx: &Context<'_>) -> async_graphql::Result<Seq> {
+        Ok(Seq(self.view(ctx).await?.record_count))
     }
 
     /// The tree size: all entries, records and erasures.
-    async fn entry_count(&self) -> Seq {
-        Seq(self.0.entry_count)
+    async fn entry_count(&self, ctx: &Context<'_>) -> async_graphql::Result<Seq> {
+        Ok(Seq(self.view(ctx).await?.entry_count))
     }
 
     /// The newest signed checkpoint.
-    async fn checkpoint(&self) -> async_graphql::Result<Option<Checkpoint>> {
+    async fn checkpoint(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Checkpoint>> {
         Ok(self
-            .0
+            .view(ctx)
+            .await?
             .checkpoint
             .as_deref()
             .map(Checkpoint::from_note)
@@ -105,13 +139,13 @@ impl Dataset {
     }
 
     /// RFC 3339, UTC.
-    async fn created_at(&self) -> &str {
-        &self.0.created_at
+    async fn created_at(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        Ok(&self.view(ctx).await?.created_at)
     }
 
     /// RFC 3339, UTC.
-    async fn updated_at(&self) -> &str {
-        &self.0.updated_at
+    async fn updated_at(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        Ok(&self.view(ctx).await?.updated_at)
     }
 
     /// The log's entries in seq order, with the REST feed's filters. `first`/`after` pages
@@ -154,7 +188,7 @@ impl Dataset {
             .map(|c| parse_record_cursor("before", c))
             .transpose()?;
         let filter = feed_filter(key, published_after, published_before, payload, current)?;
-        let (ds, inst) = load_visible(st, who, &self.0.institution, &self.0.slug).await?;
+        let (ds, inst) = load_visible(st, who, &self.institution, &self.slug).await?;
         Ok(records_page(st, &ds, &inst.slug, filter, after, before, window).await?)
     }
 }
