@@ -1,9 +1,13 @@
 //! Prometheus metrics. Labels carry route patterns, never dataset names, so restricted
 //! datasets leave no trace here.
 
+use prometheus::core::{Collector, Desc, Describer};
+use prometheus::proto::MetricFamily;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
 };
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct Metrics {
     registry: Registry,
@@ -14,6 +18,9 @@ pub struct Metrics {
     pub erasures: IntCounter,
     pub checkpoints_signed: IntCounter,
     pub signing_halts: IntCounter,
+    /// Statements run on pooled database connections; the pool counts into it (see
+    /// `civicproof_schema::connect_counted`) and `db_queries_total` reads it when gathered.
+    pub db_queries: Arc<AtomicU64>,
 }
 
 impl Metrics {
@@ -51,6 +58,14 @@ impl Metrics {
             "Origins halted because their tree was inconsistent with their last checkpoint (alert on > 0)",
         )
         .expect("valid metric");
+        let db_queries = Arc::new(AtomicU64::new(0));
+        let db_queries_total = AtomicCounter::new(
+            Opts::new(
+                "db_queries_total",
+                "Statements run on pooled database connections",
+            ),
+            db_queries.clone(),
+        );
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -59,6 +74,7 @@ impl Metrics {
             Box::new(erasures.clone()),
             Box::new(checkpoints_signed.clone()),
             Box::new(signing_halts.clone()),
+            Box::new(db_queries_total),
         ] {
             registry.register(c).expect("metric registered once");
         }
@@ -71,6 +87,7 @@ impl Metrics {
             erasures,
             checkpoints_signed,
             signing_halts,
+            db_queries,
         }
     }
 
@@ -87,5 +104,31 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// A counter whose value lives in an atomic updated elsewhere, read at gather time.
+struct AtomicCounter {
+    opts: Opts,
+    desc: Desc,
+    value: Arc<AtomicU64>,
+}
+
+impl AtomicCounter {
+    fn new(opts: Opts, value: Arc<AtomicU64>) -> Self {
+        let desc = opts.describe().expect("valid metric");
+        Self { opts, desc, value }
+    }
+}
+
+impl Collector for AtomicCounter {
+    fn desc(&self) -> Vec<&Desc> {
+        vec![&self.desc]
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let counter = IntCounter::with_opts(self.opts.clone()).expect("valid metric");
+        counter.inc_by(self.value.load(Ordering::Relaxed));
+        counter.collect()
     }
 }

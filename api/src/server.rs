@@ -20,7 +20,12 @@ use std::time::{Duration, Instant};
 /// Blocking; migrates first when configured to.
 pub fn build_state(config: Config, local_addr: std::net::SocketAddr) -> anyhow::Result<AppState> {
     config.validate()?;
-    let pool = civicproof_schema::connect(&config.database_url, config.db_pool_size);
+    let metrics = Metrics::new();
+    let pool = civicproof_schema::connect_counted(
+        &config.database_url,
+        config.db_pool_size,
+        metrics.db_queries.clone(),
+    );
     if config.migrate {
         let mut conn = pool.get()?;
         civicproof_schema::run_migrations(&mut conn).map_err(|e| anyhow::anyhow!(e))?;
@@ -37,7 +42,7 @@ pub fn build_state(config: Config, local_addr: std::net::SocketAddr) -> anyhow::
         pool,
         config: Arc::new(config),
         log_key: Arc::new(log_key),
-        metrics: Arc::new(Metrics::new()),
+        metrics: Arc::new(metrics),
         schemas: Arc::new(SchemaCache::default()),
         node_cache: Arc::new(NodeCache::new(1 << 20)),
         datasets: Arc::new(TtlCache::new(Duration::from_secs(1), 10_000)),

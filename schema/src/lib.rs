@@ -10,7 +10,7 @@ pub mod pool;
 pub mod queries;
 pub mod schema;
 
-pub use pool::{Conn, Pool, connect, run_migrations};
+pub use pool::{Conn, Pool, connect, connect_counted, run_migrations};
 
 /// True when a diesel error is a unique-constraint violation (a slug or key taken).
 pub fn is_unique_violation(err: &diesel::result::Error) -> bool {

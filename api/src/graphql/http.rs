@@ -1,5 +1,6 @@
-//! The `/graphql` endpoints: `POST` executes a query or mutation, `GET` serves GraphiQL, and
-//! a `GET` WebSocket upgrade speaking `graphql-transport-ws` carries subscriptions.
+//! The `/graphql` endpoints: `POST` executes a query or mutation, `GET` serves GraphiQL (its
+//! vendored assets under `/graphql/assets/`), and a `GET` WebSocket upgrade speaking
+//! `graphql-transport-ws` carries subscriptions.
 //!
 //! Transport rules:
 //! - `POST` takes `application/json` only (so a browser form cannot post cross-site), one
@@ -13,16 +14,16 @@
 use crate::auth::{self, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::errors::response_for;
+use crate::graphql::graphiql;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::raw;
 use crate::graphql::schema::CivicSchema;
 use crate::graphql::subscription::ConnectionToken;
+use crate::routes::records::read_body;
 use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use async_graphql::http::GraphiQLSource;
 use async_graphql_actix_web::GraphQLSubscription;
-use futures_util::StreamExt;
 
 /// The only WebSocket subprotocol accepted.
 const WS_PROTOCOL: &str = "graphql-transport-ws";
@@ -30,11 +31,13 @@ const WS_PROTOCOL: &str = "graphql-transport-ws";
 /// Registers `/graphql` with its schema.
 pub fn configure(schema: CivicSchema) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(web::Data::new(schema)).service(
-            web::resource("/graphql")
-                .route(web::post().to(post))
-                .route(web::get().to(get)),
-        );
+        cfg.app_data(web::Data::new(schema))
+            .service(
+                web::resource("/graphql")
+                    .route(web::post().to(post))
+                    .route(web::get().to(get)),
+            )
+            .route("/graphql/assets/{file}", web::get().to(graphiql::asset));
     }
 }
 
@@ -93,32 +96,6 @@ async fn execute(
     Ok(schema.execute_raw(request).await)
 }
 
-/// Reads a body up to `limit` bytes; 413 beyond it (checked on Content-Length first).
-async fn read_body(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> ApiResult<Vec<u8>> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(ApiError::PayloadTooLarge(limit));
-    }
-    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|_| ApiError::BadRequest("The request body could not be read.".into()))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
 fn json(status: StatusCode, resp: &async_graphql::Response) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, "application/json"))
@@ -144,15 +121,7 @@ async fn get(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if !upgrade {
-        return Ok(HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-            .body(
-                GraphiQLSource::build()
-                    .endpoint("/graphql")
-                    .subscription_endpoint("/graphql")
-                    .title("civicproof GraphQL")
-                    .finish(),
-            ));
+        return Ok(graphiql::page());
     }
     let offered = req
         .headers()

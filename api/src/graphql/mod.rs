@@ -7,11 +7,12 @@
 //! before execution (`limits`), and lookups by key are batched (`loaders`).
 //!
 //! Layout: `schema` (build and SDL), `http` (endpoints and the WebSocket handshake),
-//! `query`, `mutation`, `subscription` (the roots), `types` (objects, inputs, enums, the
-//! `Seq` scalar, connections), `pagination` (connection arguments and cursors), `raw`
-//! (stored JSON text sent as is).
+//! `graphiql` (the page and its vendored assets), `query`, `mutation`, `subscription` (the
+//! roots), `types` (objects, inputs, enums, the `Seq` scalar, connections), `pagination`
+//! (connection arguments and cursors), `raw` (stored JSON text sent as is).
 
 pub mod errors;
+mod graphiql;
 mod http;
 pub mod limits;
 pub mod loaders;

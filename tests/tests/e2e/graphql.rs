@@ -1562,6 +1562,130 @@ async fn a_hundred_datasets_list_with_checkpoints_and_institutions() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn graphiql_loads_only_local_assets() {
+    let app = TestApp::spawn().await;
+    let r = app.get("/graphql", None).await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = r.text().await.unwrap();
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "{page}"
+    );
+    assert!(page.contains("GraphiQL.createFetcher"), "{page}");
+    let urls: Vec<&str> = ["src=\"", "href=\""]
+        .iter()
+        .flat_map(|attr| page.split(attr).skip(1))
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert_eq!(urls.len(), 4, "{urls:?}");
+    for url in urls {
+        assert!(url.starts_with("/graphql/assets/"), "{url}");
+        let r = app.get(url, None).await;
+        assert_eq!(r.status(), 200, "{url}");
+        let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+        let expected = if url.ends_with(".css") {
+            "text/css"
+        } else {
+            "text/javascript"
+        };
+        assert!(ct.starts_with(expected), "{url}: {ct}");
+        let cache = r.headers()["cache-control"].to_str().unwrap().to_owned();
+        assert!(
+            cache.contains("immutable") && cache.contains("max-age=31536000"),
+            "{cache}"
+        );
+        assert!(r.bytes().await.unwrap().len() > 1000, "{url}");
+    }
+    let r = app.get("/graphql/assets/nothing.js", None).await;
+    assert_eq!(r.status(), 404);
+}
+
+/// `civicproof_db_queries_total` from `/metrics`.
+async fn db_queries(app: &TestApp) -> u64 {
+    let text = app
+        .get("/metrics", Some(ADMIN_TOKEN))
+        .await
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("civicproof_db_queries_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no civicproof_db_queries_total in:\n{text}"))
+}
+
+/// The statements one request costs: the fewest over three tries, since background work
+/// (the signer) can only add to the counter.
+async fn queries_per_request(app: &TestApp, request: impl AsyncFn()) -> u64 {
+    let mut fewest = u64::MAX;
+    for _ in 0..3 {
+        let before = db_queries(app).await;
+        request().await;
+        fewest = fewest.min(db_queries(app).await - before);
+    }
+    fewest
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listing_datasets_costs_the_same_queries_for_10_and_100() {
+    // The signer only wakes on appends; none happen here.
+    let app = TestApp::spawn_with(|c| c.checkpoint_interval_ms = 3_600_000).await;
+    app.institution("city").await;
+    app.institution("other").await;
+    let city = app.token("city", "publisher").await;
+    let other = app.token("other", "publisher").await;
+    let create = async |from: usize, to: usize| {
+        for i in from..to {
+            let token = if i % 2 == 0 { &city } else { &other };
+            app.dataset(token, &format!("d{i:03}"), "public", json!({}))
+                .await;
+        }
+    };
+    let graphql = async |n: usize| {
+        let d = data(
+            &app,
+            None,
+            "query($n: Int) { datasets(first: $n) { nodes { slug checkpoint { size rootHash } institution { slug name } } } }",
+            json!({"n": n}),
+        )
+        .await;
+        let nodes = d["datasets"]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), n);
+        assert!(
+            nodes
+                .iter()
+                .all(|n| n["checkpoint"]["size"] == 0 && n["institution"]["name"].is_string()),
+            "{d}"
+        );
+    };
+    let rest = async |n: usize| {
+        let r = app.get(&format!("/v1/datasets?limit={n}"), None).await;
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["datasets"].as_array().unwrap().len(), n);
+    };
+    create(0, 10).await;
+    let graphql_10 = queries_per_request(&app, async || graphql(10).await).await;
+    let rest_10 = queries_per_request(&app, async || rest(10).await).await;
+    create(10, 100).await;
+    let graphql_100 = queries_per_request(&app, async || graphql(100).await).await;
+    let rest_100 = queries_per_request(&app, async || rest(100).await).await;
+    assert!(graphql_10 > 0 && rest_10 > 0, "the counter counts");
+    assert_eq!(
+        graphql_10, graphql_100,
+        "GraphQL queries grow with the page"
+    );
+    assert_eq!(rest_10, rest_100, "REST queries grow with the page");
+    eprintln!("statements per request: GraphQL {graphql_10}, REST {rest_10}");
+}
+
 #[test]
 fn the_committed_sdl_matches_the_code() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../openapi/schema.graphql");
