@@ -151,7 +151,9 @@ impl FromRequest for Caller {
             let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no app state")))?;
             let header = header.map_err(|_| bad_credentials())?;
             let token = header
-                .strip_prefix("Bearer ")
+                .split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token)
                 .map(str::trim)
                 .filter(|t| !t.is_empty() && t.len() <= 256)
                 .ok_or_else(bad_credentials)?;

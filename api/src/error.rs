@@ -215,7 +215,18 @@ impl ResponseError for ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(err: diesel::result::Error) -> Self {
-        Self::Internal(err.into())
+        use diesel::result::{DatabaseErrorKind, Error};
+        match err {
+            // The database went away mid-request: a dependency is down, not a bug.
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => {
+                tracing::warn!(error = %err, "database connection lost");
+                Self::Unavailable("The database")
+            }
+            other => Self::Internal(other.into()),
+        }
     }
 }
 

@@ -12,9 +12,9 @@ use crate::error::ApiError;
 use actix_web::error::JsonPayloadError;
 use actix_web::web;
 
-/// Registers every route.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(json_config())
+/// Registers every route; `body_limit` is the configured request body limit (413 above it).
+pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
+    cfg.app_data(json_config(body_limit))
         .service(system::healthz)
         .service(system::readyz)
         .service(system::metrics)
@@ -43,9 +43,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// JSON bodies of metadata routes: precise problems for each way a body can be wrong.
-fn json_config() -> web::JsonConfig {
+fn json_config(body_limit: usize) -> web::JsonConfig {
     web::JsonConfig::default()
-        .limit(1024 * 1024)
+        .limit(body_limit)
         .error_handler(|err, _req| {
             match &err {
                 JsonPayloadError::ContentType => {

@@ -94,6 +94,7 @@ pub async fn serve(
         None => None,
     };
     let data = web::Data::new(state.clone());
+    let body_limit = state.config.limits.max_body_bytes;
     let graphql = crate::graphql::build(state.clone());
     let server = HttpServer::new(move || {
         let metrics = data.metrics.clone();
@@ -119,7 +120,7 @@ pub async fn serve(
                     Ok(res)
                 }
             })
-            .configure(routes::configure)
+            .configure(|cfg| routes::configure(cfg, body_limit))
             .configure(crate::graphql::configure(graphql.clone()))
             .service(
                 utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")

@@ -11,6 +11,9 @@ use civicproof_schema::models::{Dataset, Institution};
 use civicproof_schema::queries::checkpoints::CheckpointRow;
 use std::sync::Arc;
 
+/// A dataset row with its institution, as the hot read paths need it.
+pub type DatasetRow = (Dataset, Institution);
+
 #[derive(Clone)]
 pub struct AppState {
     pub pool: Pool,
@@ -20,9 +23,9 @@ pub struct AppState {
     pub schemas: Arc<SchemaCache>,
     /// Immutable subtree hashes, shared by proofs and the signer.
     pub node_cache: Arc<NodeCache>,
-    /// Datasets by (institution, dataset) slug for hot read paths; 1 s TTL, invalidated
-    /// at once by metadata changes in this process.
-    pub datasets: Arc<TtlCache<(String, String), (Dataset, Institution)>>,
+    /// Datasets by (institution, dataset) slug for hot read paths, misses included; 1 s TTL,
+    /// invalidated at once by creations and metadata changes in this process.
+    pub datasets: Arc<TtlCache<(String, String), Option<DatasetRow>>>,
     /// Newest checkpoint per dataset id; 1 s TTL, refreshed by this process's signer.
     pub latest_checkpoints: Arc<TtlCache<i64, CheckpointRow>>,
     /// Wakes the checkpoint signer after an append.

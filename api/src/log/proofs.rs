@@ -111,7 +111,12 @@ fn assemble(
     } else {
         None
     };
-    let must_cover = erasure.as_ref().map_or(entry.seq, |e| e.seq);
+    // A tlog-proof is the record's inclusion proof alone; a bundle of an erased record also
+    // needs its erasure entry in the same checkpoint.
+    let must_cover = match (&erasure, req.format) {
+        (Some(e), BundleFormat::Json) => e.seq,
+        _ => entry.seq,
+    };
     let checkpoint = match req.tree_size {
         Some(n) => {
             let cp = q::at_size(conn, ds.id, n as i64)?.ok_or(ApiError::NotFound)?;
@@ -144,7 +149,7 @@ fn assemble(
     let size = checkpoint.size as u64;
     let mut exprs = tree::inclusion(entry.seq as u64, size);
     let split = exprs.len();
-    if let Some(e) = &erasure {
+    if let (Some(e), BundleFormat::Json) = (&erasure, req.format) {
         exprs.extend(tree::inclusion(e.seq as u64, size));
     }
     let mut path = nodes::eval(conn, Some(state.node_cache.as_ref()), ds.id, &exprs)?;

@@ -46,32 +46,42 @@ pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
 
 /// One round: signs a checkpoint for every grown, non-halted dataset. Returns how many.
 pub fn sign_round(state: &AppState, conn: &mut Conn) -> ApiResult<usize> {
-    conn.transaction(|conn| {
+    let signed: Vec<CheckpointRow> = conn.transaction(|conn| {
         let locked: bool = diesel::select(diesel::dsl::sql::<Bool>(&format!(
             "pg_try_advisory_xact_lock({SIGNER_LOCK})"
         )))
         .get_result(conn)?;
         if !locked {
-            return Ok(0);
+            return Ok(Vec::new());
         }
-        let mut signed = 0;
+        let mut signed = Vec::new();
         for (candidate, previous) in q::grown(conn)? {
-            if sign_one(state, conn, &candidate, previous)? {
-                signed += 1;
+            // Each origin in its own savepoint: one that fails (a missing node, say) is
+            // skipped this round without holding back every other origin.
+            match conn.transaction(|conn| sign_one(state, conn, &candidate, previous)) {
+                Ok(Some(row)) => signed.push(row),
+                Ok(None) => {}
+                Err(e) => tracing::error!(dataset_id = candidate.dataset_id, error = %e, "signing failed for this origin; retrying next round"),
             }
         }
-        Ok(signed)
-    })
+        Ok::<_, ApiError>(signed)
+    })?;
+    // Only committed checkpoints may be served, so the cache learns them after commit.
+    let n = signed.len();
+    for row in signed {
+        state.latest_checkpoints.put(row.dataset_id, row);
+    }
+    Ok(n)
 }
 
 /// Signs the checkpoint at the dataset's current size; `previous` is the newest signed size
-/// (−1 when none). Returns false when the origin was halted instead.
+/// (−1 when none). Returns `None` when the origin was halted instead.
 fn sign_one(
     state: &AppState,
     conn: &mut Conn,
     c: &SigningCandidate,
     previous: i64,
-) -> ApiResult<bool> {
+) -> ApiResult<Option<CheckpointRow>> {
     let size = c.entry_count as u64;
     // The signer reads the database itself, never the cache: its consistency check is what
     // notices stored nodes that no longer match the signed history.
@@ -94,7 +104,7 @@ fn sign_one(
             tracing::error!(dataset_id = c.dataset_id, %reason, "ALERT: halting signing for this origin");
             state.metrics.signing_halts.inc();
             q::halt(conn, c.dataset_id, &reason)?;
-            return Ok(false);
+            return Ok(None);
         }
     }
     let origin = state.origin(&c.institution_slug, &c.dataset_slug);
@@ -107,7 +117,6 @@ fn sign_one(
         signed_at: Utc::now(),
     };
     q::insert(conn, &row)?;
-    state.latest_checkpoints.put(c.dataset_id, row);
     state.metrics.checkpoints_signed.inc();
-    Ok(true)
+    Ok(Some(row))
 }

@@ -136,6 +136,13 @@ pub async fn feed(
     let (ds, institution) = load_visible(&state, &caller, &inst, &ds_slug).await?;
     let origin = state.origin(&institution.slug, &ds.slug);
     let mut resp = with_access_headers(HttpResponse::Ok(), ds.is_public());
+    // One URL, three formats chosen by Accept: caches must key on it.
+    let vary = if ds.is_public() {
+        "Accept"
+    } else {
+        "Authorization, Accept"
+    };
+    resp.insert_header((header::VARY, vary));
     resp.insert_header((header::CONTENT_TYPE, query.format.content_type()));
     if query.format != FeedFormat::Json && query.limit.is_none() {
         let stream = feed_svc::stream(state.get_ref().clone(), ds.id, origin, query);

@@ -50,20 +50,11 @@ pub async fn load_visible(
     let found = match state.datasets.get(&key) {
         Some(hit) => hit,
         None => {
-            let (cache, k) = (state.datasets.clone(), key.clone());
-            db::run(&state.pool, move |conn| {
-                let found = datasets::find_any(conn, &k.0, &k.1)?.ok_or(ApiError::NotFound)?;
-                cache.put(k, found.clone());
-                Ok(found)
-            })
-            .await?
+            let (st, k) = (state.clone(), key.clone());
+            db::run(&state.pool, move |conn| lookup(&st, conn, k)).await?
         }
     };
-    if caller.visibility().allows(&found.0) {
-        Ok(found)
-    } else {
-        Err(ApiError::NotFound)
-    }
+    visible(found, caller.visibility())
 }
 
 /// Like [`load_visible`] inside a blocking closure (shares the cache).
@@ -77,18 +68,30 @@ pub fn find_visible(
     let key = (institution.to_owned(), dataset.to_owned());
     let found = match state.datasets.get(&key) {
         Some(hit) => hit,
-        None => {
-            let found =
-                datasets::find_any(conn, institution, dataset)?.ok_or(ApiError::NotFound)?;
-            state.datasets.put(key, found.clone());
-            found
-        }
+        None => lookup(state, conn, key)?,
     };
-    if visibility.allows(&found.0) {
-        Ok(found)
-    } else {
-        Err(ApiError::NotFound)
-    }
+    visible(found, visibility)
+}
+
+/// Reads a dataset by slugs and caches the answer, *including* "no such dataset": a missing
+/// and a restricted dataset then cost the same, so response times reveal nothing.
+fn lookup(
+    state: &AppState,
+    conn: &mut civicproof_schema::Conn,
+    key: (String, String),
+) -> ApiResult<Option<(Dataset, Institution)>> {
+    let found = datasets::find_any(conn, &key.0, &key.1)?;
+    state.datasets.put(key, found.clone());
+    Ok(found)
+}
+
+fn visible(
+    found: Option<(Dataset, Institution)>,
+    visibility: Visibility,
+) -> ApiResult<(Dataset, Institution)> {
+    found
+        .filter(|(d, _)| visibility.allows(d))
+        .ok_or(ApiError::NotFound)
 }
 
 /// Loads a dataset for a write: 401 without a token, 404 when invisible, 403 when the
@@ -244,6 +247,10 @@ pub async fn create(
         Ok((dataset, inst, note))
     })
     .await?;
+    // A lookup moments ago may have cached "no such dataset".
+    state
+        .datasets
+        .remove(&(inst.slug.clone(), dataset.slug.clone()));
     Ok(view(state, dataset, &inst, Some(note)))
 }
 

@@ -131,10 +131,12 @@ pub fn payload_filter(field: &str, value: &str) -> Option<PayloadFilter> {
     if field.is_empty() || field.len() > 256 {
         return None;
     }
+    // Numbers compare as their doubles (PROOFS.md section 2), so the filter binds the
+    // canonical form: `0.10000000000000001` finds a stored `0.1`.
     let number = civicproof_verify::json::parse_strict(value.as_bytes())
         .ok()
         .filter(serde_json::Value::is_number)
-        .map(|_| value.to_owned());
+        .and_then(|v| String::from_utf8(civicproof_verify::jcs::canonicalize(&v)).ok());
     Some(PayloadFilter {
         field: field.to_owned(),
         value: value.to_owned(),

@@ -71,7 +71,10 @@ pub async fn publish(
     };
     check_idempotency_key(&key)?;
     let fingerprint = fingerprint(&req);
-    let now = Utc::now();
+    // Microseconds, as PostgreSQL stores them: the claim is identified by this instant.
+    let now = Utc::now()
+        .duration_trunc(Duration::microseconds(1))
+        .unwrap_or_else(|_| Utc::now());
     let (ds_id, key_c, fp) = (ds.id, key.clone(), fingerprint.clone());
     let claim = db::run(&state.pool, move |conn| {
         Ok(idempotency::claim(
@@ -97,22 +100,25 @@ pub async fn publish(
             _ => Err(ApiError::InFlight),
         };
     }
-    match append(state, &ds, &inst.slug, &req, Some(&key)).await {
+    match append(state, &ds, &inst.slug, &req, Some((&key, now))).await {
         Ok(result) => Ok(PublishOutcome::Created(result)),
         Err(err @ (ApiError::Validation(_) | ApiError::BadRequest(_))) => {
             // A client error is the request's final answer: keep it, so a retry gets it too.
             let problem = serde_json::to_string(&err.problem()).map_err(ApiError::internal)?;
             let status = actix_web::ResponseError::status_code(&err).as_u16() as i16;
             db::run(&state.pool, move |conn| {
-                Ok(idempotency::complete(conn, ds_id, &key, status, &problem)?)
+                Ok(idempotency::complete(
+                    conn, ds_id, &key, now, status, &problem,
+                )?)
             })
             .await?;
             Err(err)
         }
+        Err(err @ ApiError::InFlight) => Err(err),
         Err(err) => {
             // The server failed: free the key so that a retry can succeed.
             let released = db::run(&state.pool, move |conn| {
-                Ok(idempotency::release(conn, ds_id, &key)?)
+                Ok(idempotency::release(conn, ds_id, &key, now)?)
             })
             .await;
             if let Err(e) = released {
@@ -147,7 +153,7 @@ async fn append(
     ds: &civicproof_schema::models::Dataset,
     institution_slug: &str,
     req: &PublishRequest,
-    idempotency_key: Option<&str>,
+    idempotency_key: Option<(&str, DateTime<Utc>)>,
 ) -> ApiResult<PublishResult> {
     let validator = match &ds.json_schema {
         Some(text) => Some(state.schemas.get(ds.id, text)?),
@@ -170,9 +176,16 @@ async fn append(
 
     let origin = state.origin(institution_slug, &ds.slug);
     let ds_id = ds.id;
-    let idem = idempotency_key.map(str::to_owned);
+    let idem = idempotency_key.map(|(k, at)| (k.to_owned(), at));
     let count = records.len() as u64;
     let (result, appended) = db::transaction(&state.pool, move |conn| {
+        // Our Idempotency-Key claim must still be ours (a retry may have taken it over when
+        // its lease ran out); holding its row lock keeps it so until this commits.
+        if let Some((key, claimed_at)) = &idem
+            && !idempotency::lock_own_claim(conn, ds_id, key, *claimed_at)?
+        {
+            return Err(ApiError::InFlight);
+        }
         let locked = datasets::lock_for_append(conn, ds_id)?;
         let keys: Vec<String> = records.iter().filter_map(|r| r.key.clone()).collect();
         let mut latest: HashMap<String, i64> = entries::latest_seq_by_key(conn, ds_id, &keys)?
@@ -215,9 +228,9 @@ async fn append(
                 })
                 .collect(),
         };
-        if let Some(key) = &idem {
+        if let Some((key, claimed_at)) = &idem {
             let body = serde_json::to_string(&result).map_err(ApiError::internal)?;
-            idempotency::complete(conn, ds_id, key, 201, &body)?;
+            idempotency::complete(conn, ds_id, key, *claimed_at, 201, &body)?;
         }
         Ok((result, crate::fanout::Appended::of(ds_id, rows)))
     })

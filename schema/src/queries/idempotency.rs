@@ -76,29 +76,63 @@ pub fn claim(
     })
 }
 
-/// Stores the final status and body; call inside the transaction that did the work.
+/// Locks this request's claim for the rest of the transaction. False when the claim is no
+/// longer ours: its lease ran out and a retry took the key over (the retry appends, we must
+/// not). `claimed_at` identifies the claim (the `now` given to [`claim`]).
+pub fn lock_own_claim(
+    conn: &mut Conn,
+    dataset_id: i64,
+    key: &str,
+    claimed_at: DateTime<Utc>,
+) -> QueryResult<bool> {
+    idempotency_keys::table
+        .find((dataset_id, key))
+        .filter(idempotency_keys::status.is_null())
+        .filter(idempotency_keys::created_at.eq(claimed_at))
+        .for_update()
+        .select(idempotency_keys::dataset_id)
+        .first::<i64>(conn)
+        .optional()
+        .map(|row| row.is_some())
+}
+
+/// Stores the final status and body of our claim; call inside the transaction that did the
+/// work. Returns false (changing nothing) when the claim is no longer ours.
 pub fn complete(
     conn: &mut Conn,
     dataset_id: i64,
     key: &str,
+    claimed_at: DateTime<Utc>,
     status: i16,
     response: &str,
-) -> QueryResult<()> {
-    diesel::update(idempotency_keys::table.find((dataset_id, key)))
-        .set((
-            idempotency_keys::status.eq(Some(status)),
-            idempotency_keys::response.eq(Some(response)),
-        ))
-        .execute(conn)
-        .map(|_| ())
+) -> QueryResult<bool> {
+    diesel::update(
+        idempotency_keys::table
+            .find((dataset_id, key))
+            .filter(idempotency_keys::status.is_null())
+            .filter(idempotency_keys::created_at.eq(claimed_at)),
+    )
+    .set((
+        idempotency_keys::status.eq(Some(status)),
+        idempotency_keys::response.eq(Some(response)),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
 }
 
-/// Gives a claim up (the request failed in a way a retry may fix).
-pub fn release(conn: &mut Conn, dataset_id: i64, key: &str) -> QueryResult<()> {
+/// Gives our claim up (the request failed in a way a retry may fix); another request's
+/// claim is never touched.
+pub fn release(
+    conn: &mut Conn,
+    dataset_id: i64,
+    key: &str,
+    claimed_at: DateTime<Utc>,
+) -> QueryResult<()> {
     diesel::delete(
         idempotency_keys::table
             .find((dataset_id, key))
-            .filter(idempotency_keys::status.is_null()),
+            .filter(idempotency_keys::status.is_null())
+            .filter(idempotency_keys::created_at.eq(claimed_at)),
     )
     .execute(conn)
     .map(|_| ())

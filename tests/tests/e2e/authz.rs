@@ -307,6 +307,17 @@ async fn a_revoked_token_fails_at_once_and_bad_tokens_never_fall_back_to_anonymo
     let r = app.get("/v1/datasets/city/air", Some(token)).await;
     let body = assert_problem(r, 401, "unauthorized").await;
     assert!(!body.to_string().contains(token));
+    // The scheme is case-insensitive (RFC 9110); the token is not.
+    let r = app.get("/v1/datasets/city/cards", None).await;
+    assert_eq!(r.status(), 404);
+    let r = app
+        .client
+        .get(app.url("/v1/datasets/city/cards"))
+        .header("authorization", format!("bearer {}", w.reader))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     for bad in ["Bearer nope", "Basic abc", "Bearer ", "token"] {
         let r = app
             .client

@@ -98,6 +98,20 @@ async fn filters_select_by_key_time_payload_and_current_version() {
         seqs(&page),
         (0..100).filter(|i| i % 7 == 6).collect::<Vec<_>>()
     );
+    // ... as doubles: this literal is the same double as 6.5.
+    let page: Value = app
+        .get(
+            &format!("{FEED}?payload.pm10=6.5000000000000000001&limit=1000"),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        seqs(&page),
+        (0..100).filter(|i| i % 7 == 6).collect::<Vec<_>>()
+    );
     let page: Value = app
         .get(
             &format!("{FEED}?payload.station=st-1&payload.pm10=1.5&limit=1000"),
@@ -199,6 +213,11 @@ async fn ndjson_and_csv_stream_the_whole_feed() {
         .await
         .unwrap();
     assert_eq!(r.headers()["content-type"], "application/x-ndjson");
+    assert_eq!(
+        r.headers()["vary"],
+        "Accept",
+        "one URL, formats chosen by Accept"
+    );
     let text = r.text().await.unwrap();
     let lines: Vec<Value> = text
         .lines()

@@ -182,7 +182,16 @@ async fn proofs_at_every_signed_size_and_tlog_proof_text() {
     assert_eq!(r.text().await.unwrap(), note);
     let r = app
         .request(Method::GET, &format!("{BASE}/checkpoints/5"), None)
-        .header("if-none-match", etag)
+        .header("if-none-match", etag.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    // If-None-Match compares weakly (RFC 9110).
+    let weak = format!("W/{}", etag.to_str().unwrap());
+    let r = app
+        .request(Method::GET, &format!("{BASE}/checkpoints/5"), None)
+        .header("if-none-match", weak)
         .send()
         .await
         .unwrap();
@@ -270,6 +279,17 @@ async fn an_erased_record_verifies_as_erased() {
     assert!(
         matches!(report.steps[2].status, StepStatus::Erased { seq: 4, .. }),
         "{report:?}"
+    );
+    // The tlog-proof form is the record's inclusion proof alone.
+    let r = app
+        .get(&format!("{BASE}/records/1/proof?format=tlog-proof"), None)
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .starts_with("c2sp.org/tlog-proof@v1\nindex 1\n")
     );
     // The erasure entry itself has an ordinary bundle.
     assert!(verify(&bundle(&app, 4).await, &trust, 4).ok());
