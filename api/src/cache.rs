@@ -44,14 +44,6 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     pub fn remove(&self, key: &K) {
         self.map.lock().expect("cache lock").remove(key);
     }
-
-    /// Drops every entry for which `f` is true.
-    pub fn remove_where(&self, f: impl Fn(&K, &V) -> bool) {
-        self.map
-            .lock()
-            .expect("cache lock")
-            .retain(|k, (_, v)| !f(k, v));
-    }
 }
 
 #[cfg(test)]

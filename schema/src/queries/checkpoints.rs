@@ -49,21 +49,6 @@ pub fn at_size(conn: &mut Conn, dataset_id: i64, size: i64) -> QueryResult<Optio
         .optional()
 }
 
-/// The smallest checkpoint larger than `seq` (the first one that covers entry `seq`).
-pub fn first_covering(
-    conn: &mut Conn,
-    dataset_id: i64,
-    seq: i64,
-) -> QueryResult<Option<CheckpointRow>> {
-    checkpoints::table
-        .filter(checkpoints::dataset_id.eq(dataset_id))
-        .filter(checkpoints::size.gt(seq))
-        .order(checkpoints::size.asc())
-        .select(CheckpointRow::as_select())
-        .first(conn)
-        .optional()
-}
-
 /// A dataset the signer should look at: its tree size, newest checkpoint size and origin parts.
 #[derive(Debug, Clone, Queryable)]
 pub struct SigningCandidate {
@@ -116,10 +101,6 @@ pub fn halt(conn: &mut Conn, dataset_id: i64, reason: &str) -> QueryResult<()> {
         .on_conflict_do_nothing()
         .execute(conn)
         .map(|_| ())
-}
-
-pub fn is_halted(conn: &mut Conn, dataset_id: i64) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(halted_origins::table.find(dataset_id))).get_result(conn)
 }
 
 /// The recorded identity: (origin prefix, log public key).

@@ -58,19 +58,3 @@ pub fn leaves(conn: &mut Conn, dataset_id: i64, seqs: &[i64]) -> QueryResult<Vec
         .select((entries::seq, entries::leaf_hash))
         .load(conn)
 }
-
-/// Leaf hashes of seqs in [from, to), in order (for rebuilding or auditing a range).
-pub fn leaf_range(
-    conn: &mut Conn,
-    dataset_id: i64,
-    from: i64,
-    to: i64,
-) -> QueryResult<Vec<Vec<u8>>> {
-    entries::table
-        .filter(entries::dataset_id.eq(dataset_id))
-        .filter(entries::seq.ge(from))
-        .filter(entries::seq.lt(to))
-        .order(entries::seq.asc())
-        .select(entries::leaf_hash)
-        .load(conn)
-}

@@ -264,3 +264,18 @@ async fn the_catalog_filters_and_pages() {
     assert_eq!(slugs(second.clone()), ["energy"]);
     assert_eq!(second["next_cursor"], Value::Null);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dataset_is_visible_at_once_after_a_lookup_found_it_missing() {
+    let (app, token) = setup().await;
+    // This lookup caches "no such dataset"; creating it must drop that answer.
+    let r = app.get("/v1/datasets/city/late/records", None).await;
+    assert_problem(r, 404, "not-found").await;
+    app.dataset(&token, "late", "public", json!({})).await;
+    assert_eq!(
+        app.get("/v1/datasets/city/late/records", None)
+            .await
+            .status(),
+        200
+    );
+}

@@ -117,3 +117,30 @@ async fn the_dcat_catalog_validates_against_the_dcat_ap_3_shapes() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_are_served_without_a_token_on_their_own_address() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let app = TestApp::spawn_with(|c| c.metrics_bind = Some(addr)).await;
+    let r = app
+        .client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("civicproof_http_requests_total")
+    );
+    // The public address still wants the admin token.
+    assert_eq!(app.get("/metrics", None).await.status(), 401);
+    app.stop().await;
+}
