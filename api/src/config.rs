@@ -66,6 +66,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub limits: Limits,
+
+    #[command(flatten)]
+    pub anchor: crate::anchor::settings::AnchorSettings,
 }
 
 /// Request and data limits (API.md, Conventions: Limits).
@@ -120,6 +123,7 @@ impl Config {
             migrate: false,
             trusted_proxies: Vec::new(),
             limits: Limits::default(),
+            anchor: Default::default(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The civicproof server: REST publishing and feeds over per-dataset append-only logs whose
 //! formats PROOFS.md fixes. Start with [`server::run`]; the rules live in [`services`].
 
+pub mod anchor;
 pub mod auth;
 pub mod cache;
 pub mod config;

@@ -91,6 +91,11 @@ impl Metrics {
         }
     }
 
+    /// Registers a collector owned elsewhere (anchoring, caches) on this registry.
+    pub fn register(&self, c: Box<dyn Collector>) -> prometheus::Result<()> {
+        self.registry.register(c)
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> Vec<u8> {
         let mut out = Vec::new();

@@ -39,11 +39,13 @@ use utoipa::{Modify, OpenApi};
         routes::proofs::checkpoint,
         routes::proofs::checkpoint_at,
         routes::proofs::consistency,
+        routes::anchors::list,
+        routes::anchors::get,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth),
     tags(
-        (name = "institutions"), (name = "tokens"), (name = "datasets"), (name = "records"), (name = "proofs"), (name = "system")
+        (name = "institutions"), (name = "tokens"), (name = "datasets"), (name = "records"), (name = "proofs"), (name = "anchors"), (name = "system")
     )
 )]
 pub struct ApiDoc;

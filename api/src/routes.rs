@@ -1,6 +1,7 @@
 //! HTTP routes: thin handlers that extract, call one service function and shape the
 //! response (status, headers, caching). The rules live in `services`.
 
+pub mod anchors;
 pub mod datasets;
 pub mod institutions;
 pub mod proofs;
@@ -39,7 +40,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .service(proofs::proof)
         .service(proofs::checkpoint)
         .service(proofs::checkpoint_at)
-        .service(proofs::consistency);
+        .service(proofs::consistency)
+        .service(anchors::list)
+        .service(anchors::get);
 }
 
 /// JSON bodies of metadata routes: precise problems for each way a body can be wrong.

@@ -52,6 +52,7 @@ pub fn build_state(config: Config, local_addr: std::net::SocketAddr) -> anyhow::
         fanout: Arc::new(crate::fanout::Fanout::new()),
         admin_token_hash,
         public_url,
+        anchoring: None,
     })
 }
 
@@ -72,6 +73,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let state = crate::anchor::setup::attach(state).await?;
     let metrics_server = match state.config.metrics_bind {
         Some(addr) => {
             let st = state.clone();
@@ -141,6 +143,13 @@ pub async fn serve(
         state.clone(),
         background_rx.clone(),
     ));
+    let anchorer = state.anchoring.clone().map(|a| {
+        tokio::spawn(crate::anchor::worker::run(
+            state.clone(),
+            a,
+            background_rx.clone(),
+        ))
+    });
     let maintenance = tokio::spawn(crate::maintenance::run(state.clone(), background_rx));
     let metrics_handle = metrics_server.as_ref().map(|s| s.handle());
     if let Some(m) = metrics_server {
@@ -158,6 +167,9 @@ pub async fn serve(
     let _ = background_stop.send(true);
     let _ = signer.await;
     let _ = maintenance.await;
+    if let Some(a) = anchorer {
+        let _ = a.await;
+    }
     if let Some(h) = metrics_handle {
         h.stop(true).await;
     }

@@ -38,6 +38,8 @@ pub struct AppState {
     pub admin_token_hash: Option<[u8; 32]>,
     /// Base URL for links, without a trailing slash.
     pub public_url: String,
+    /// On-chain anchoring, when configured (set by `anchor::setup::attach` at start).
+    pub anchoring: Option<Arc<crate::anchor::setup::Anchoring>>,
 }
 
 impl AppState {

@@ -100,7 +100,10 @@ pub struct DatasetView {
     pub entry_count: u64,
     /// Newest signed checkpoint: a C2SP signed note (PROOFS.md section 3).
     pub checkpoint: Option<String>,
-    /// Newest confirmed anchor (arrives with the anchoring issue).
+    /// Newest confirmed anchor batch holding one of this dataset's checkpoints:
+    /// `{batch_seq, batch_root, checkpoint_size, chain_id, contract, anchorer, tx_hash,
+    /// block_number, block_hash, block_time}`; null when none (or not anchoring). Single-dataset
+    /// answers only; catalog pages leave it null.
     #[schema(value_type = Option<Object>)]
     pub anchor: Option<serde_json::Value>,
     pub created_at: String,

@@ -1,6 +1,7 @@
 //! Query functions, one module per table. Each takes a connection, so callers choose the
 //! transaction boundaries.
 
+pub mod anchors;
 pub mod checkpoints;
 pub mod datasets;
 pub mod entries;

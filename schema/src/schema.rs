@@ -1,6 +1,60 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    anchor_batches (batch_seq) {
+        batch_seq -> Int8,
+        root -> Bytea,
+        prev_root -> Bytea,
+        size -> Int4,
+        nonce -> Int8,
+        status -> Text,
+        raw_tx -> Bytea,
+        tx_hash -> Bytea,
+        search_from -> Int8,
+        block_number -> Nullable<Int8>,
+        block_hash -> Nullable<Bytea>,
+        block_time -> Nullable<Int8>,
+        gas_used -> Nullable<Int8>,
+        fee_bumps -> Int4,
+        created_at -> Timestamptz,
+        submitted_at -> Nullable<Timestamptz>,
+        confirmed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    anchor_halts (id) {
+        id -> Int8,
+        reason -> Text,
+        halted_at -> Timestamptz,
+        cleared_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    anchor_identity (singleton) {
+        singleton -> Bool,
+        chain_id -> Int8,
+        contract -> Bytea,
+        code_hash -> Bytea,
+        anchorer -> Bytea,
+        deploy_tx -> Nullable<Bytea>,
+        finality_depth -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    anchor_members (batch_seq, idx) {
+        batch_seq -> Int8,
+        idx -> Int4,
+        dataset_id -> Int8,
+        size -> Int8,
+        leaf_hash -> Bytea,
+    }
+}
+
+diesel::table! {
     checkpoints (dataset_id, size) {
         dataset_id -> Int8,
         size -> Int8,
@@ -118,6 +172,8 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(anchor_members -> anchor_batches (batch_seq));
+diesel::joinable!(anchor_members -> datasets (dataset_id));
 diesel::joinable!(checkpoints -> datasets (dataset_id));
 diesel::joinable!(datasets -> institutions (institution_id));
 diesel::joinable!(entries -> datasets (dataset_id));
@@ -127,6 +183,10 @@ diesel::joinable!(tokens -> institutions (institution_id));
 diesel::joinable!(tree_nodes -> datasets (dataset_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    anchor_batches,
+    anchor_halts,
+    anchor_identity,
+    anchor_members,
     checkpoints,
     datasets,
     entries,

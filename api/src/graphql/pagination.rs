@@ -76,6 +76,10 @@ pub fn parse_dataset_cursor(value: &str) -> ApiResult<i64> {
 }
 
 /// An anchor cursor: base64url of `batch:<batch_seq>`.
+pub fn anchor_cursor(batch_seq: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("batch:{batch_seq}"))
+}
+
 pub fn parse_anchor_cursor(value: &str) -> ApiResult<i64> {
     URL_SAFE_NO_PAD
         .decode(value)

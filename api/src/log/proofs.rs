@@ -117,8 +117,17 @@ fn assemble(
         (Some(e), BundleFormat::Json) => e.seq,
         _ => entry.seq,
     };
-    let checkpoint = match req.tree_size {
-        Some(n) => {
+    let anchoring = crate::anchor::view::for_bundle(
+        state,
+        conn,
+        ds.id,
+        must_cover,
+        req.tree_size.map(|n| n as i64),
+    )?;
+    let checkpoint = match (req.tree_size, anchoring.checkpoint_size) {
+        // The earliest confirmed batch's checkpoint: this bundle never changes again.
+        (None, Some(n)) => q::at_size(conn, ds.id, n)?.ok_or(ApiError::NotFound)?,
+        (Some(n), _) => {
             let cp = q::at_size(conn, ds.id, n as i64)?.ok_or(ApiError::NotFound)?;
             if cp.size <= must_cover {
                 return Err(ApiError::validation(
@@ -130,7 +139,7 @@ fn assemble(
             }
             cp
         }
-        None => {
+        (None, None) => {
             let cached = state
                 .latest_checkpoints
                 .get(&ds.id)
@@ -186,8 +195,8 @@ fn assemble(
         },
         checkpoint: checkpoint.note,
         erasure,
-        anchor: None,
-        anchor_pending: None,
+        anchor: anchoring.anchor,
+        anchor_pending: anchoring.pending,
     };
     Ok(Some(ServedBundle {
         body: b.to_json_bytes(),

@@ -33,7 +33,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         "status": if db_ok { "ready" } else { "unavailable" },
         "database": if db_ok { "up" } else { "down" },
         "cache": "in-process",
-        "chain": "disabled",
+        "chain": state.anchoring.as_ref().map_or_else(|| "disabled".to_owned(), |a| a.health()),
     });
     let mut resp = if db_ok {
         HttpResponse::Ok()
@@ -83,7 +83,7 @@ pub async fn well_known(state: web::Data<AppState>) -> HttpResponse {
         .json(json!({
             "origin_prefix": state.config.origin_prefix,
             "log_public_key": state.log_key.public_base64(),
-            "anchor": null,
+            "anchor": state.anchoring.as_ref().map(|a| a.well_known()),
         }))
 }
 

@@ -138,9 +138,16 @@ fn latest_notes(
 }
 
 async fn view_one(state: &AppState, d: Dataset, inst: &Institution) -> ApiResult<DatasetView> {
-    let id = d.id;
-    let mut notes = db::run(&state.pool, move |conn| latest_notes(conn, &[id])).await?;
-    Ok(view(state, d, inst, notes.remove(&id)))
+    let (id, st) = (d.id, state.clone());
+    let (mut notes, anchor) = db::run(&state.pool, move |conn| {
+        let notes = latest_notes(conn, &[id])?;
+        let anchor = crate::anchor::view::newest_of_dataset(&st, conn, id)?;
+        Ok((notes, anchor))
+    })
+    .await?;
+    let mut v = view(state, d, inst, notes.remove(&id));
+    v.anchor = anchor;
+    Ok(v)
 }
 
 pub async fn create(

@@ -16,10 +16,15 @@
 //! - `proofs`: bundles, checkpoints and consistency proofs verify with the verify crate;
 //!   tampering fails at the right step; restarts keep history consistent.
 //! - `system`: health, readiness, metrics, OpenAPI drift, DCAT-AP validation.
+//! - `chain`: the anvil harness (a real local EVM chain per test).
+//! - `anchoring`: batches anchored on anvil; bundles with confirmed anchors; chain outages,
+//!   reorgs and a fixed anchoring identity.
 //! - `graphql`: the GraphQL API (queries, pagination, filters, mutations' authorization,
 //!   subscriptions over WebSocket, query limits, SDL drift).
 
+mod anchoring;
 mod authz;
+mod chain;
 mod cli;
 mod datasets;
 mod erasure;

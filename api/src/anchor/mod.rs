@@ -1,0 +1,19 @@
+//! On-chain anchoring (PROOFS.md section 4). Every interval, if any dataset's log grew, the
+//! newest checkpoints are batched into an RFC 6962 tree whose root is written to the anchor
+//! contract. Batches are persisted with their signed transaction before anything is sent, and
+//! a persisted state machine (pending, submitted, confirmed) carries them to finality across
+//! crashes, outages and reorgs.
+//!
+//! - `settings`: configuration; `keys`: the anchoring account; `contract`: ABI and artifact;
+//! - `chain`: the JSON-RPC client; `setup`: recording (or deploying) the contract at start;
+//! - `batch`: building batches and their trees; `worker`: the state machine;
+//! - `view`: what routes and bundles read.
+
+pub mod batch;
+pub mod chain;
+pub mod contract;
+pub mod keys;
+pub mod settings;
+pub mod setup;
+pub mod view;
+pub mod worker;

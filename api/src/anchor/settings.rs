@@ -1,0 +1,69 @@
+//! Anchoring configuration (API.md, "Operating the binary"). Without an RPC URL the instance
+//! does not anchor and every bundle says `anchor: null`.
+
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Clone, Default, Args)]
+pub struct AnchorSettings {
+    /// EVM JSON-RPC endpoint; unset: no anchoring.
+    #[arg(long = "chain-rpc-url", env = "CIVICPROOF_CHAIN_RPC_URL")]
+    pub rpc_url: Option<String>,
+
+    /// Expected chain id, checked at start; default: read from the endpoint.
+    #[arg(long = "chain-id", env = "CIVICPROOF_CHAIN_ID")]
+    pub chain_id: Option<u64>,
+
+    /// Anchor contract address; unset: deploy at first start if `--anchor-deploy`, else refuse.
+    #[arg(long = "anchor-contract", env = "CIVICPROOF_ANCHOR_CONTRACT")]
+    pub contract: Option<String>,
+
+    /// Deploy the anchor contract on the first start (never again once one is recorded).
+    #[arg(long = "anchor-deploy", env = "CIVICPROOF_ANCHOR_DEPLOY", default_value_t = false)]
+    pub deploy: bool,
+
+    /// File holding the anchoring account's private key (hex); preferred over the variable.
+    #[arg(long = "anchor-key-file", env = "CIVICPROOF_ANCHOR_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+
+    /// The anchoring account's private key (hex). Never logged.
+    #[arg(long = "anchor-key", env = "CIVICPROOF_ANCHOR_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+
+    /// Batch interval in milliseconds.
+    #[arg(long = "anchor-interval-ms", env = "CIVICPROOF_ANCHOR_INTERVAL_MS", default_value_t = 30_000)]
+    pub interval_ms: u64,
+
+    /// Depth that counts as confirmed where the chain has no `finalized` tag; default 2 on
+    /// chain 31337, else 64.
+    #[arg(long = "anchor-confirmations", env = "CIVICPROOF_ANCHOR_CONFIRMATIONS")]
+    pub confirmations: Option<u64>,
+}
+
+impl AnchorSettings {
+    pub fn enabled(&self) -> bool {
+        self.rpc_url.is_some()
+    }
+
+    /// The confirmation depth for a chain without a `finalized` tag.
+    pub fn confirmations_for(&self, chain_id: u64) -> u64 {
+        self.confirmations
+            .unwrap_or(if chain_id == 31337 { 2 } else { 64 })
+            .max(1)
+    }
+}
+
+/// Never shows the key.
+impl std::fmt::Debug for AnchorSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnchorSettings")
+            .field("chain_id", &self.chain_id)
+            .field("contract", &self.contract)
+            .field("deploy", &self.deploy)
+            .field("key_file", &self.key_file)
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("interval_ms", &self.interval_ms)
+            .field("confirmations", &self.confirmations)
+            .finish_non_exhaustive()
+    }
+}

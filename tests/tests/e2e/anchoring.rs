@@ -1,0 +1,353 @@
+//! On-chain anchoring against a real anvil chain (PROOFS.md sections 4 and 5): bundles gain a
+//! confirmed anchor that the chain itself confirms; the worker survives a chain outage and a
+//! reorg without skipping or repeating a batch seq; the identity is fixed once recorded.
+
+use crate::chain::{Anvil, DEV_ADDRESS, anchoring, quantity};
+use crate::support::{ADMIN_TOKEN, TestApp};
+use civicproof_verify::bundle::{Expect, StepStatus, verify_bundle};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const ORIGIN: &str = "test.civicproof.example/city/air";
+
+async fn anchored_app(anvil: &Anvil, interval_ms: u64) -> (TestApp, String) {
+    let settings = anchoring(anvil, interval_ms);
+    let app = TestApp::spawn_with(|c| {
+        c.checkpoint_interval_ms = 200;
+        c.anchor = settings;
+    })
+    .await;
+    app.institution("city").await;
+    let token = app.token("city", "publisher").await;
+    app.dataset(&token, "air", "public", json!({})).await;
+    (app, token)
+}
+
+async fn publish(app: &TestApp, token: &str, ds: &str, from: usize, to: usize) {
+    let batch: Vec<Value> = (from..to)
+        .map(|i| json!({"key": format!("s{}", i % 3), "payload": {"i": i, "pm10": 10.5}}))
+        .collect();
+    app.publish_ok(token, "city", ds, &Value::from(batch)).await;
+}
+
+async fn bundle_json(app: &TestApp, path: &str) -> Value {
+    let r = app.get(path, None).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    r.json().await.unwrap()
+}
+
+/// Polls the bundle of `seq` until it carries a confirmed anchor.
+async fn wait_anchored(app: &TestApp, seq: u64, within: Duration) -> Value {
+    let until = Instant::now() + within;
+    loop {
+        let b = bundle_json(app, &format!("/v1/datasets/city/air/records/{seq}/proof")).await;
+        if !b["anchor"].is_null() {
+            return b;
+        }
+        assert!(Instant::now() < until, "record {seq} not anchored in {within:?}: {b}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn anchors(app: &TestApp) -> Vec<Value> {
+    let v: Value = app.get("/v1/anchors?limit=1000", None).await.json().await.unwrap();
+    v["anchors"].as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_published_record_gets_a_confirmed_anchor_that_the_chain_holds() {
+    let anvil = Anvil::start().await;
+    let (app, token) = anchored_app(&anvil, 1000).await;
+    let started = Instant::now();
+    publish(&app, &token, "air", 0, 5).await;
+    let b = wait_anchored(&app, 3, Duration::from_secs(30)).await;
+    eprintln!("publish to confirmed anchor: {:?}", started.elapsed());
+
+    // /.well-known names the chain, contract, code hash, anchorer and finality.
+    let wk: Value = app.get("/.well-known/civicproof.json", None).await.json().await.unwrap();
+    let a = &wk["anchor"];
+    assert_eq!(a["chain_id"], 31337);
+    assert_eq!(a["anchorer"], DEV_ADDRESS);
+    assert_eq!(a["finality"], "finalized");
+    let contract = a["contract"].as_str().unwrap().to_owned();
+    let code = anvil.rpc("eth_getCode", json!([contract, "latest"])).await;
+    let code = hex::decode(code.as_str().unwrap().trim_start_matches("0x")).unwrap();
+    let artifact: Value = serde_json::from_str(include_str!(
+        "../../../contracts/artifacts/CivicproofAnchor.json"
+    ))
+    .unwrap();
+    assert_eq!(a["contract_code_hash"], artifact["deployedCodeHash"]);
+    assert_eq!(
+        artifact["deployedBytecode"].as_str().unwrap(),
+        format!("0x{}", hex::encode(&code)),
+        "the deployed code is the committed artifact"
+    );
+
+    // The bundle's anchor is what the chain holds at the finalized block.
+    let anchor = &b["anchor"];
+    assert_eq!(anchor["contract"], contract.as_str());
+    assert_eq!(anchor["anchorer"], DEV_ADDRESS);
+    assert_eq!(anchor["chain_id"], 31337);
+    let seq = anchor["batch_seq"].as_u64().unwrap();
+    let block = anchor["block_number"].as_u64().unwrap();
+    assert!(block <= anvil.block_number("finalized").await);
+    let root = anvil.root_of(&contract, DEV_ADDRESS, seq, "finalized").await;
+    assert_eq!(root, anchor["batch_root"].as_str().unwrap());
+    let canonical = anvil
+        .rpc("eth_getBlockByNumber", json!([format!("0x{block:x}"), false]))
+        .await;
+    assert_eq!(canonical["hash"], anchor["block_hash"]);
+    assert_eq!(quantity(&canonical["timestamp"]), anchor["block_time"].as_u64().unwrap());
+    assert!(b["anchor_pending"].is_null());
+
+    // The verify crate: every step up to the offline anchor check passes.
+    let trust = crate::support::pinned_trust(&app).await;
+    let bytes = serde_json::to_vec(&b).unwrap();
+    let report = verify_bundle(
+        &bytes,
+        &trust,
+        &Expect {
+            origin: ORIGIN.into(),
+            seq: Some(3),
+        },
+        None,
+    );
+    assert!(report.failed_step.is_none(), "{report:?}");
+    assert_eq!(report.steps[7].status, StepStatus::Pass, "{report:?}");
+
+    // The batch as /v1/anchors shows it, confirmed and immutable.
+    let r = app.get(&format!("/v1/anchors/{seq}"), None).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let batch: Value = r.json().await.unwrap();
+    assert_eq!(batch["status"], "confirmed");
+    assert_eq!(batch["batch_root"], anchor["batch_root"]);
+    assert_eq!(batch["members"][anchor["batch_index"].as_u64().unwrap() as usize]["checkpoint"], b["checkpoint"]);
+
+    // A confirmed bundle never changes except by erasure: later growth leaves it alone.
+    publish(&app, &token, "air", 5, 9).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let again = bundle_json(&app, "/v1/datasets/city/air/records/3/proof").await;
+    assert_eq!(again, b);
+
+    // The dataset view names its newest anchor.
+    let ds: Value = app.get("/v1/datasets/city/air", None).await.json().await.unwrap();
+    assert!(ds["anchor"]["batch_seq"].as_u64().unwrap() >= seq, "{ds}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_transaction_per_interval_whatever_the_number_of_datasets() {
+    let anvil = Anvil::start().await;
+    let (app, token) = anchored_app(&anvil, 3000).await;
+    for i in 0..20 {
+        app.dataset(&token, &format!("d{i:02}"), "public", json!({})).await;
+    }
+    // Wait for a batch boundary, then let every dataset grow within one interval.
+    let before = anchors(&app).await.len();
+    for i in 0..20 {
+        publish(&app, &token, &format!("d{i:02}"), 0, 2).await;
+    }
+    let until = Instant::now() + Duration::from_secs(40);
+    let batches = loop {
+        let all = anchors(&app).await;
+        let confirmed: Vec<&Value> = all.iter().filter(|b| b["status"] == "confirmed").collect();
+        let members: usize = confirmed
+            .iter()
+            .map(|b| b["members"].as_array().unwrap().len())
+            .sum();
+        if members >= 20 && confirmed.len() == all.len() {
+            break all;
+        }
+        assert!(Instant::now() < until, "not all anchored: {all:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    // 20 growing datasets fit in at most two batches (one interval may cut them).
+    assert!(batches.len() - before <= 2, "{} batches", batches.len() - before);
+    let biggest = batches
+        .iter()
+        .map(|b| b["batch_size"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    assert!(biggest >= 10, "batches of {biggest}");
+    // Members are in strictly increasing origin order; seqs are gapless from 0.
+    for (i, b) in batches.iter().enumerate() {
+        assert_eq!(b["batch_seq"], i as u64);
+        let origins: Vec<String> = b["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["checkpoint"].as_str().unwrap().lines().next().unwrap().to_owned())
+            .collect();
+        assert!(origins.windows(2).all(|w| w[0] < w[1]), "{origins:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chain_outage_leaves_publishing_alone_and_anchors_catch_up_without_a_gap() {
+    let mut anvil = Anvil::start().await;
+    let (app, token) = anchored_app(&anvil, 1000).await;
+    publish(&app, &token, "air", 0, 3).await;
+    wait_anchored(&app, 2, Duration::from_secs(30)).await;
+
+    anvil.stop().await;
+    // Publishing and reading keep working while the chain is away.
+    for i in 0..5 {
+        publish(&app, &token, "air", 3 + i * 2, 5 + i * 2).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["chain"], "unreachable", "{body}");
+    let b = bundle_json(&app, "/v1/datasets/city/air/records/12/proof").await;
+    assert!(b["anchor"].is_null());
+
+    anvil.resume().await;
+    let b = wait_anchored(&app, 12, Duration::from_secs(60)).await;
+    assert!(b["anchor"]["batch_seq"].as_u64().unwrap() >= 1);
+    let all = anchors(&app).await;
+    let contract = all[0]["contract"].as_str().unwrap().to_owned();
+    for (i, batch) in all.iter().enumerate() {
+        assert_eq!(batch["batch_seq"], i as u64, "gapless batch seqs");
+        if batch["status"] == "confirmed" {
+            let root = anvil.root_of(&contract, DEV_ADDRESS, i as u64, "latest").await;
+            assert_eq!(root, batch["batch_root"].as_str().unwrap());
+        }
+    }
+    let ready: Value = app.get("/readyz", None).await.json().await.unwrap();
+    assert_eq!(ready["chain"], "up", "{ready}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reorg_that_drops_a_submitted_anchor_is_resent_and_never_shown_confirmed_early() {
+    let anvil = Anvil::start().await;
+    let (app, token) = anchored_app(&anvil, 500).await;
+    publish(&app, &token, "air", 0, 2).await;
+    wait_anchored(&app, 1, Duration::from_secs(30)).await;
+    let first = anchors(&app).await.len();
+
+    anvil.pause_mining(true).await;
+    publish(&app, &token, "air", 2, 4).await;
+    // The next batch is persisted and sent; it waits in the mempool.
+    let until = Instant::now() + Duration::from_secs(20);
+    let pending = loop {
+        let all = anchors(&app).await;
+        if let Some(b) = all.get(first).filter(|b| b["status"] == "submitted") {
+            break b.clone();
+        }
+        assert!(Instant::now() < until, "no submitted batch: {all:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let seq = pending["batch_seq"].as_u64().unwrap();
+    let b = bundle_json(&app, "/v1/datasets/city/air/records/3/proof").await;
+    assert!(b["anchor"].is_null());
+    assert_eq!(b["anchor_pending"]["batch_seq"], seq);
+    assert_eq!(b["anchor_pending"]["tx_hash"], pending["tx_hash"]);
+
+    // Mine it into one block, let the worker see it there (not final), then reorg it away.
+    anvil.rpc("evm_mine", json!([])).await;
+    let receipt = anvil
+        .rpc("eth_getTransactionReceipt", json!([pending["tx_hash"]]))
+        .await;
+    assert_eq!(receipt["status"], "0x1");
+    let dropped_block = receipt["blockHash"].clone();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let b = bundle_json(&app, "/v1/datasets/city/air/records/3/proof").await;
+    assert!(b["anchor"].is_null(), "not final yet, so not shown: {b}");
+    anvil.rpc("anvil_reorg", json!([1, []])).await;
+    assert!(
+        anvil
+            .rpc("eth_getTransactionReceipt", json!([pending["tx_hash"]]))
+            .await
+            .is_null()
+    );
+
+    anvil.pause_mining(false).await;
+    let b = wait_anchored(&app, 3, Duration::from_secs(30)).await;
+    let anchor = &b["anchor"];
+    assert_eq!(anchor["batch_seq"], seq, "the same batch seq");
+    assert_eq!(anchor["tx_hash"], pending["tx_hash"], "re-sent unchanged, same nonce");
+    assert_ne!(anchor["block_hash"], dropped_block);
+    let block = anchor["block_number"].as_u64().unwrap();
+    let canonical = anvil
+        .rpc("eth_getBlockByNumber", json!([format!("0x{block:x}"), false]))
+        .await;
+    assert_eq!(canonical["hash"], anchor["block_hash"]);
+    let metrics = app
+        .get("/metrics", Some(ADMIN_TOKEN))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("civicproof_anchor_batches_total{event=\"reorged\"} 1"),
+        "{metrics}"
+    );
+    let contract = anchor["contract"].as_str().unwrap();
+    assert_eq!(anvil.next_seq(contract, DEV_ADDRESS).await, seq + 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_anchoring_identity_is_fixed_once_recorded() {
+    let anvil = Anvil::start().await;
+    let (app, _) = anchored_app(&anvil, 1000).await;
+    let wk: Value = app.get("/.well-known/civicproof.json", None).await.json().await.unwrap();
+    let contract = wk["anchor"]["contract"].as_str().unwrap().to_owned();
+    // The server keeps running: each attempt below is a second process on its database.
+    let config = app.config.clone();
+
+    let try_with = |tweak: &dyn Fn(&mut civicproof_api::config::Config)| {
+        let mut c = config.clone();
+        tweak(&mut c);
+        async move {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(civicproof_api::run(listener, c, async {
+                let _ = rx.await;
+            }));
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            if server.is_finished() {
+                server.await.unwrap().map_err(|e| e.to_string())
+            } else {
+                let _ = tx.send(());
+                server.await.unwrap().map_err(|e| e.to_string())
+            }
+        }
+    };
+    let other_key = "11".repeat(32);
+    let err = try_with(&|c| c.anchor.key = Some(other_key.clone())).await.unwrap_err();
+    assert!(err.contains("restore the original key"), "{err}");
+    let err = try_with(&|c| c.anchor.contract = Some(format!("0x{}", "22".repeat(20))))
+        .await
+        .unwrap_err();
+    assert!(err.contains("CIVICPROOF_ANCHOR_CONTRACT"), "{err}");
+    let err = try_with(&|c| c.anchor.chain_id = Some(1)).await.unwrap_err();
+    assert!(err.contains("CIVICPROOF_CHAIN_ID"), "{err}");
+    let err = try_with(&|c| c.anchor.rpc_url = None).await.unwrap_err();
+    assert!(err.contains("CIVICPROOF_CHAIN_RPC_URL"), "{err}");
+    // The recorded contract is reused, never redeployed, even with the deploy flag still set.
+    try_with(&|_| {}).await.unwrap();
+    let id = app_contract(&config).await;
+    assert_eq!(id, contract);
+    app.stop().await;
+}
+
+/// The contract recorded in a database.
+async fn app_contract(config: &civicproof_api::config::Config) -> String {
+    let url = config.database_url.clone();
+    tokio::task::spawn_blocking(move || {
+        use diesel::prelude::*;
+        let mut conn = diesel::PgConnection::establish(&url).unwrap();
+        let rows: Vec<Vec<u8>> = civicproof_schema::schema::anchor_identity::table
+            .select(civicproof_schema::schema::anchor_identity::contract)
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        format!("0x{}", hex::encode(&rows[0]))
+    })
+    .await
+    .unwrap()
+}

@@ -1,0 +1,178 @@
+//! The anvil harness: a real local EVM chain per test, from the pinned npm package
+//! `@foundry-rs/anvil` (`npm ci` in contracts/ installs it; `ANVIL_BIN` overrides). Blocks
+//! every second and `--slots-in-an-epoch 1`, so `finalized` trails the head by two blocks.
+//! The chain's state is kept in a file so that a stopped chain restarts where it was.
+
+use serde_json::{Value, json};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// anvil's first development key (chain 31337 only; the server refuses it elsewhere).
+pub const DEV_KEY: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+pub const DEV_ADDRESS: &str = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266";
+
+pub struct Anvil {
+    child: Option<Child>,
+    pub port: u16,
+    pub url: String,
+    state: PathBuf,
+    client: reqwest::Client,
+}
+
+fn binary() -> PathBuf {
+    if let Ok(p) = std::env::var("ANVIL_BIN") {
+        return p.into();
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let p = root.join("contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+    assert!(
+        p.exists(),
+        "anvil not found at {}: run `npm ci` in contracts/ (./run test does)",
+        p.display()
+    );
+    p
+}
+
+impl Anvil {
+    /// Starts a fresh chain on a free port.
+    pub async fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let state = std::env::temp_dir().join(format!("civicproof-anvil-{port}-{}.json", std::process::id()));
+        let _ = std::fs::remove_file(&state);
+        let mut anvil = Self {
+            child: None,
+            port,
+            url: format!("http://127.0.0.1:{port}"),
+            state,
+            client: reqwest::Client::new(),
+        };
+        anvil.resume().await;
+        anvil
+    }
+
+    /// Starts anvil again on the same port and state file (after `stop`).
+    pub async fn resume(&mut self) {
+        assert!(self.child.is_none(), "anvil is running");
+        let child = Command::new(binary())
+            .args(["--port", &self.port.to_string(), "--host", "127.0.0.1"])
+            .args(["--block-time", "1", "--slots-in-an-epoch", "1"])
+            .args(["--state", self.state.to_str().unwrap(), "--preserve-historical-states"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("anvil starts");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if self.try_rpc("eth_chainId", json!([])).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("anvil did not answer on port {}", self.port);
+    }
+
+    /// Stops anvil gracefully (it writes its state file on the way out).
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            for _ in 0..100 {
+                if child.try_wait().unwrap().is_some() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub async fn try_rpc(&self, method: &str, params: Value) -> Result<Value, String> {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let r = self
+            .client
+            .post(&self.url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let v: Value = r.json().await.map_err(|e| e.to_string())?;
+        match v.get("error") {
+            Some(e) => Err(e.to_string()),
+            None => Ok(v["result"].clone()),
+        }
+    }
+
+    pub async fn rpc(&self, method: &str, params: Value) -> Value {
+        self.try_rpc(method, params)
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"))
+    }
+
+    pub async fn block_number(&self, tag: &str) -> u64 {
+        let b = self.rpc("eth_getBlockByNumber", json!([tag, false])).await;
+        quantity(&b["number"])
+    }
+
+    /// `rootOf(anchorer, seq)` at `block` (a tag or a hex number).
+    pub async fn root_of(&self, contract: &str, anchorer: &str, seq: u64, block: &str) -> String {
+        let data = format!(
+            "0x5c259bc5{:0>64}{:064x}",
+            anchorer.trim_start_matches("0x"),
+            seq
+        );
+        let out = self
+            .rpc("eth_call", json!([{"to": contract, "data": data}, block]))
+            .await;
+        out.as_str().unwrap().trim_start_matches("0x").to_owned()
+    }
+
+    /// `nextSeq(anchorer)` at the head.
+    pub async fn next_seq(&self, contract: &str, anchorer: &str) -> u64 {
+        let data = format!("0xc1594ac2{:0>64}", anchorer.trim_start_matches("0x"));
+        let out = self
+            .rpc("eth_call", json!([{"to": contract, "data": data}, "latest"]))
+            .await;
+        u64::from_str_radix(out.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+    }
+
+    /// Stops block production (transactions wait in the mempool) or resumes it.
+    pub async fn pause_mining(&self, paused: bool) {
+        self.rpc("evm_setIntervalMining", json!([if paused { 0 } else { 1 }]))
+            .await;
+        self.rpc("evm_setAutomine", json!([false])).await;
+    }
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(&self.state);
+    }
+}
+
+pub fn quantity(v: &Value) -> u64 {
+    u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+/// Anchoring settings for a server on this chain: deploys on the first start, batches every
+/// `interval_ms`.
+pub fn anchoring(anvil: &Anvil, interval_ms: u64) -> civicproof_api::anchor::settings::AnchorSettings {
+    civicproof_api::anchor::settings::AnchorSettings {
+        rpc_url: Some(anvil.url.clone()),
+        deploy: true,
+        key: Some(DEV_KEY.into()),
+        interval_ms,
+        ..Default::default()
+    }
+}
