@@ -137,7 +137,12 @@ mod tests {
         };
         let planned = plan(
             "x",
-            vec![cand(1, "b", "a"), cand(2, "a", "z"), cand(3, "a", "a-b"), cand(4, "a", "a")],
+            vec![
+                cand(1, "b", "a"),
+                cand(2, "a", "z"),
+                cand(3, "a", "a-b"),
+                cand(4, "a", "a"),
+            ],
         )
         .unwrap()
         .unwrap();

@@ -108,7 +108,9 @@ impl Chain {
         expected: Option<u64>,
         confirmations: impl Fn(u64) -> u64,
     ) -> anyhow::Result<Self> {
-        let url: url::Url = url.parse().context("CIVICPROOF_CHAIN_RPC_URL is not a URL")?;
+        let url: url::Url = url
+            .parse()
+            .context("CIVICPROOF_CHAIN_RPC_URL is not a URL")?;
         let provider = ProviderBuilder::new()
             .disable_recommended_fillers()
             .connect_http(url.as_str().parse().context("CIVICPROOF_CHAIN_RPC_URL")?)
@@ -118,15 +120,13 @@ impl Chain {
         if let Some(want) = expected
             && want != chain_id
         {
-            anyhow::bail!(
-                "CIVICPROOF_CHAIN_ID is {want} but the endpoint serves chain {chain_id}"
-            );
+            anyhow::bail!("CIVICPROOF_CHAIN_ID is {want} but the endpoint serves chain {chain_id}");
         }
-        let finality = match timeout(provider.get_block_by_number(BlockNumberOrTag::Finalized)).await
-        {
-            Ok(Some(_)) => Finality::Finalized,
-            _ => Finality::Confirmations(confirmations(chain_id)),
-        };
+        let finality =
+            match timeout(provider.get_block_by_number(BlockNumberOrTag::Finalized)).await {
+                Ok(Some(_)) => Finality::Finalized,
+                _ => Finality::Confirmations(confirmations(chain_id)),
+            };
         Ok(Self {
             provider,
             chain_id,
@@ -182,7 +182,9 @@ impl Chain {
     }
 
     async fn call(&self, to: Address, data: Vec<u8>, block: BlockId) -> anyhow::Result<Bytes> {
-        let tx = TransactionRequest::default().to(to).input(Bytes::from(data).into());
+        let tx = TransactionRequest::default()
+            .to(to)
+            .input(Bytes::from(data).into());
         timeout(self.provider.call(tx).block(block)).await
     }
 
@@ -207,7 +209,9 @@ impl Chain {
         };
         let event = Anchored::decode_log_data(log.data()).context("decoding Anchored")?;
         Ok(Some(AnchoredLog {
-            tx_hash: log.transaction_hash.context("log without transaction hash")?,
+            tx_hash: log
+                .transaction_hash
+                .context("log without transaction hash")?,
             block_number: log.block_number.context("log without block number")?,
             block_hash: log.block_hash.context("log without block hash")?,
             root: event.root,
@@ -239,7 +243,9 @@ impl Chain {
             out.push((
                 event.seq,
                 AnchoredLog {
-                    tx_hash: log.transaction_hash.context("log without transaction hash")?,
+                    tx_hash: log
+                        .transaction_hash
+                        .context("log without transaction hash")?,
                     block_number: log.block_number.context("log without block number")?,
                     block_hash: log.block_hash.context("log without block hash")?,
                     root: event.root,

@@ -30,7 +30,11 @@ pub static ARTIFACT_CODE: LazyLock<Artifact> = LazyLock::new(|| {
     let runtime = field("deployedBytecode");
     let code_hash = keccak256(&runtime);
     let recorded = field("deployedCodeHash");
-    assert_eq!(code_hash.as_slice(), recorded.as_slice(), "artifact code hash");
+    assert_eq!(
+        code_hash.as_slice(),
+        recorded.as_slice(),
+        "artifact code hash"
+    );
     Artifact {
         bytecode: field("bytecode").into(),
         code_hash,

@@ -40,8 +40,9 @@ impl AnchorKey {
     /// Reads the key; `chain_id` decides whether a development key is acceptable.
     pub fn load(settings: &AnchorSettings, chain_id: u64) -> anyhow::Result<Self> {
         let text = match (&settings.key_file, &settings.key) {
-            (Some(path), _) => std::fs::read_to_string(path)
-                .with_context(|| format!("reading CIVICPROOF_ANCHOR_KEY_FILE {}", path.display()))?,
+            (Some(path), _) => std::fs::read_to_string(path).with_context(|| {
+                format!("reading CIVICPROOF_ANCHOR_KEY_FILE {}", path.display())
+            })?,
             (None, Some(key)) => key.clone(),
             (None, None) => bail!(
                 "anchoring is configured (CIVICPROOF_CHAIN_RPC_URL) but no key is: set \

@@ -19,7 +19,11 @@ pub struct AnchorSettings {
     pub contract: Option<String>,
 
     /// Deploy the anchor contract on the first start (never again once one is recorded).
-    #[arg(long = "anchor-deploy", env = "CIVICPROOF_ANCHOR_DEPLOY", default_value_t = false)]
+    #[arg(
+        long = "anchor-deploy",
+        env = "CIVICPROOF_ANCHOR_DEPLOY",
+        default_value_t = false
+    )]
     pub deploy: bool,
 
     /// File holding the anchoring account's private key (hex); preferred over the variable.
@@ -27,11 +31,19 @@ pub struct AnchorSettings {
     pub key_file: Option<PathBuf>,
 
     /// The anchoring account's private key (hex). Never logged.
-    #[arg(long = "anchor-key", env = "CIVICPROOF_ANCHOR_KEY", hide_env_values = true)]
+    #[arg(
+        long = "anchor-key",
+        env = "CIVICPROOF_ANCHOR_KEY",
+        hide_env_values = true
+    )]
     pub key: Option<String>,
 
     /// Batch interval in milliseconds.
-    #[arg(long = "anchor-interval-ms", env = "CIVICPROOF_ANCHOR_INTERVAL_MS", default_value_t = 30_000)]
+    #[arg(
+        long = "anchor-interval-ms",
+        env = "CIVICPROOF_ANCHOR_INTERVAL_MS",
+        default_value_t = 30_000
+    )]
     pub interval_ms: u64,
 
     /// Depth that counts as confirmed where the chain has no `finalized` tag; default 2 on

@@ -41,7 +41,11 @@ pub struct Anchoring {
 
 impl std::fmt::Debug for Anchoring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Anchoring(chain {}, contract {})", self.chain_id, self.contract)
+        write!(
+            f,
+            "Anchoring(chain {}, contract {})",
+            self.chain_id, self.contract
+        )
     }
 }
 
@@ -155,7 +159,9 @@ fn from_recorded(
         bail!("CIVICPROOF_CHAIN_ID is {want} but this instance anchors on chain {chain_id}");
     }
     if let Some(c) = &s.contract {
-        let configured: Address = c.parse().context("CIVICPROOF_ANCHOR_CONTRACT is not an address")?;
+        let configured: Address = c
+            .parse()
+            .context("CIVICPROOF_ANCHOR_CONTRACT is not an address")?;
         if configured != contract {
             bail!(
                 "CIVICPROOF_ANCHOR_CONTRACT is {} but this instance anchors with {}",
@@ -216,7 +222,9 @@ async fn first_start(
     let want = ARTIFACT_CODE.code_hash;
     let (contract, deploy_tx) = match (&s.contract, s.deploy) {
         (Some(c), _) => {
-            let contract: Address = c.parse().context("CIVICPROOF_ANCHOR_CONTRACT is not an address")?;
+            let contract: Address = c
+                .parse()
+                .context("CIVICPROOF_ANCHOR_CONTRACT is not an address")?;
             (contract, None)
         }
         (None, true) => {
@@ -231,7 +239,11 @@ async fn first_start(
     };
     let (code_hash, len) = chain.code_hash(contract).await?;
     if len == 0 {
-        bail!("CIVICPROOF_ANCHOR_CONTRACT {} has no code on chain {}", hex_address(contract), chain.chain_id);
+        bail!(
+            "CIVICPROOF_ANCHOR_CONTRACT {} has no code on chain {}",
+            hex_address(contract),
+            chain.chain_id
+        );
     }
     if code_hash != want {
         bail!(
@@ -253,7 +265,9 @@ async fn first_start(
     if (stored.chain_id, &stored.contract, &stored.anchorer)
         != (identity.chain_id, &identity.contract, &identity.anchorer)
     {
-        bail!("another server process recorded a different anchoring identity at the same time; restart");
+        bail!(
+            "another server process recorded a different anchoring identity at the same time; restart"
+        );
     }
     Ok(Anchoring {
         chain_id: chain.chain_id,

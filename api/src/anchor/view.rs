@@ -156,12 +156,18 @@ fn present(
         contract: hex_address(a.contract),
         anchorer: hex_address(a.anchorer),
         tx_hash: format!("0x{}", hex::encode(&b.tx_hash)),
-        block_number: confirmed.then_some(b.block_number).flatten().map(|n| n as u64),
+        block_number: confirmed
+            .then_some(b.block_number)
+            .flatten()
+            .map(|n| n as u64),
         block_hash: confirmed
             .then_some(b.block_hash.as_deref())
             .flatten()
             .map(|h| format!("0x{}", hex::encode(h))),
-        block_time: confirmed.then_some(b.block_time).flatten().map(|t| t as u64),
+        block_time: confirmed
+            .then_some(b.block_time)
+            .flatten()
+            .map(|t| t as u64),
         status: b.status,
         members,
     };
@@ -225,12 +231,11 @@ pub fn for_bundle(
     };
     if !b.is_confirmed() {
         // Batches confirm in nonce order, so nothing later is confirmed either.
-        let pending = (tree_size.is_none() && b.status == q::status::SUBMITTED).then(|| {
-            AnchorPending {
+        let pending =
+            (tree_size.is_none() && b.status == q::status::SUBMITTED).then(|| AnchorPending {
                 batch_seq: b.batch_seq as u64,
                 tx_hash: format!("0x{}", hex::encode(&b.tx_hash)),
-            }
-        });
+            });
         return Ok(BundleAnchoring {
             pending,
             ..Default::default()
@@ -251,7 +256,10 @@ pub fn for_bundle(
             anchorer: hex_address(a.anchorer),
             tx_hash: format!("0x{}", hex::encode(&b.tx_hash)),
             block_number: b.block_number.unwrap_or_default() as u64,
-            block_hash: format!("0x{}", hex::encode(b.block_hash.as_deref().unwrap_or_default())),
+            block_hash: format!(
+                "0x{}",
+                hex::encode(b.block_hash.as_deref().unwrap_or_default())
+            ),
             block_time: b.block_time.unwrap_or_default() as u64,
         }),
         pending: None,
@@ -259,14 +267,24 @@ pub fn for_bundle(
 }
 
 /// A member's path in its (confirmed, hence immutable) batch; cached.
-fn batch_path(a: &Anchoring, conn: &mut Conn, b: &BatchRow, m: &MemberRow) -> ApiResult<Arc<Vec<Hash>>> {
+fn batch_path(
+    a: &Anchoring,
+    conn: &mut Conn,
+    b: &BatchRow,
+    m: &MemberRow,
+) -> ApiResult<Arc<Vec<Hash>>> {
     let key = (b.batch_seq, m.idx);
     if let Some(p) = a.paths.get(&key) {
         return Ok(p);
     }
     let leaves: Vec<Hash> = q::members(conn, b.batch_seq)?
         .iter()
-        .map(|m| m.leaf_hash.as_slice().try_into().map_err(ApiError::internal))
+        .map(|m| {
+            m.leaf_hash
+                .as_slice()
+                .try_into()
+                .map_err(ApiError::internal)
+        })
         .collect::<ApiResult<_>>()?;
     let path = Arc::new(batch::path(&leaves, m.idx as usize));
     a.paths.put(key, path.clone());
@@ -296,4 +314,36 @@ pub fn newest_of_dataset(
             "block_time": b.block_time,
         })
     }))
+}
+
+/// The newest confirmed batch holding a checkpoint of a visible dataset (GraphQL
+/// `Dataset.latestAnchor`).
+pub async fn latest_of(
+    state: &AppState,
+    caller: &Caller,
+    institution: &str,
+    dataset: &str,
+) -> ApiResult<Option<AnchorBatch>> {
+    if state.anchoring.is_none() {
+        return Ok(None);
+    }
+    let (ds, _) =
+        crate::services::datasets::load_visible(state, caller, institution, dataset).await?;
+    let id = ds.id;
+    let found = db::run(&state.pool, move |conn| {
+        Ok(q::newest_confirmed_of(conn, id)?)
+    })
+    .await?;
+    match found {
+        Some((b, _)) => Ok(Some(get(state, caller, &b.batch_seq.to_string()).await?.0)),
+        None => Ok(None),
+    }
+}
+
+/// How many batches exist.
+pub async fn count(state: &AppState) -> ApiResult<u64> {
+    if state.anchoring.is_none() {
+        return Ok(0);
+    }
+    db::run(&state.pool, |conn| Ok(q::count(conn)? as u64)).await
 }

@@ -59,8 +59,11 @@ impl AnchorMetrics {
                 "Anchoring rounds that failed (chain unreachable or erroring); retried with backoff",
             )?,
             gas_used: Histogram::with_opts(
-                HistogramOpts::new("anchor_gas_used", "Gas used per confirmed anchor transaction")
-                    .buckets(vec![40e3, 50e3, 55e3, 60e3, 70e3, 80e3, 100e3, 120e3]),
+                HistogramOpts::new(
+                    "anchor_gas_used",
+                    "Gas used per confirmed anchor transaction",
+                )
+                .buckets(vec![40e3, 50e3, 55e3, 60e3, 70e3, 80e3, 100e3, 120e3]),
             )?,
             lag_seconds: Gauge::new(
                 "anchor_lag_seconds",
@@ -171,9 +174,9 @@ impl Worker {
         }
         let open = self.db(q::unconfirmed).await?;
         self.a.metrics.in_flight.set(open.len() as i64);
-        let lag = open
-            .first()
-            .map_or(0.0, |b| (Utc::now() - b.created_at).num_milliseconds() as f64 / 1e3);
+        let lag = open.first().map_or(0.0, |b| {
+            (Utc::now() - b.created_at).num_milliseconds() as f64 / 1e3
+        });
         self.a.metrics.lag_seconds.set(lag);
         self.maybe_new_batch(&chain, &open).await?;
         self.a.set_health("up");
@@ -202,7 +205,11 @@ impl Worker {
                     .halt(format!(
                         "the anchor contract {} has {} on chain {} (a fresh or different chain?)",
                         super::setup::hex_address(self.a.contract),
-                        if len == 0 { "no code".to_owned() } else { format!("code hash {hash}") },
+                        if len == 0 {
+                            "no code".to_owned()
+                        } else {
+                            format!("code hash {hash}")
+                        },
                         self.a.chain_id
                     ))
                     .await;
@@ -230,7 +237,10 @@ impl Worker {
             if b.block_number.is_some() {
                 // It was in a block and is not any more: a reorg dropped it.
                 self.a.metrics.batches.with_label_values(&["reorged"]).inc();
-                tracing::warn!(batch_seq = seq, "anchor dropped by a reorg; re-sending unchanged");
+                tracing::warn!(
+                    batch_seq = seq,
+                    "anchor dropped by a reorg; re-sending unchanged"
+                );
                 self.db(move |c| q::set_inclusion(c, seq, None)).await?;
             }
             if mined_nonce > b.nonce as u64 {
@@ -295,11 +305,13 @@ impl Worker {
         }
         let (tx, hash) = (log.tx_hash.to_vec(), block_hash.to_vec());
         let number = log.block_number as i64;
-        self.db(move |c| {
-            q::mark_confirmed(c, seq, &tx, number, &hash, block_time as i64, gas)
-        })
-        .await?;
-        self.a.metrics.batches.with_label_values(&["confirmed"]).inc();
+        self.db(move |c| q::mark_confirmed(c, seq, &tx, number, &hash, block_time as i64, gas))
+            .await?;
+        self.a
+            .metrics
+            .batches
+            .with_label_values(&["confirmed"])
+            .inc();
         self.a.metrics.gas_used.observe(gas as f64);
         tracing::info!(batch_seq = seq, block = number, gas, "anchor confirmed");
         Ok(())
@@ -308,9 +320,9 @@ impl Worker {
     /// Re-sends the batch's transaction unchanged (a no-op when the node has it), or replaces
     /// it at the same nonce with higher fees once it has waited too long.
     async fn rebroadcast(&mut self, chain: &Chain, b: &BatchRow) -> Result<(), RoundError> {
-        let waited = b
-            .submitted_at
-            .map_or(Duration::ZERO, |t| (Utc::now() - t).to_std().unwrap_or_default());
+        let waited = b.submitted_at.map_or(Duration::ZERO, |t| {
+            (Utc::now() - t).to_std().unwrap_or_default()
+        });
         let due = BUMP_AFTER * (b.fee_bumps as u32 + 1);
         if waited < due {
             chain.send_raw(&b.raw_tx).await?;
@@ -334,9 +346,17 @@ impl Worker {
             ),
         )?;
         let (seq, raw, hash) = (b.batch_seq, signed.raw.clone(), signed.hash.to_vec());
-        self.db(move |c| q::replace_tx(c, seq, &raw, &hash, true)).await?;
-        self.a.metrics.batches.with_label_values(&["fee_bumped"]).inc();
-        tracing::info!(batch_seq = seq, "anchor transaction replaced with higher fees");
+        self.db(move |c| q::replace_tx(c, seq, &raw, &hash, true))
+            .await?;
+        self.a
+            .metrics
+            .batches
+            .with_label_values(&["fee_bumped"])
+            .inc();
+        tracing::info!(
+            batch_seq = seq,
+            "anchor transaction replaced with higher fees"
+        );
         match chain.send_raw(&signed.raw).await? {
             SendOutcome::Accepted | SendOutcome::AlreadyKnown => Ok(()),
         }
@@ -344,7 +364,11 @@ impl Worker {
 
     /// Builds, persists and sends the next batch when the interval has passed and any
     /// origin grew.
-    async fn maybe_new_batch(&mut self, chain: &Chain, open: &[BatchRow]) -> Result<(), RoundError> {
+    async fn maybe_new_batch(
+        &mut self,
+        chain: &Chain,
+        open: &[BatchRow],
+    ) -> Result<(), RoundError> {
         if open.len() >= MAX_IN_FLIGHT {
             return Ok(());
         }
@@ -363,7 +387,11 @@ impl Worker {
         };
         self.check_agreement(chain, open, last.as_ref()).await?;
         let (seq, prev_root, nonce) = match &last {
-            Some(l) => (l.batch_seq + 1, B256::from_slice(&l.root), l.nonce as u64 + 1),
+            Some(l) => (
+                l.batch_seq + 1,
+                B256::from_slice(&l.root),
+                l.nonce as u64 + 1,
+            ),
             None => (0, B256::ZERO, chain.mined_nonce(self.a.anchorer).await?),
         };
         let root = B256::from(planned.root);
@@ -406,7 +434,12 @@ impl Worker {
         self.db(move |c| q::insert_batch(c, &row, &members)).await?;
         self.last_batch = Some(Instant::now());
         self.a.metrics.batches.with_label_values(&["created"]).inc();
-        tracing::info!(batch_seq = seq, members = count, nonce, "anchor batch persisted");
+        tracing::info!(
+            batch_seq = seq,
+            members = count,
+            nonce,
+            "anchor batch persisted"
+        );
         chain.send_raw(&signed.raw).await?;
         self.db(move |c| q::mark_submitted(c, seq)).await?;
         Ok(())
@@ -421,7 +454,9 @@ impl Worker {
         last: Option<&BatchRow>,
     ) -> Result<(), RoundError> {
         let (contract, anchorer) = (self.a.contract, self.a.anchorer);
-        let next = chain.next_seq(contract, anchorer, BlockId::latest()).await? as i64;
+        let next = chain
+            .next_seq(contract, anchorer, BlockId::latest())
+            .await? as i64;
         let made = last.map_or(0, |l| l.batch_seq + 1);
         let confirmed = open.first().map_or(made, |b| b.batch_seq);
         if next > made {

@@ -104,8 +104,8 @@ impl QueryRoot {
         }))
     }
 
-    /// Anchor batches, newest first. Anchoring on an EVM chain is not built yet: this is
-    /// always an empty connection until it is.
+    /// Anchor batches in batch order, oldest first (as REST `GET /v1/anchors`); empty when
+    /// the instance does not anchor.
     async fn anchors(
         &self,
         ctx: &Context<'_>,
@@ -114,6 +114,6 @@ impl QueryRoot {
             String,
         >,
     ) -> async_graphql::Result<AnchorConnection> {
-        Ok(anchors_page(state(ctx), first, after)?)
+        Ok(anchors_page(state(ctx), caller(ctx), first, after).await?)
     }
 }

@@ -394,3 +394,7 @@ pub fn set_finality(conn: &mut Conn, depth: Option<i64>) -> QueryResult<()> {
         .execute(conn)
         .map(|_| ())
 }
+
+pub fn count(conn: &mut Conn) -> QueryResult<i64> {
+    anchor_batches::table.count().get_result(conn)
+}

@@ -44,13 +44,21 @@ async fn wait_anchored(app: &TestApp, seq: u64, within: Duration) -> Value {
         if !b["anchor"].is_null() {
             return b;
         }
-        assert!(Instant::now() < until, "record {seq} not anchored in {within:?}: {b}");
+        assert!(
+            Instant::now() < until,
+            "record {seq} not anchored in {within:?}: {b}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
 async fn anchors(app: &TestApp) -> Vec<Value> {
-    let v: Value = app.get("/v1/anchors?limit=1000", None).await.json().await.unwrap();
+    let v: Value = app
+        .get("/v1/anchors?limit=1000", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     v["anchors"].as_array().unwrap().clone()
 }
 
@@ -64,7 +72,12 @@ async fn a_published_record_gets_a_confirmed_anchor_that_the_chain_holds() {
     eprintln!("publish to confirmed anchor: {:?}", started.elapsed());
 
     // /.well-known names the chain, contract, code hash, anchorer and finality.
-    let wk: Value = app.get("/.well-known/civicproof.json", None).await.json().await.unwrap();
+    let wk: Value = app
+        .get("/.well-known/civicproof.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     let a = &wk["anchor"];
     assert_eq!(a["chain_id"], 31337);
     assert_eq!(a["anchorer"], DEV_ADDRESS);
@@ -91,13 +104,21 @@ async fn a_published_record_gets_a_confirmed_anchor_that_the_chain_holds() {
     let seq = anchor["batch_seq"].as_u64().unwrap();
     let block = anchor["block_number"].as_u64().unwrap();
     assert!(block <= anvil.block_number("finalized").await);
-    let root = anvil.root_of(&contract, DEV_ADDRESS, seq, "finalized").await;
+    let root = anvil
+        .root_of(&contract, DEV_ADDRESS, seq, "finalized")
+        .await;
     assert_eq!(root, anchor["batch_root"].as_str().unwrap());
     let canonical = anvil
-        .rpc("eth_getBlockByNumber", json!([format!("0x{block:x}"), false]))
+        .rpc(
+            "eth_getBlockByNumber",
+            json!([format!("0x{block:x}"), false]),
+        )
         .await;
     assert_eq!(canonical["hash"], anchor["block_hash"]);
-    assert_eq!(quantity(&canonical["timestamp"]), anchor["block_time"].as_u64().unwrap());
+    assert_eq!(
+        quantity(&canonical["timestamp"]),
+        anchor["block_time"].as_u64().unwrap()
+    );
     assert!(b["anchor_pending"].is_null());
 
     // The verify crate: every step up to the offline anchor check passes.
@@ -125,7 +146,10 @@ async fn a_published_record_gets_a_confirmed_anchor_that_the_chain_holds() {
     let batch: Value = r.json().await.unwrap();
     assert_eq!(batch["status"], "confirmed");
     assert_eq!(batch["batch_root"], anchor["batch_root"]);
-    assert_eq!(batch["members"][anchor["batch_index"].as_u64().unwrap() as usize]["checkpoint"], b["checkpoint"]);
+    assert_eq!(
+        batch["members"][anchor["batch_index"].as_u64().unwrap() as usize]["checkpoint"],
+        b["checkpoint"]
+    );
 
     // A confirmed bundle never changes except by erasure: later growth leaves it alone.
     publish(&app, &token, "air", 5, 9).await;
@@ -133,8 +157,34 @@ async fn a_published_record_gets_a_confirmed_anchor_that_the_chain_holds() {
     let again = bundle_json(&app, "/v1/datasets/city/air/records/3/proof").await;
     assert_eq!(again, b);
 
+    // GraphQL shows the same batches.
+    let q = json!({"query": "{ anchors(first: 10) { totalCount edges { node { batchSeq batchRoot status members { leafHash checkpoint } } } } \
+        dataset(institution: \"city\", slug: \"air\") { latestAnchor { batchSeq status } } }"});
+    let g: Value = app
+        .post_json("/graphql", None, &q)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(g.get("errors").is_none(), "{g}");
+    let node = &g["data"]["anchors"]["edges"][seq as usize]["node"];
+    assert_eq!(node["batchRoot"], anchor["batch_root"], "{g}");
+    assert_eq!(node["status"], "CONFIRMED");
+    assert!(g["data"]["anchors"]["totalCount"].as_u64().unwrap() > seq);
+    assert!(
+        g["data"]["dataset"]["latestAnchor"]["batchSeq"]
+            .as_u64()
+            .unwrap()
+            >= seq
+    );
+
     // The dataset view names its newest anchor.
-    let ds: Value = app.get("/v1/datasets/city/air", None).await.json().await.unwrap();
+    let ds: Value = app
+        .get("/v1/datasets/city/air", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(ds["anchor"]["batch_seq"].as_u64().unwrap() >= seq, "{ds}");
 }
 
@@ -143,7 +193,8 @@ async fn one_transaction_per_interval_whatever_the_number_of_datasets() {
     let anvil = Anvil::start().await;
     let (app, token) = anchored_app(&anvil, 3000).await;
     for i in 0..20 {
-        app.dataset(&token, &format!("d{i:02}"), "public", json!({})).await;
+        app.dataset(&token, &format!("d{i:02}"), "public", json!({}))
+            .await;
     }
     // Wait for a batch boundary, then let every dataset grow within one interval.
     let before = anchors(&app).await.len();
@@ -165,7 +216,11 @@ async fn one_transaction_per_interval_whatever_the_number_of_datasets() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     // 20 growing datasets fit in at most two batches (one interval may cut them).
-    assert!(batches.len() - before <= 2, "{} batches", batches.len() - before);
+    assert!(
+        batches.len() - before <= 2,
+        "{} batches",
+        batches.len() - before
+    );
     let biggest = batches
         .iter()
         .map(|b| b["batch_size"].as_u64().unwrap())
@@ -179,7 +234,15 @@ async fn one_transaction_per_interval_whatever_the_number_of_datasets() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| m["checkpoint"].as_str().unwrap().lines().next().unwrap().to_owned())
+            .map(|m| {
+                m["checkpoint"]
+                    .as_str()
+                    .unwrap()
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect();
         assert!(origins.windows(2).all(|w| w[0] < w[1]), "{origins:?}");
     }
@@ -213,7 +276,9 @@ async fn a_chain_outage_leaves_publishing_alone_and_anchors_catch_up_without_a_g
     for (i, batch) in all.iter().enumerate() {
         assert_eq!(batch["batch_seq"], i as u64, "gapless batch seqs");
         if batch["status"] == "confirmed" {
-            let root = anvil.root_of(&contract, DEV_ADDRESS, i as u64, "latest").await;
+            let root = anvil
+                .root_of(&contract, DEV_ADDRESS, i as u64, "latest")
+                .await;
             assert_eq!(root, batch["batch_root"].as_str().unwrap());
         }
     }
@@ -269,11 +334,17 @@ async fn a_reorg_that_drops_a_submitted_anchor_is_resent_and_never_shown_confirm
     let b = wait_anchored(&app, 3, Duration::from_secs(30)).await;
     let anchor = &b["anchor"];
     assert_eq!(anchor["batch_seq"], seq, "the same batch seq");
-    assert_eq!(anchor["tx_hash"], pending["tx_hash"], "re-sent unchanged, same nonce");
+    assert_eq!(
+        anchor["tx_hash"], pending["tx_hash"],
+        "re-sent unchanged, same nonce"
+    );
     assert_ne!(anchor["block_hash"], dropped_block);
     let block = anchor["block_number"].as_u64().unwrap();
     let canonical = anvil
-        .rpc("eth_getBlockByNumber", json!([format!("0x{block:x}"), false]))
+        .rpc(
+            "eth_getBlockByNumber",
+            json!([format!("0x{block:x}"), false]),
+        )
         .await;
     assert_eq!(canonical["hash"], anchor["block_hash"]);
     let metrics = app
@@ -294,7 +365,12 @@ async fn a_reorg_that_drops_a_submitted_anchor_is_resent_and_never_shown_confirm
 async fn the_anchoring_identity_is_fixed_once_recorded() {
     let anvil = Anvil::start().await;
     let (app, _) = anchored_app(&anvil, 1000).await;
-    let wk: Value = app.get("/.well-known/civicproof.json", None).await.json().await.unwrap();
+    let wk: Value = app
+        .get("/.well-known/civicproof.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     let contract = wk["anchor"]["contract"].as_str().unwrap().to_owned();
     // The server keeps running: each attempt below is a second process on its database.
     let config = app.config.clone();
@@ -318,13 +394,17 @@ async fn the_anchoring_identity_is_fixed_once_recorded() {
         }
     };
     let other_key = "11".repeat(32);
-    let err = try_with(&|c| c.anchor.key = Some(other_key.clone())).await.unwrap_err();
+    let err = try_with(&|c| c.anchor.key = Some(other_key.clone()))
+        .await
+        .unwrap_err();
     assert!(err.contains("restore the original key"), "{err}");
     let err = try_with(&|c| c.anchor.contract = Some(format!("0x{}", "22".repeat(20))))
         .await
         .unwrap_err();
     assert!(err.contains("CIVICPROOF_ANCHOR_CONTRACT"), "{err}");
-    let err = try_with(&|c| c.anchor.chain_id = Some(1)).await.unwrap_err();
+    let err = try_with(&|c| c.anchor.chain_id = Some(1))
+        .await
+        .unwrap_err();
     assert!(err.contains("CIVICPROOF_CHAIN_ID"), "{err}");
     let err = try_with(&|c| c.anchor.rpc_url = None).await.unwrap_err();
     assert!(err.contains("CIVICPROOF_CHAIN_RPC_URL"), "{err}");

@@ -43,7 +43,10 @@ impl Anvil {
             .local_addr()
             .unwrap()
             .port();
-        let state = std::env::temp_dir().join(format!("civicproof-anvil-{port}-{}.json", std::process::id()));
+        let state = std::env::temp_dir().join(format!(
+            "civicproof-anvil-{port}-{}.json",
+            std::process::id()
+        ));
         let _ = std::fs::remove_file(&state);
         let mut anvil = Self {
             child: None,
@@ -62,7 +65,11 @@ impl Anvil {
         let child = Command::new(binary())
             .args(["--port", &self.port.to_string(), "--host", "127.0.0.1"])
             .args(["--block-time", "1", "--slots-in-an-epoch", "1"])
-            .args(["--state", self.state.to_str().unwrap(), "--preserve-historical-states"])
+            .args([
+                "--state",
+                self.state.to_str().unwrap(),
+                "--preserve-historical-states",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -138,7 +145,10 @@ impl Anvil {
     pub async fn next_seq(&self, contract: &str, anchorer: &str) -> u64 {
         let data = format!("0xc1594ac2{:0>64}", anchorer.trim_start_matches("0x"));
         let out = self
-            .rpc("eth_call", json!([{"to": contract, "data": data}, "latest"]))
+            .rpc(
+                "eth_call",
+                json!([{"to": contract, "data": data}, "latest"]),
+            )
             .await;
         u64::from_str_radix(out.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
     }
@@ -167,7 +177,10 @@ pub fn quantity(v: &Value) -> u64 {
 
 /// Anchoring settings for a server on this chain: deploys on the first start, batches every
 /// `interval_ms`.
-pub fn anchoring(anvil: &Anvil, interval_ms: u64) -> civicproof_api::anchor::settings::AnchorSettings {
+pub fn anchoring(
+    anvil: &Anvil,
+    interval_ms: u64,
+) -> civicproof_api::anchor::settings::AnchorSettings {
     civicproof_api::anchor::settings::AnchorSettings {
         rpc_url: Some(anvil.url.clone()),
         deploy: true,

@@ -4,7 +4,7 @@
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::limits::COUNT_COST;
 use crate::graphql::pagination::{
-    RecordCursor, Window, dataset_cursor, parse_anchor_cursor, parse_dataset_cursor, window,
+    RecordCursor, Window, dataset_cursor, parse_dataset_cursor, window,
 };
 use crate::graphql::types::dataset::Dataset;
 use crate::graphql::types::proofs::Anchor;
@@ -59,9 +59,10 @@ pub struct AnchorCount;
 
 #[Object]
 impl AnchorCount {
-    /// Always 0 until anchoring exists.
-    async fn total_count(&self) -> Seq {
-        Seq(0)
+    /// Anchor batches made so far (every status).
+    #[graphql(complexity = "COUNT_COST")]
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<Seq> {
+        Ok(Seq(crate::anchor::view::count(state(ctx)).await?))
     }
 }
 
@@ -149,17 +150,24 @@ pub async fn records_page(
     Ok(conn)
 }
 
-/// Anchors do not exist yet: always an empty connection (arguments are still checked).
-pub fn anchors_page(
+/// One page of anchor batches in batch order (REST `GET /v1/anchors`).
+pub async fn anchors_page(
     st: &AppState,
+    who: &crate::auth::Caller,
     first: Option<i32>,
     after: Option<String>,
 ) -> ApiResult<AnchorConnection> {
-    window(st, first, None)?;
-    after.as_deref().map(parse_anchor_cursor).transpose()?;
-    Ok(Connection::with_additional_fields(
-        false,
-        false,
-        AnchorCount,
-    ))
+    let limit = match window(st, first, None)? {
+        Window::First(n) | Window::Last(n) => n.to_string(),
+    };
+    let (batches, next, _) =
+        crate::anchor::view::list(st, who, after.as_deref(), Some(&limit)).await?;
+    let mut conn = Connection::with_additional_fields(after.is_some(), next.is_some(), AnchorCount);
+    conn.edges.extend(batches.into_iter().map(|b| {
+        Edge::new(
+            crate::anchor::view::cursor(b.batch_seq as i64),
+            Anchor::from_batch(b),
+        )
+    }));
+    Ok(conn)
 }

@@ -133,9 +133,13 @@ impl Dataset {
             .transpose()?)
     }
 
-    /// The newest confirmed anchor; always null until anchoring exists.
-    async fn latest_anchor(&self) -> Option<Anchor> {
-        None
+    /// The newest confirmed anchor batch holding one of this dataset's checkpoints.
+    async fn latest_anchor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Anchor>> {
+        Ok(
+            crate::anchor::view::latest_of(state(ctx), caller(ctx), &self.institution, &self.slug)
+                .await?
+                .map(Anchor::from_batch),
+        )
     }
 
     /// RFC 3339, UTC.

@@ -37,7 +37,8 @@ impl Checkpoint {
 }
 
 /// An anchor: a batch of checkpoints whose Merkle root was written to an EVM chain
-/// (PROOFS.md sections 4 and 5). Anchoring is not built yet, so no anchor exists.
+/// (PROOFS.md sections 4 and 5). Transaction and block fields are null until the batch is
+/// confirmed, except `txHash`.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct Anchor {
     pub batch_seq: Seq,
@@ -59,6 +60,73 @@ pub struct Anchor {
     /// Unix seconds.
     pub block_time: Option<Seq>,
     pub status: AnchorStatus,
+    /// The batch's checkpoints in batch order (empty when this anchor comes from a bundle).
+    pub members: Vec<AnchorMember>,
+}
+
+/// One checkpoint of an anchor batch.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct AnchorMember {
+    /// Hex `SHA-256(0x00 || note text)`.
+    pub leaf_hash: String,
+    /// The signed note; null where the caller may not see the dataset.
+    pub checkpoint: Option<String>,
+}
+
+impl Anchor {
+    /// From the REST shape (`/v1/anchors/{batch_seq}`).
+    pub fn from_batch(b: crate::anchor::view::AnchorBatch) -> Self {
+        Self {
+            batch_seq: Seq(b.batch_seq),
+            batch_root: b.batch_root,
+            batch_size: Seq(b.batch_size),
+            batch_index: None,
+            batch_path: None,
+            prev_root: b.prev_root,
+            chain_id: Seq(b.chain_id),
+            contract: b.contract,
+            anchorer: b.anchorer,
+            tx_hash: Some(b.tx_hash),
+            block_number: b.block_number.map(Seq),
+            block_hash: b.block_hash,
+            block_time: b.block_time.map(Seq),
+            status: match b.status.as_str() {
+                "confirmed" => AnchorStatus::Confirmed,
+                "submitted" => AnchorStatus::Submitted,
+                _ => AnchorStatus::Pending,
+            },
+            members: b
+                .members
+                .into_iter()
+                .map(|m| AnchorMember {
+                    leaf_hash: m.leaf_hash,
+                    checkpoint: m.checkpoint,
+                })
+                .collect(),
+        }
+    }
+
+    /// From a bundle's `anchor` section (always confirmed).
+    fn from_bundle(v: &serde_json::Value) -> Option<Self> {
+        let a: civicproof_verify::bundle::Anchor = serde_json::from_value(v.clone()).ok()?;
+        Some(Self {
+            batch_seq: Seq(a.batch_seq),
+            batch_root: a.batch_root,
+            batch_size: Seq(a.batch_size),
+            batch_index: Some(Seq(a.batch_index)),
+            batch_path: Some(a.batch_path),
+            prev_root: a.prev_root,
+            chain_id: Seq(a.chain_id),
+            contract: a.contract,
+            anchorer: a.anchorer,
+            tx_hash: Some(a.tx_hash),
+            block_number: Some(Seq(a.block_number)),
+            block_hash: Some(a.block_hash),
+            block_time: Some(Seq(a.block_time)),
+            status: AnchorStatus::Confirmed,
+            members: Vec::new(),
+        })
+    }
 }
 
 /// A proof bundle (PROOFS.md section 5), exactly as REST serves it, with typed fields.
@@ -127,8 +195,9 @@ impl ProofBundle {
         })
     }
 
-    /// The anchor dating this checkpoint; always null until anchoring exists.
+    /// The confirmed anchor dating this checkpoint, with this checkpoint's batch index and
+    /// path; null while the checkpoint is not in a confirmed batch.
     async fn anchor(&self) -> Option<Anchor> {
-        None
+        self.raw.get("anchor").and_then(Anchor::from_bundle)
     }
 }
