@@ -10,6 +10,7 @@ mod binding;
 mod format;
 mod leaf;
 mod lengths;
+mod online;
 mod payload;
 mod report;
 mod verify;
@@ -19,9 +20,14 @@ pub use binding::BindingError;
 pub use format::FormatError;
 pub use leaf::LeafError;
 pub use lengths::LengthError;
+pub use online::{
+    AnchorFindings, AnchorOnlineError, MAX_CLOCK_LEAD_SECONDS, OnlineCheck, iso_time,
+};
 pub use payload::PayloadError;
-pub use report::{ANCHOR_UNCHECKED, Report, SCOPE_NOTE, STEP_NAMES, StepReport, StepStatus};
-pub use verify::{Expect, Trust, verify_bundle};
+pub use report::{
+    ANCHOR_CONFIRMED, ANCHOR_UNCHECKED, Report, SCOPE_NOTE, STEP_NAMES, StepReport, StepStatus,
+};
+pub use verify::{Expect, Trust, VerifyOptions, verify_bundle, verify_bundle_with};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -19,12 +19,15 @@
 //! client, argument parser and trust file; `default-features = false` leaves the library alone.
 
 pub mod bundle;
+pub mod chain;
 pub mod checkpoint;
+pub mod consistency;
 pub mod ed25519;
 pub mod encoding;
 pub mod envelope;
 pub mod jcs;
 pub mod json;
 pub mod merkle;
+pub mod monitor;
 pub mod note;
 pub mod tlog_proof;
