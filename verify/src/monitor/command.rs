@@ -5,7 +5,6 @@
 //! 2 when the check could not run (usage, RPC or server failure). Without `--once` the command
 //! follows the chain until interrupted, reporting violations and failures as they come.
 
-use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
@@ -88,13 +87,13 @@ impl MonitorArgs {
     }
 }
 
-/// Runs the command; the exit status is described in the module documentation.
-pub fn run(args: &MonitorArgs) -> ExitCode {
+/// Runs the command and returns its exit status (see the module documentation).
+pub fn run(args: &MonitorArgs) -> u8 {
     let config = match args.config() {
         Ok(config) => config,
         Err(e) => {
             eprintln!("civicproof monitor: usage error: {e}");
-            return ExitCode::from(2);
+            return 2;
         }
     };
     let rpc = HttpRpc::new(&args.rpc);
@@ -123,7 +122,7 @@ pub fn run(args: &MonitorArgs) -> ExitCode {
                     monitor.next_seq() as i64 - 1,
                     monitor.history().len()
                 );
-                return ExitCode::SUCCESS;
+                return 0;
             }
             (Err(MonitorError::Violation(v)), true) => {
                 // Batch-level violations were printed as they were found.
@@ -131,11 +130,11 @@ pub fn run(args: &MonitorArgs) -> ExitCode {
                     print_violation(&v);
                 }
                 println!("result: VIOLATION");
-                return ExitCode::from(1);
+                return 1;
             }
             (Err(e), true) => {
                 println!("result: could not check: {e}");
-                return ExitCode::from(2);
+                return 2;
             }
             (Ok(_), false) => {}
             (Err(MonitorError::Violation(v)), false) => print_violation(&v),
