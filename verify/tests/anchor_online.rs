@@ -536,3 +536,278 @@ fn an_unreachable_endpoint_fails_step_8_naming_it() {
     assert_step8_fails(&report, "(RPC http://127.0.0.1:9)");
 }
 
+mod cli {
+    //! The `civicproof-verify` binary with anchor trust, end to end against the real chain.
+
+    use civicproof_verify::encoding::base64_encode;
+    use serde_json::json;
+
+    use super::Fixture;
+    use super::support::anvil::{ACCOUNT_0, code_hash};
+    use super::support::cli::{TempDir, assert_code, json, run, stderr, stdout};
+    use super::support::http::{Server, not_found};
+    use super::support::{ORIGIN, PREFIX, trust};
+
+    fn key() -> String {
+        base64_encode(&trust().public_key)
+    }
+
+    fn anchor_flags<'a>(f: &'a Fixture, hash: &'a str) -> Vec<&'a str> {
+        vec![
+            "--chain-id",
+            "31337",
+            "--contract",
+            &f.contract,
+            "--code-hash",
+            hash,
+            "--anchorer",
+            ACCOUNT_0,
+            "--rpc",
+            &f.anvil.url,
+        ]
+    }
+
+    #[test]
+    fn json_output_shows_endpoint_and_existed_no_later_than() {
+        let f = Fixture::new();
+        let dir = TempDir::new("anchor-cli");
+        let trust_file = dir.path("trust.json");
+        let file = dir.write("b.json", &f.bundle(17).to_json_bytes());
+        let hash = code_hash();
+        let key = key();
+        let mut args = vec![
+            "bundle",
+            &file,
+            "--origin",
+            ORIGIN,
+            "--seq",
+            "17",
+            "--prefix",
+            PREFIX,
+            "--public-key",
+            &key,
+        ];
+        args.extend(anchor_flags(&f, &hash));
+
+        // Not final yet: step 8 fails, exit 1.
+        let mut with_json = args.clone();
+        with_json.push("--json");
+        let out = run(&trust_file, &with_json, b"");
+        assert_code(&out, 1);
+        let report = json(&out);
+        assert_eq!(report["failed_step"], 8);
+        assert!(
+            report["steps"][8]["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("not-final")
+        );
+
+        f.anvil.finalize(f.on_chain.block_number);
+        let out = run(&trust_file, &with_json, b"");
+        assert_code(&out, 0);
+        let report = json(&out);
+        assert_eq!(report["ok"], true);
+        assert_eq!(report["steps"][8]["status"], "pass");
+        let anchor = &report["anchor"];
+        assert_eq!(anchor["rpc"], f.anvil.url.as_str());
+        assert_eq!(anchor["endpoint"], f.anvil.url.as_str());
+        assert_eq!(anchor["required"], true);
+        assert_eq!(anchor["finality"], "finalized");
+        assert_eq!(anchor["existed_no_later_than"], f.on_chain.block_time);
+        assert_eq!(
+            anchor["existed_no_later_than_utc"],
+            civicproof_verify::bundle::iso_time(f.on_chain.block_time).as_str()
+        );
+        assert_eq!(anchor["trust"]["contract"], f.contract.as_str());
+        assert_eq!(anchor["trust"]["source"], "command line");
+
+        // Text output names the endpoint and the date.
+        let out = run(&trust_file, &args, b"");
+        assert_code(&out, 0);
+        let text = stdout(&out);
+        assert!(
+            text.contains(&format!(
+                "existed no later than: {} (block time on chain via {}",
+                civicproof_verify::bundle::iso_time(f.on_chain.block_time),
+                f.anvil.url
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("step 8 anchor-online: passed (rootOf(anchorer, 0) equals batch_root"),
+            "{text}"
+        );
+        assert!(text.ends_with("result: verified\n"), "{text}");
+
+        // A wrong pinned code hash fails at step 8.
+        let wrong = format!("0x{}", "07".repeat(32));
+        let args: Vec<&str> = args
+            .iter()
+            .map(|a| if *a == hash { wrong.as_str() } else { a })
+            .collect();
+        let out = run(&trust_file, &args, b"");
+        assert_code(&out, 1);
+        assert!(stdout(&out).contains("result: NOT verified: step 8 anchor-online failed"));
+    }
+
+    #[test]
+    fn tofu_pins_anchor_trust_and_then_requires_an_anchor() {
+        let f = Fixture::new();
+        f.anvil.finalize(f.on_chain.block_number);
+        let dir = TempDir::new("anchor-tofu");
+        let trust_file = dir.path("trust.json");
+        let anchored = f.bundle(17).to_json_bytes();
+        let unanchored = f.air.bundle(16).to_json_bytes();
+        let contract = f.contract.clone();
+        let key = key();
+        let well_known = json!({
+            "origin_prefix": PREFIX,
+            "log_public_key": key,
+            "anchor": {"chain_id": 31337, "contract": contract, "contract_code_hash": code_hash(),
+                       "anchorer": ACCOUNT_0, "finality": "finalized"},
+        })
+        .to_string();
+        let server = Server::start(move |target| match target {
+            "/.well-known/civicproof.json" => (200, well_known.clone().into_bytes()),
+            "/v1/datasets/city/air/records/17/proof" => (200, anchored.clone()),
+            "/v1/datasets/city/air/records/16/proof" => (200, unanchored.clone()),
+            _ => not_found(),
+        });
+        let url = |seq: u64| format!("{}/v1/datasets/city/air/records/{seq}/proof", server.base);
+
+        let out = run(
+            &trust_file,
+            &[
+                "bundle",
+                &url(17),
+                "--tofu",
+                "--rpc",
+                &f.anvil.url,
+                "--json",
+            ],
+            b"",
+        );
+        assert_code(&out, 0);
+        assert!(
+            stderr(&out)
+                .contains("TRUST ON FIRST USE: pinning anchor trust for prefix test.example")
+        );
+        assert_eq!(
+            json(&out)["anchor"]["trust"]["source"],
+            "trust on first use"
+        );
+        let stored: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&trust_file).unwrap()).unwrap();
+        assert_eq!(stored[PREFIX]["anchor"]["contract"], f.contract.as_str());
+        assert_eq!(stored[PREFIX]["anchor"]["finality"], "finalized");
+
+        // From now on the trust file's anchor trust applies, and an anchor is required.
+        let url16 = url(16);
+        let by_file = [
+            "bundle",
+            &url16,
+            "--prefix",
+            PREFIX,
+            "--rpc",
+            &f.anvil.url,
+            "--json",
+        ];
+        let out = run(&trust_file, &by_file, b"");
+        assert_code(&out, 1);
+        let report = json(&out);
+        assert_eq!(report["failed_step"], 7);
+        assert_eq!(
+            report["steps"][7]["detail"],
+            "bundle has no anchor, and an anchor is required"
+        );
+        assert_eq!(report["anchor"]["trust"]["source"], "trust file");
+        let mut relaxed = by_file.to_vec();
+        relaxed.push("--no-require-anchor");
+        assert_code(&run(&trust_file, &relaxed, b""), 0);
+        // Without an RPC endpoint an anchored bundle cannot pass step 8.
+        let url17 = url(17);
+        let out = run(
+            &trust_file,
+            &["bundle", &url17, "--prefix", PREFIX, "--json"],
+            b"",
+        );
+        assert_code(&out, 1);
+        assert_eq!(
+            json(&out)["steps"][8]["detail"],
+            "no RPC endpoint given, and an on-chain check is required"
+        );
+        // Other anchor flags than the pinned ones are refused.
+        let hash = code_hash();
+        let out = run(
+            &trust_file,
+            &[
+                "bundle",
+                &url17,
+                "--prefix",
+                PREFIX,
+                "--chain-id",
+                "1",
+                "--contract",
+                &f.contract,
+                "--code-hash",
+                &hash,
+                "--anchorer",
+                ACCOUNT_0,
+            ],
+            b"",
+        );
+        assert_code(&out, 2);
+        assert!(
+            stderr(&out).contains("different anchor trust pinned"),
+            "{}",
+            stderr(&out)
+        );
+    }
+
+    #[test]
+    fn anchor_flags_come_all_together() {
+        let dir = TempDir::new("anchor-partial");
+        let out = run(
+            &dir.path("trust.json"),
+            &[
+                "bundle",
+                "x.json",
+                "--origin",
+                ORIGIN,
+                "--seq",
+                "1",
+                "--prefix",
+                PREFIX,
+                "--public-key",
+                &key(),
+                "--chain-id",
+                "31337",
+            ],
+            b"",
+        );
+        assert_code(&out, 2);
+        assert!(stderr(&out).contains(
+            "anchor trust needs all of --chain-id, --contract, --code-hash and --anchorer"
+        ));
+        let out = run(
+            &dir.path("trust.json"),
+            &[
+                "bundle",
+                "x.json",
+                "--origin",
+                ORIGIN,
+                "--seq",
+                "1",
+                "--prefix",
+                PREFIX,
+                "--public-key",
+                &key(),
+                "--finality",
+                "latest",
+            ],
+            b"",
+        );
+        assert_code(&out, 2);
+    }
+}
