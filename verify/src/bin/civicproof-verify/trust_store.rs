@@ -86,9 +86,10 @@ pub fn read_finality(value: &Value) -> Result<Finality, String> {
         Value::String(s) if s == "finalized" => Ok(Finality::Finalized),
         Value::Object(o) if o.len() == 1 => o
             .get("confirmations")
-            .and_then(Value::as_u64)
-            .filter(|k| *k >= 1)
-            .map(Finality::Confirmations)
+            // The strict parser reads every number as a double.
+            .and_then(Value::as_f64)
+            .filter(|k| k.fract() == 0.0 && *k >= 1.0 && *k <= 9_007_199_254_740_991.0)
+            .map(|k| Finality::Confirmations(k as u64))
             .ok_or_else(|| format!("finality {value} is not {{\"confirmations\": N >= 1}}")),
         _ => Err(format!(
             "finality {value} is neither \"finalized\" nor {{\"confirmations\": N}}"
