@@ -297,8 +297,17 @@ pub struct Batch {
 impl Batch {
     /// The batch of the full checkpoints of `logs`.
     pub fn of(logs: &[&Log]) -> Batch {
-        let mut checkpoints: Vec<Checkpoint> = logs.iter().map(|l| l.checkpoint()).collect();
+        Batch::of_checkpoints(logs.iter().map(|l| l.checkpoint()).collect())
+    }
+
+    /// The batch of `checkpoints`, put in origin order.
+    pub fn of_checkpoints(mut checkpoints: Vec<Checkpoint>) -> Batch {
         checkpoints.sort_by(|a, b| a.origin.as_bytes().cmp(b.origin.as_bytes()));
+        Batch::in_order(checkpoints)
+    }
+
+    /// The batch of `checkpoints` exactly in the order given (a server breaking the rules).
+    pub fn in_order(checkpoints: Vec<Checkpoint>) -> Batch {
         let leaves: Vec<Hash> = checkpoints
             .iter()
             .map(|c| merkle::leaf_hash(c.to_text().as_bytes()))
