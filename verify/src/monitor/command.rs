@@ -117,11 +117,14 @@ pub fn run(args: &MonitorArgs) -> u8 {
         let round = monitor.poll(&rpc, &server, args.once, &mut print);
         match (round, args.once) {
             (Ok(_), true) => {
-                println!(
-                    "result: OK: batches 0 to {} check out ({} origins visible)",
-                    monitor.next_seq() as i64 - 1,
-                    monitor.history().len()
-                );
+                match monitor.next_seq() {
+                    0 => println!("result: OK: nothing anchored up to the final block yet"),
+                    n => println!(
+                        "result: OK: batches 0 to {} check out ({} origins visible)",
+                        n - 1,
+                        monitor.history().len()
+                    ),
+                }
                 return 0;
             }
             (Err(MonitorError::Violation(v)), true) => {
@@ -188,5 +191,59 @@ fn print_violation(v: &Violation) {
     }
     if !v.evidence().is_empty() {
         println!("--- end of evidence ---");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: MonitorArgs,
+    }
+
+    #[test]
+    fn flags_parse_into_a_pinned_configuration() {
+        Wrapper::command().debug_assert();
+        let key = crate::encoding::base64_encode(&[3; 32]);
+        let base = [
+            "m",
+            "--server",
+            "http://s",
+            "--rpc",
+            "http://r",
+            "--prefix",
+            "p.example",
+            "--public-key",
+            &key,
+            "--chain-id",
+            "31337",
+            "--contract",
+            "0x5fbdb2315678afecb367f032d93f642f64180aa3",
+            "--anchorer",
+            "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266",
+        ];
+        let w = Wrapper::try_parse_from(base).unwrap();
+        assert!(!w.args.once);
+        assert_eq!(w.args.finality, Finality::Finalized);
+        let config = w.args.config().unwrap();
+        assert!(!config.check_code_hash);
+        assert_eq!(config.trust.public_key, [3; 32]);
+        let mut more = base.to_vec();
+        more.extend(["--once", "--finality", "12", "--code-hash", "0x01"]);
+        let w = Wrapper::try_parse_from(&more).unwrap();
+        assert_eq!(w.args.finality, Finality::Confirmations(12));
+        assert!(w.args.config().unwrap_err().contains("code hash"));
+        let mut bad = base.to_vec();
+        bad.extend(["--interval-secs", "0"]);
+        assert!(Wrapper::try_parse_from(&bad).is_err());
+        let mut bad_key = base.to_vec();
+        bad_key[8] = "AAAA";
+        let w = Wrapper::try_parse_from(&bad_key).unwrap();
+        assert!(w.args.config().unwrap_err().contains("--public-key"));
     }
 }

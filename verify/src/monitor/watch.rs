@@ -328,5 +328,10 @@ fn call_u64(
 ) -> Result<u64, MonitorError> {
     let call = json!({"to": anchor.contract_hex(), "data": data});
     let word = rpc.call("eth_call", json!([call, format!("0x{at:x}")]))?;
-    quantity(&word).ok_or_else(|| MonitorError::Rpc(format!("eth_call returned {word}")))
+    quantity(&word).ok_or_else(|| {
+        MonitorError::Rpc(format!(
+            "eth_call nextSeq(anchorer) returned {word} (is the contract deployed at {}?)",
+            anchor.contract_hex()
+        ))
+    })
 }
