@@ -1,4 +1,8 @@
 //! Runs the steps of PROOFS.md section 6 in order and stops at the first failure.
+//!
+//! The anchor steps follow `web/verify.js` exactly: without an anchor both 7 and 8 are skipped
+//! ("bundle has no anchor"), or step 7 fails when an anchor is required; step 8 is skipped
+//! without pinned anchor trust or an RPC endpoint, or fails then when an anchor is required.
 
 use super::online::{self, OnlineCheck};
 use super::payload::{self, Payload};

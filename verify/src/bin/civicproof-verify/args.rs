@@ -12,6 +12,8 @@ Usage synopsis:
       is P/{inst}/{ds} and the expected seq is {seq}, both from the URL.
   civicproof-verify bundle <FILE|-> --origin O (--seq N | --any-seq) --prefix P [--public-key K]
       [--server BASE] [--json]
+      Anchor options of both forms: [--chain-id N --contract A --code-hash H --anchorer A]
+      [--rpc URL] [--finality finalized|N] [--require-anchor | --no-require-anchor]
   civicproof-verify consistency --server BASE --dataset INST/DS --first M --second N --prefix P
   civicproof-verify consistency --dataset INST/DS --proof-file FILE [--first-note F --second-note F]
       --prefix P      (offline; FILE is a saved consistency response, or hex hashes one a line
