@@ -170,8 +170,28 @@ impl Run {
                 &checkpoint.root,
             ),
         )?;
+        let mut published = vec![(envelope.seq(), envelope.published_at().to_owned())];
+        if let Payload::Erased(erased) = &payload {
+            published.push((erased.seq, erased.published_at.clone()));
+        }
+        let batch = decoded
+            .batch
+            .as_ref()
+            .map(|(root, path)| (root, path.as_slice()));
+        self.anchor_steps(&bundle, batch, &note.text, &published, options)
+    }
+
+    /// Steps 7 and 8. `published` holds the `(seq, published_at)` that step 8 bounds.
+    fn anchor_steps(
+        &mut self,
+        bundle: &Bundle,
+        batch: Option<(&merkle::Hash, &[merkle::Hash])>,
+        note_text: &str,
+        published: &[(u64, String)],
+        options: &VerifyOptions<'_>,
+    ) -> Option<()> {
         let required = options.anchor_required();
-        let (Some(claim), Some((root, path))) = (&bundle.anchor, &decoded.batch) else {
+        let (Some(claim), Some((root, path))) = (&bundle.anchor, batch) else {
             if required {
                 return self.fail(7, "bundle has no anchor, and an anchor is required");
             }
@@ -179,7 +199,7 @@ impl Run {
             self.push(8, StepStatus::Skipped("bundle has no anchor".to_owned()));
             return Some(());
         };
-        self.record(7, anchor::check(&note.text, claim, root, path))?;
+        self.record(7, anchor::check(note_text, claim, root, path))?;
         self.report.steps[7].detail = Some(ANCHOR_UNCHECKED.to_owned());
         let (Some(anchor_trust), Some(rpc)) = (options.anchor_trust, options.rpc) else {
             let why = match options.anchor_trust {
@@ -199,13 +219,9 @@ impl Run {
             finality: options.finality,
             code_hashes: options.code_hashes.unwrap_or(&fresh),
         };
-        let mut published = vec![(envelope.seq(), envelope.published_at().to_owned())];
-        if let Payload::Erased(erased) = &payload {
-            published.push((erased.seq, erased.published_at.clone()));
-        }
         let endpoint = rpc.endpoint();
         let findings =
-            online::check(claim, &published, &online).map_err(|e| format!("{e} (RPC {endpoint})"));
+            online::check(claim, published, &online).map_err(|e| format!("{e} (RPC {endpoint})"));
         let findings = self.record(8, findings)?;
         self.report.steps[7].detail = Some(ANCHOR_CONFIRMED.to_owned());
         self.report.steps[8].detail = Some(findings.detail.clone());
