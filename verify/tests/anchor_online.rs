@@ -382,6 +382,29 @@ fn receipt_and_event_must_be_the_claimed_ones() {
         ),
     );
 
+    // A successful transaction in a block above F, claimed with its own block.
+    let late = f
+        .anvil
+        .send(json!({"from": ACCOUNT_1, "to": ACCOUNT_0, "value": "0x2"}));
+    f.anvil.mine(1);
+    let late = f
+        .anvil
+        .on_chain(&f.contract, 1, &f.batch.root, &f.anvil.receipt(&late));
+    assert!(late.block_number > f.anvil.finalized());
+    let r = claim(&|a| {
+        a.tx_hash = late.tx_hash.clone();
+        a.block_hash = late.block_hash.clone();
+        a.block_number = late.block_number;
+    });
+    assert_step8_fails(
+        &r,
+        &format!(
+            "block_number {} is above the final block {}",
+            late.block_number,
+            f.anvil.finalized()
+        ),
+    );
+
     // A receipt the node does not serve, or one in another block, does not fail (b) passed:
     // the transaction fields are stale and F's time bounds the checkpoint.
     let r = claim(&|a| a.tx_hash = format!("0x{}", "cd".repeat(32)));
