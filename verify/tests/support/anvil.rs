@@ -91,7 +91,8 @@ impl Drop for Anvil {
 impl Anvil {
     /// Starts anvil on 127.0.0.1 with an OS-chosen port, 1 s blocks, one slot per epoch.
     pub fn start() -> Anvil {
-        let mut child = Command::new(anvil_binary())
+        let bin = anvil_binary();
+        let mut child = Command::new(&bin)
             .args([
                 "--host",
                 "127.0.0.1",
@@ -106,7 +107,12 @@ impl Anvil {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("starting anvil");
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start anvil {}: {e}; run `npm ci` in contracts/ or fix ANVIL_BIN",
+                    bin.display()
+                )
+            });
         // Drain its output for good (a full pipe would block anvil) and catch the port.
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
