@@ -1,4 +1,4 @@
-//! The `civicproof` binary: `serve`, `migrate`, `openapi`, `graphql-sdl`, `admin …`.
+//! The `civicproof` binary: `serve`, `migrate`, `openapi`, `graphql-sdl`, `admin …`, `monitor`.
 
 use anyhow::Context;
 use civicproof_api::Config;
@@ -48,6 +48,9 @@ enum Command {
         #[command(subcommand)]
         task: AdminTask,
     },
+    /// Audit an instance's anchored history against your own chain endpoint (no database; the
+    /// checks live in civicproof-verify's `monitor` module).
+    Monitor(civicproof_verify::monitor::command::MonitorArgs),
 }
 
 #[derive(Subcommand)]
@@ -81,6 +84,9 @@ fn main() -> anyhow::Result<()> {
         Command::Openapi => {
             print!("{}", civicproof_api::openapi::document_json());
             Ok(())
+        }
+        Command::Monitor(args) => {
+            std::process::exit(i32::from(civicproof_verify::monitor::command::run(&args)))
         }
         Command::GraphqlSdl => {
             print!("{}", civicproof_api::graphql::sdl());

@@ -1,4 +1,5 @@
-//! The proof bundle of PROOFS.md section 5 and its verification (section 6, steps 0-8).
+//! The proof bundle of PROOFS.md section 5 and its verification (section 6, steps 0-8; step 8
+//! asks the client's own chain endpoint through [`crate::chain::ChainRpc`]).
 //!
 //! The serde types are what a server serves ([`Bundle::to_json_bytes`] gives the deterministic
 //! bytes); [`verify_bundle`] is what every client runs on those bytes. Verification never
@@ -10,6 +11,7 @@ mod binding;
 mod format;
 mod leaf;
 mod lengths;
+mod online;
 mod payload;
 mod report;
 mod verify;
@@ -19,9 +21,12 @@ pub use binding::BindingError;
 pub use format::FormatError;
 pub use leaf::LeafError;
 pub use lengths::LengthError;
+pub use online::{AnchorFindings, AnchorOnlineError, MAX_CLOCK_LEAD_SECONDS, iso_time};
 pub use payload::PayloadError;
-pub use report::{ANCHOR_UNCHECKED, Report, SCOPE_NOTE, STEP_NAMES, StepReport, StepStatus};
-pub use verify::{Expect, Trust, verify_bundle};
+pub use report::{
+    ANCHOR_CONFIRMED, ANCHOR_UNCHECKED, Report, SCOPE_NOTE, STEP_NAMES, StepReport, StepStatus,
+};
+pub use verify::{Expect, Trust, VerifyOptions, verify_bundle, verify_bundle_with};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

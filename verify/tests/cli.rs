@@ -30,7 +30,7 @@ fn verified_bundle_exits_0_and_prints_every_step() {
         "step 0 format: passed",
         "step 2 payload: erased by seq 36 (reason legal-erasure)",
         "step 7 anchor-offline: skipped: bundle has no anchor",
-        "step 8 anchor-online: skipped: no anchor trust pinned",
+        "step 8 anchor-online: skipped: bundle has no anchor",
         "result: verified",
     ] {
         assert!(

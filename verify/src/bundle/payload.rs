@@ -79,6 +79,8 @@ pub(super) struct ErasedBy {
     pub seq: u64,
     pub reason: ErasureReason,
     pub leaf: Hash,
+    /// Its `published_at`, which step 8 bounds by the anchor's time.
+    pub published_at: String,
 }
 
 /// Step 2 up to (not including) the erasure entry's inclusion.
@@ -122,6 +124,7 @@ pub(super) fn check(bundle: &Bundle, salt: Option<&[u8; 16]>) -> Result<Payload,
                 seq,
                 erases,
                 reason,
+                published_at,
                 ..
             } = Envelope::from_value(&erasure.envelope).map_err(PayloadError::ErasureEnvelope)?
             else {
@@ -138,6 +141,7 @@ pub(super) fn check(bundle: &Bundle, salt: Option<&[u8; 16]>) -> Result<Payload,
                 seq,
                 reason,
                 leaf: merkle::leaf_hash(&jcs::canonicalize(&erasure.envelope)),
+                published_at,
             }))
         }
         _ => Err(PayloadError::PayloadSaltMismatch),

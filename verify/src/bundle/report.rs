@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use super::AnchorFindings;
 use crate::checkpoint::Checkpoint;
 
 /// The step names of PROOFS.md section 6, indexed by step number.
@@ -26,6 +27,9 @@ pub const SCOPE_NOTE: &str = "A bundle proves inclusion at one tree size; it doe
 
 /// Said of a passed step 7 while step 8 cannot run.
 pub const ANCHOR_UNCHECKED: &str = "anchor claimed, not checked on chain";
+
+/// Said of a passed step 7 once step 8 read the batch root from the chain.
+pub const ANCHOR_CONFIRMED: &str = "batch root confirmed on chain (step 8)";
 
 /// The result of one step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +86,9 @@ pub struct Report {
     pub erased_by: Option<(u64, String)>,
     /// The checkpoint, once its signature verified (step 4), even if a later step failed.
     pub checkpoint: Option<Checkpoint>,
+    /// What step 8 established when it passed: the endpoint, F and the time the checkpoint
+    /// existed no later than.
+    pub anchor: Option<AnchorFindings>,
 }
 
 impl Report {

@@ -1,8 +1,16 @@
 //! Runs the steps of PROOFS.md section 6 in order and stops at the first failure.
+//!
+//! The anchor steps follow `web/verify.js` exactly: without an anchor both 7 and 8 are skipped
+//! ("bundle has no anchor"), or step 7 fails when an anchor is required; step 8 is skipped
+//! without pinned anchor trust or an RPC endpoint, or fails then when an anchor is required.
 
+use super::online::{self, OnlineCheck};
 use super::payload::{self, Payload};
-use super::report::{ANCHOR_UNCHECKED, Report, STEP_NAMES, StepReport, StepStatus};
+use super::report::{
+    ANCHOR_CONFIRMED, ANCHOR_UNCHECKED, Report, STEP_NAMES, StepReport, StepStatus,
+};
 use super::{Bundle, anchor, binding, leaf, lengths};
+use crate::chain::{AnchorTrust, ChainRpc, CodeHashCache, Finality};
 use crate::checkpoint::{self, VerifiedNoteCache};
 use crate::merkle;
 
@@ -24,15 +32,62 @@ pub struct Expect {
     pub seq: Option<u64>,
 }
 
-/// Verifies bundle `bytes` against the pinned `trust` and the client's `expect`ation.
+/// The client's options beyond the log trust: the anchor checks of steps 7 and 8.
 ///
-/// `cache` lets many bundles that share a checkpoint verify its signature once. Step 8
-/// (anchor-online) is always skipped for now: no anchor trust can be pinned yet.
+/// Everything here comes from the client (flags, its own configuration), never from a bundle or
+/// a server.
+#[derive(Clone, Copy, Default)]
+pub struct VerifyOptions<'a> {
+    /// Lets many bundles that share a checkpoint verify its signature once.
+    pub cache: Option<&'a VerifiedNoteCache>,
+    /// The pinned anchor trust; without it step 8 is skipped.
+    pub anchor_trust: Option<&'a AnchorTrust>,
+    /// The client's own JSON-RPC endpoint; without it step 8 is skipped.
+    pub rpc: Option<&'a dyn ChainRpc>,
+    /// The finality policy of step 8 (default: the `finalized` tag).
+    pub finality: Finality,
+    /// `--require-anchor`: a skipped step 7 or 8 fails. `None` means the default: required
+    /// exactly when anchor trust is pinned.
+    pub require_anchor: Option<bool>,
+    /// Contracts whose code hash was already checked; without it every run checks it again.
+    pub code_hashes: Option<&'a CodeHashCache>,
+}
+
+impl VerifyOptions<'_> {
+    /// Whether a skipped step 7 or 8 fails.
+    pub fn anchor_required(&self) -> bool {
+        self.require_anchor.unwrap_or(self.anchor_trust.is_some())
+    }
+}
+
+/// Verifies bundle `bytes` against the pinned `trust` and the client's `expect`ation, offline:
+/// step 8 is skipped and a missing anchor is not required.
+///
+/// `cache` lets many bundles that share a checkpoint verify its signature once.
 pub fn verify_bundle(
     bytes: &[u8],
     trust: &Trust,
     expect: &Expect,
     cache: Option<&VerifiedNoteCache>,
+) -> Report {
+    verify_bundle_with(
+        bytes,
+        trust,
+        expect,
+        &VerifyOptions {
+            cache,
+            ..VerifyOptions::default()
+        },
+    )
+}
+
+/// Verifies bundle `bytes` by all steps of PROOFS.md section 6, step 8 included when `options`
+/// pin anchor trust and name an RPC endpoint.
+pub fn verify_bundle_with(
+    bytes: &[u8],
+    trust: &Trust,
+    expect: &Expect,
+    options: &VerifyOptions<'_>,
 ) -> Report {
     let mut run = Run {
         report: Report {
@@ -40,10 +95,11 @@ pub fn verify_bundle(
             failed_step: None,
             erased_by: None,
             checkpoint: None,
+            anchor: None,
         },
     };
     // `None` means a step failed; the report already says which.
-    let _ = run.steps(bytes, trust, expect, cache);
+    let _ = run.steps(bytes, trust, expect, options);
     run.finish()
 }
 
@@ -58,8 +114,9 @@ impl Run {
         bytes: &[u8],
         trust: &Trust,
         expect: &Expect,
-        cache: Option<&VerifiedNoteCache>,
+        options: &VerifyOptions<'_>,
     ) -> Option<()> {
+        let cache = options.cache;
         let bundle = self.record(0, Bundle::from_json_strict(bytes))?;
         let decoded = self.record(1, lengths::decode(&bundle))?;
         let payload = match payload::check(&bundle, decoded.salt.as_ref()) {
@@ -113,15 +170,70 @@ impl Run {
                 &checkpoint.root,
             ),
         )?;
-        match (&bundle.anchor, &decoded.batch) {
-            (Some(claim), Some((root, path))) => {
-                self.record(7, anchor::check(&note.text, claim, root, path))?;
-                self.report.steps[7].detail = Some(ANCHOR_UNCHECKED.to_owned());
-            }
-            _ => self.push(7, StepStatus::Skipped("bundle has no anchor".to_owned())),
+        let mut published = vec![(envelope.seq(), envelope.published_at().to_owned())];
+        if let Payload::Erased(erased) = &payload {
+            published.push((erased.seq, erased.published_at.clone()));
         }
-        self.push(8, StepStatus::Skipped("no anchor trust pinned".to_owned()));
+        let batch = decoded
+            .batch
+            .as_ref()
+            .map(|(root, path)| (root, path.as_slice()));
+        self.anchor_steps(&bundle, batch, &note.text, &published, options)
+    }
+
+    /// Steps 7 and 8. `published` holds the `(seq, published_at)` that step 8 bounds.
+    fn anchor_steps(
+        &mut self,
+        bundle: &Bundle,
+        batch: Option<(&merkle::Hash, &[merkle::Hash])>,
+        note_text: &str,
+        published: &[(u64, String)],
+        options: &VerifyOptions<'_>,
+    ) -> Option<()> {
+        let required = options.anchor_required();
+        let (Some(claim), Some((root, path))) = (&bundle.anchor, batch) else {
+            if required {
+                return self.fail(7, "bundle has no anchor, and an anchor is required");
+            }
+            self.push(7, StepStatus::Skipped("bundle has no anchor".to_owned()));
+            self.push(8, StepStatus::Skipped("bundle has no anchor".to_owned()));
+            return Some(());
+        };
+        self.record(7, anchor::check(note_text, claim, root, path))?;
+        self.report.steps[7].detail = Some(ANCHOR_UNCHECKED.to_owned());
+        let (Some(anchor_trust), Some(rpc)) = (options.anchor_trust, options.rpc) else {
+            let why = match options.anchor_trust {
+                None => "no anchor trust pinned",
+                Some(_) => "no RPC endpoint given",
+            };
+            if required {
+                return self.fail(8, &format!("{why}, and an on-chain check is required"));
+            }
+            self.push(8, StepStatus::Skipped(why.to_owned()));
+            return Some(());
+        };
+        let fresh = CodeHashCache::new();
+        let online = OnlineCheck {
+            trust: anchor_trust,
+            rpc,
+            finality: options.finality,
+            code_hashes: options.code_hashes.unwrap_or(&fresh),
+        };
+        let endpoint = rpc.endpoint();
+        let findings =
+            online::check(claim, published, &online).map_err(|e| format!("{e} (RPC {endpoint})"));
+        let findings = self.record(8, findings)?;
+        self.report.steps[7].detail = Some(ANCHOR_CONFIRMED.to_owned());
+        self.report.steps[8].detail = Some(findings.detail.clone());
+        self.report.anchor = Some(findings);
         Some(())
+    }
+
+    /// Fails `step` with `reason`.
+    fn fail(&mut self, step: u8, reason: &str) -> Option<()> {
+        self.push(step, StepStatus::Fail(reason.to_owned()));
+        self.report.failed_step = Some(step);
+        None
     }
 
     /// Records a step's result; on failure marks it as the failed step.

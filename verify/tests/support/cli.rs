@@ -49,6 +49,7 @@ pub fn run(trust_file: &Path, args: &[&str], stdin: &[u8]) -> Output {
         .args(args)
         .env("CIVICPROOF_TRUST_FILE", trust_file)
         .env_remove("CIVICPROOF_TOKEN")
+        .env_remove("CIVICPROOF_RPC_URL")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

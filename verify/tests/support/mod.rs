@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+// A real anvil chain with the anchor contract; its JSON-RPC client comes with `net`.
+#[cfg(feature = "net")]
+pub mod anvil;
 // The binary exists only with the `cli` feature.
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -96,6 +99,12 @@ impl Log {
 
     /// `n` entries of `origin`; with `erase`, the last entry erases that record.
     pub fn build(origin: &str, n: u64, erase: Option<u64>) -> Log {
+        Log::build_at(origin, n, erase, START_MS)
+    }
+
+    /// Like [`Log::build`], the first entry published at `start_ms` (Unix milliseconds) and
+    /// each next one 1.5 s later.
+    pub fn build_at(origin: &str, n: u64, erase: Option<u64>, start_ms: i64) -> Log {
         let mut entries = Vec::new();
         let mut latest_of_key: HashMap<String, u64> = HashMap::new();
         let records = if erase.is_some() { n - 1 } else { n };
@@ -111,7 +120,7 @@ impl Log {
                     dataset: origin.to_owned(),
                     seq,
                     key,
-                    published_at: published_at(seq),
+                    published_at: published_at(start_ms, seq),
                     payload_digest: envelope::payload_digest(&salt, &jcs::canonicalize(&payload)),
                     supersedes,
                 },
@@ -127,7 +136,7 @@ impl Log {
                     dataset: origin.to_owned(),
                     seq,
                     erases,
-                    published_at: published_at(seq),
+                    published_at: published_at(start_ms, seq),
                     reason: ErasureReason::LegalErasure,
                 },
                 payload: None,
@@ -267,6 +276,93 @@ pub fn verify(bytes: &[u8], expect: &Expect, cache: &VerifiedNoteCache) -> Repor
     verify_bundle(bytes, &trust(), expect, Some(cache))
 }
 
-fn published_at(seq: u64) -> String {
-    envelope::format_published_at(1_764_151_200_000 + seq as i64 * 1500)
+/// When the fixture logs' first entry was published.
+pub const START_MS: i64 = 1_764_151_200_000;
+
+fn published_at(start_ms: i64, seq: u64) -> String {
+    envelope::format_published_at(start_ms + seq as i64 * 1500)
+}
+
+/// A batch of PROOFS.md section 4: the newest checkpoint of each log, in origin order.
+pub struct Batch {
+    /// The signed notes, in batch order.
+    pub notes: Vec<String>,
+    /// The checkpoints, in batch order.
+    pub checkpoints: Vec<Checkpoint>,
+    /// `SHA-256(0x00 || note text)` of each.
+    pub leaves: Vec<Hash>,
+    pub root: Hash,
+}
+
+impl Batch {
+    /// The batch of the full checkpoints of `logs`.
+    pub fn of(logs: &[&Log]) -> Batch {
+        Batch::of_checkpoints(logs.iter().map(|l| l.checkpoint()).collect())
+    }
+
+    /// The batch of `checkpoints`, put in origin order.
+    pub fn of_checkpoints(mut checkpoints: Vec<Checkpoint>) -> Batch {
+        checkpoints.sort_by(|a, b| a.origin.as_bytes().cmp(b.origin.as_bytes()));
+        Batch::in_order(checkpoints)
+    }
+
+    /// The batch of `checkpoints` exactly in the order given (a server breaking the rules).
+    pub fn in_order(checkpoints: Vec<Checkpoint>) -> Batch {
+        let leaves: Vec<Hash> = checkpoints
+            .iter()
+            .map(|c| merkle::leaf_hash(c.to_text().as_bytes()))
+            .collect();
+        Batch {
+            notes: checkpoints.iter().map(|c| c.sign(&key())).collect(),
+            root: merkle::root(&leaves),
+            checkpoints,
+            leaves,
+        }
+    }
+
+    /// The position of `origin`'s checkpoint.
+    pub fn index_of(&self, origin: &str) -> u64 {
+        self.checkpoints
+            .iter()
+            .position(|c| c.origin == origin)
+            .expect("origin in batch") as u64
+    }
+}
+
+/// Where and how a batch was anchored on chain: what a server puts in a bundle's `anchor`.
+#[derive(Debug, Clone)]
+pub struct OnChain {
+    pub batch_seq: u64,
+    pub prev_root: Hash,
+    pub chain_id: u64,
+    pub contract: String,
+    pub anchorer: String,
+    pub tx_hash: String,
+    pub block_number: u64,
+    pub block_hash: String,
+    pub block_time: u64,
+}
+
+impl Log {
+    /// The bundle of entry `seq` at the full tree, anchored in `batch` as `on_chain` says.
+    pub fn bundle_in_batch(&self, seq: u64, batch: &Batch, on_chain: &OnChain) -> Bundle {
+        let mut bundle = self.bundle(seq);
+        let index = batch.index_of(&self.origin);
+        bundle.anchor = Some(Anchor {
+            batch_seq: on_chain.batch_seq,
+            batch_root: hex::encode(batch.root),
+            batch_size: batch.leaves.len() as u64,
+            batch_index: index,
+            batch_path: hex_hashes(&merkle::inclusion_path(&batch.leaves, index)),
+            prev_root: hex::encode(on_chain.prev_root),
+            chain_id: on_chain.chain_id,
+            contract: on_chain.contract.clone(),
+            anchorer: on_chain.anchorer.clone(),
+            tx_hash: on_chain.tx_hash.clone(),
+            block_number: on_chain.block_number,
+            block_hash: on_chain.block_hash.clone(),
+            block_time: on_chain.block_time,
+        });
+        bundle
+    }
 }

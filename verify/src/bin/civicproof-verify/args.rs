@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use civicproof_verify::chain::Finality;
 use clap::{Args, Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
@@ -11,6 +12,8 @@ Usage synopsis:
       is P/{inst}/{ds} and the expected seq is {seq}, both from the URL.
   civicproof-verify bundle <FILE|-> --origin O (--seq N | --any-seq) --prefix P [--public-key K]
       [--server BASE] [--json]
+      Anchor options of both forms: [--chain-id N --contract A --code-hash H --anchorer A]
+      [--rpc URL] [--finality finalized|N] [--require-anchor | --no-require-anchor]
   civicproof-verify consistency --server BASE --dataset INST/DS --first M --second N --prefix P
   civicproof-verify consistency --dataset INST/DS --proof-file FILE [--first-note F --second-note F]
       --prefix P      (offline; FILE is a saved consistency response, or hex hashes one a line
@@ -19,11 +22,20 @@ Usage synopsis:
 
 Trust: the log key for --prefix comes from --public-key or from the trust file, a JSON map keyed
 by instance prefix (never by URL):
-  {\"<prefix>\": {\"log_public_key\": \"<base64>\", \"checkpoints\": {\"<origin>\": \"<note>\"}}}
+  {\"<prefix>\": {\"log_public_key\": \"<base64>\", \"checkpoints\": {\"<origin>\": \"<note>\"},
+                \"anchor\": {\"chain_id\", \"contract\", \"contract_code_hash\", \"anchorer\",
+                           \"finality\": \"finalized\" | {\"confirmations\": N}}}}
 Its path: --trust-file, else $CIVICPROOF_TRUST_FILE, else $XDG_CONFIG_HOME/civicproof/trust.json,
 else ~/.config/civicproof/trust.json. --pin stores a --public-key there; --tofu fetches
 <server>/.well-known/civicproof.json and pins its key on first use (loudly; verify the key out of
 band). A pinned key is never replaced: a different key is refused.
+
+Anchors (steps 7 and 8): anchor trust comes from --chain-id --contract --code-hash --anchorer
+(stored with --pin) or from the trust file's \"anchor\" (filled by --tofu from the server's
+/.well-known); step 8 asks --rpc (or $CIVICPROOF_RPC_URL), your own endpoint, for rootOf at the
+final block (--finality). Once anchor trust is pinned an anchor is required (--require-anchor):
+a bundle without one, or without an RPC endpoint, does not verify; --no-require-anchor relaxes it.
+A verified anchor dates the record: \"existed no later than\" the anchor block's time.
 
 Stateful check: after a bundle verifies, its checkpoint is compared with the largest verified
 checkpoint stored for its origin; when they differ and a server is known (the bundle URL or
@@ -104,6 +116,57 @@ pub struct BundleArgs {
     pub server: Option<String>,
     #[command(flatten)]
     pub common: CommonArgs,
+    #[command(flatten)]
+    pub anchor: AnchorArgs,
+}
+
+/// The anchor trust of steps 7 and 8, the client's RPC endpoint and the finality policy.
+#[derive(Debug, Args)]
+pub struct AnchorArgs {
+    /// Pinned anchor chain id (give all of --chain-id, --contract, --code-hash, --anchorer, or
+    /// none to use the trust file's anchor trust for --prefix).
+    #[arg(long = "chain-id", value_name = "N")]
+    pub chain_id: Option<u64>,
+    /// Pinned anchor contract, 0x and 40 hex digits.
+    #[arg(long, value_name = "ADDRESS")]
+    pub contract: Option<String>,
+    /// Pinned keccak256 of the contract's runtime code, 0x and 64 hex digits.
+    #[arg(long = "code-hash", value_name = "0xHASH")]
+    pub code_hash: Option<String>,
+    /// Pinned anchoring account, 0x and 40 hex digits.
+    #[arg(long, value_name = "ADDRESS")]
+    pub anchorer: Option<String>,
+    /// Your own EVM JSON-RPC endpoint for step 8 [default: $CIVICPROOF_RPC_URL]; never taken
+    /// from the server or the bundle.
+    #[arg(long, value_name = "URL", env = "CIVICPROOF_RPC_URL")]
+    pub rpc: Option<String>,
+    /// Which block counts as final: `finalized` (where the chain has no such tag: 64 blocks
+    /// deep, 2 on chain 31337) or a number of confirmations [default: the trust file's, else
+    /// finalized].
+    #[arg(long, value_name = "finalized|N", value_parser = parse_finality)]
+    pub finality: Option<Finality>,
+    /// Fail when the bundle has no anchor or step 8 cannot run (the default once anchor trust
+    /// is pinned).
+    #[arg(long = "require-anchor", conflicts_with = "no_require_anchor")]
+    pub require_anchor: bool,
+    /// Accept a bundle without an anchor, or without step 8, even with anchor trust pinned.
+    #[arg(long = "no-require-anchor")]
+    pub no_require_anchor: bool,
+}
+
+impl AnchorArgs {
+    /// `Some(true)`, `Some(false)`, or `None` for the default.
+    pub fn require(&self) -> Option<bool> {
+        match (self.require_anchor, self.no_require_anchor) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
+    }
+}
+
+fn parse_finality(s: &str) -> Result<Finality, String> {
+    s.parse()
 }
 
 #[derive(Debug, Args)]

@@ -2,14 +2,15 @@
 
 use std::process::ExitCode;
 
-use civicproof_verify::bundle::{Expect, verify_bundle};
+use civicproof_verify::bundle::{Expect, VerifyOptions, verify_bundle_with};
+use civicproof_verify::chain::{ChainRpc, Finality, HttpRpc};
 use url::Url;
 
 use crate::args::BundleArgs;
 use crate::consistency::Signed;
 use crate::error::{CliError, usage};
 use crate::fetch::{BUNDLE_MEDIA_TYPE, Http};
-use crate::output::BundleOutcome;
+use crate::output::{AnchorSetup, BundleOutcome};
 use crate::source::{self, ProofUrl, Source};
 use crate::state::{self, StateOutcome, Status};
 use crate::trust::{self, Resolved};
@@ -34,14 +35,37 @@ pub fn run(args: &BundleArgs) -> Result<ExitCode, CliError> {
     };
     let mut store = open_store(args.common.trust_file.as_deref())?;
     let http = Http::new(token(&args.common));
-    let resolved = trust::resolve(&args.common, &mut store, identity_from, &http)?;
+    let resolved = trust::resolve(
+        &args.common,
+        Some(&args.anchor),
+        &mut store,
+        identity_from,
+        &http,
+    )?;
     let expect = expectation(args, proof_url.as_ref(), &resolved.trust.prefix)?;
     let bytes = match &source {
         Source::Stdin => source::read_stdin()?,
         Source::File(path) => source::read_path(path)?,
         Source::Url(url) => http.get(url.as_str(), BUNDLE_MEDIA_TYPE)?,
     };
-    let report = verify_bundle(&bytes, &resolved.trust, &expect, None);
+    let rpc_url = args.anchor.rpc.clone().filter(|u| !u.is_empty());
+    if let Some(url) = &rpc_url {
+        let ok = Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if !ok {
+            return Err(usage(format!("--rpc {url:?} is not an http(s) URL")));
+        }
+    }
+    let rpc = rpc_url.as_deref().map(HttpRpc::new);
+    let anchor_trust = resolved.anchor.as_ref().map(|a| &a.trust);
+    let options = VerifyOptions {
+        cache: None,
+        anchor_trust,
+        rpc: rpc.as_ref().map(|r| r as &dyn ChainRpc),
+        finality: finality(args, &resolved),
+        require_anchor: args.anchor.require(),
+        code_hashes: None,
+    };
+    let report = verify_bundle_with(&bytes, &resolved.trust, &expect, &options);
     let state = stateful(
         &report,
         &bytes,
@@ -56,6 +80,11 @@ pub fn run(args: &BundleArgs) -> Result<ExitCode, CliError> {
         trust: &resolved,
         report: &report,
         state: &state,
+        online: AnchorSetup {
+            rpc: rpc_url,
+            finality: options.finality,
+            required: options.anchor_required(),
+        },
     };
     if args.common.json {
         println!("{:#}", outcome.json());
@@ -63,6 +92,14 @@ pub fn run(args: &BundleArgs) -> Result<ExitCode, CliError> {
         println!("{}", outcome.text());
     }
     Ok(ExitCode::from(outcome.exit_code()))
+}
+
+/// `--finality`, else the policy pinned with the anchor trust, else `finalized`.
+fn finality(args: &BundleArgs, resolved: &Resolved) -> Finality {
+    args.anchor
+        .finality
+        .or_else(|| resolved.anchor.as_ref().and_then(|a| a.finality))
+        .unwrap_or_default()
 }
 
 /// Loads `--trust-file` or the default trust file.

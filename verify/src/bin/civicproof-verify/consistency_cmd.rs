@@ -26,7 +26,7 @@ pub fn run(args: &ConsistencyArgs) -> Result<ExitCode, CliError> {
     }
     let mut store = open_store(args.common.trust_file.as_deref())?;
     let http = Http::new(token(&args.common));
-    let resolved = trust::resolve(&args.common, &mut store, server.as_ref(), &http)?;
+    let resolved = trust::resolve(&args.common, None, &mut store, server.as_ref(), &http)?;
     let origin = format!("{}/{inst}/{ds}", resolved.trust.prefix);
     let response = match &server {
         Some(server) => {

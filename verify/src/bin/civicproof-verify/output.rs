@@ -2,13 +2,23 @@
 
 use std::fmt::Write as _;
 
-use civicproof_verify::bundle::{Expect, Report, SCOPE_NOTE, StepReport, StepStatus};
+use civicproof_verify::bundle::{Expect, Report, SCOPE_NOTE, StepReport, StepStatus, iso_time};
+use civicproof_verify::chain::Finality;
 use civicproof_verify::checkpoint::Checkpoint;
 use serde_json::{Value, json};
 
 use crate::consistency::{Failure, Signed, checkpoint_json};
 use crate::state::{StateOutcome, Status};
 use crate::trust::Resolved;
+use crate::trust_store::finality_json;
+
+/// The client's side of step 8: its endpoint, its finality policy, whether an anchor is required.
+#[derive(Debug, Clone, Default)]
+pub struct AnchorSetup {
+    pub rpc: Option<String>,
+    pub finality: Finality,
+    pub required: bool,
+}
 
 /// Everything a bundle run reports.
 #[derive(Debug)]
@@ -18,6 +28,7 @@ pub struct BundleOutcome<'a> {
     pub trust: &'a Resolved,
     pub report: &'a Report,
     pub state: &'a StateOutcome,
+    pub online: AnchorSetup,
 }
 
 impl BundleOutcome<'_> {
@@ -49,8 +60,49 @@ impl BundleOutcome<'_> {
             self.trust.fingerprint(),
             self.trust.source.as_str()
         );
+        match &self.trust.anchor {
+            Some(a) => {
+                let _ = writeln!(
+                    out,
+                    "anchor trust: chain id {}, contract {}, code hash {}, anchorer {} ({})",
+                    a.trust.chain_id,
+                    a.trust.contract_hex(),
+                    a.trust.code_hash_hex(),
+                    a.trust.anchorer_hex(),
+                    a.source.as_str()
+                );
+            }
+            None => {
+                let _ = writeln!(out, "anchor trust: none pinned");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "rpc: {} (finality: {}; anchor {})",
+            self.online.rpc.as_deref().unwrap_or("none given"),
+            self.online.finality,
+            if self.online.required {
+                "required"
+            } else {
+                "not required"
+            }
+        );
         for s in &self.report.steps {
             let _ = writeln!(out, "step {} {}: {}", s.step, s.name, step_text(s));
+        }
+        if let Some(a) = &self.report.anchor {
+            let _ = writeln!(
+                out,
+                "existed no later than: {} (block time on chain via {}, final block {}, {}{})",
+                iso_time(a.existed_no_later_than),
+                a.endpoint,
+                a.final_block,
+                a.policy,
+                a.stale
+                    .as_ref()
+                    .map(|s| format!("; {s}"))
+                    .unwrap_or_default()
+            );
         }
         if let Some(c) = &self.report.checkpoint {
             let _ = writeln!(
@@ -107,6 +159,7 @@ impl BundleOutcome<'_> {
                 "updated": state.store.is_some(),
                 "evidence": evidence_json(&state.evidence),
             },
+            "anchor": self.anchor_json(),
             "source": self.source,
             "expected": {"origin": self.expect.origin, "seq": self.expect.seq},
             "trust": {
@@ -115,6 +168,31 @@ impl BundleOutcome<'_> {
                 "source": self.trust.source.as_str(),
             },
             "scope_note": SCOPE_NOTE,
+        })
+    }
+}
+
+impl BundleOutcome<'_> {
+    /// The pinned anchor trust, the client's endpoint and policy, and what step 8 established.
+    fn anchor_json(&self) -> Value {
+        let found = self.report.anchor.as_ref();
+        json!({
+            "trust": self.trust.anchor.as_ref().map(|a| json!({
+                "chain_id": a.trust.chain_id,
+                "contract": a.trust.contract_hex(),
+                "contract_code_hash": a.trust.code_hash_hex(),
+                "anchorer": a.trust.anchorer_hex(),
+                "source": a.source.as_str(),
+            })),
+            "rpc": self.online.rpc,
+            "finality": finality_json(self.online.finality),
+            "required": self.online.required,
+            "endpoint": found.map(|a| &a.endpoint),
+            "final_block": found.map(|a| a.final_block),
+            "policy": found.map(|a| &a.policy),
+            "stale": found.and_then(|a| a.stale.as_ref()),
+            "existed_no_later_than": found.map(|a| a.existed_no_later_than),
+            "existed_no_later_than_utc": found.map(|a| iso_time(a.existed_no_later_than)),
         })
     }
 }
@@ -272,6 +350,7 @@ mod tests {
                 size: 37,
                 root: [0xab; 32],
             }),
+            anchor: None,
         }
     }
 
@@ -293,6 +372,7 @@ mod tests {
             },
             source: KeySource::TrustFile,
             stateful: true,
+            anchor: None,
         }
     }
 
@@ -316,9 +396,12 @@ mod tests {
             trust: &resolved,
             report: &report,
             state: &state,
+            online: AnchorSetup::default(),
         };
         let text = o.text();
         for line in [
+            "anchor trust: none pinned",
+            "rpc: none given (finality: finalized; anchor not required)",
             "expected: origin t.example/c/d, seq 5",
             "trust: prefix t.example, log key fingerprint 66687aadf862bd77 (trust file)",
             "step 0 format: passed",
@@ -368,6 +451,7 @@ mod tests {
             trust: &resolved,
             report: &report,
             state: &state,
+            online: AnchorSetup::default(),
         };
         let text = o.text();
         assert!(text.contains("step 2 payload: FAILED: payload digest differs"));
@@ -394,6 +478,7 @@ mod tests {
         let o = BundleOutcome {
             state: &state,
             report: &report,
+            online: AnchorSetup::default(),
             ..o
         };
         let text = o.text();
@@ -408,6 +493,14 @@ mod tests {
             json!({"label": "bundle checkpoint", "note": "B\n"})
         );
         let state = StateOutcome::new(Status::Error, "network error");
-        assert_eq!(BundleOutcome { state: &state, ..o }.exit_code(), 2);
+        assert_eq!(
+            BundleOutcome {
+                state: &state,
+                online: AnchorSetup::default(),
+                ..o
+            }
+            .exit_code(),
+            2
+        );
     }
 }

@@ -1,18 +1,23 @@
-//! The local trust file: per instance prefix (never per URL), the pinned log public key and the
-//! largest verified checkpoint of each origin.
+//! The local trust file: per instance prefix (never per URL), the pinned log public key, the
+//! pinned anchor trust and the largest verified checkpoint of each origin.
 //!
 //! ```json
 //! {"data.katowice.example": {"log_public_key": "<base64>",
-//!                            "checkpoints": {"data.katowice.example/city/air": "<note>"}}}
+//!                            "checkpoints": {"data.katowice.example/city/air": "<note>"},
+//!                            "anchor": {"chain_id": 1, "contract": "0x…",
+//!                                       "contract_code_hash": "0x…", "anchorer": "0x…",
+//!                                       "finality": "finalized"}}}
 //! ```
 //!
-//! A pinned key is never replaced: [`TrustStore::pin`] refuses a different one. Unknown members
-//! are kept when the file is rewritten, so that newer versions' fields survive.
+//! A pinned key or anchor is never replaced: [`TrustStore::pin`] and [`TrustStore::pin_anchor`]
+//! refuse a different one. Unknown members are kept when the file is rewritten, so that newer
+//! versions' fields survive.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use civicproof_verify::chain::{AnchorTrust, Finality};
 use civicproof_verify::encoding::{base64_decode, base64_encode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -24,8 +29,72 @@ pub struct TrustEntry {
     pub log_public_key: String,
     #[serde(default)]
     pub checkpoints: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<StoredAnchor>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
+}
+
+/// Pinned anchor trust, in the shape of `/.well-known`'s `anchor` object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAnchor {
+    pub chain_id: u64,
+    pub contract: String,
+    pub contract_code_hash: String,
+    pub anchorer: String,
+    /// `"finalized"` or `{"confirmations": N}`; absent means the default policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finality: Option<Value>,
+}
+
+impl StoredAnchor {
+    pub fn new(trust: &AnchorTrust, finality: Option<Finality>) -> StoredAnchor {
+        StoredAnchor {
+            chain_id: trust.chain_id,
+            contract: trust.contract_hex(),
+            contract_code_hash: trust.code_hash_hex(),
+            anchorer: trust.anchorer_hex(),
+            finality: finality.map(finality_json),
+        }
+    }
+
+    /// The trust and policy, or why the stored object is unusable.
+    pub fn read(&self) -> Result<(AnchorTrust, Option<Finality>), String> {
+        let trust = AnchorTrust::parse(
+            self.chain_id,
+            &self.contract,
+            &self.contract_code_hash,
+            &self.anchorer,
+        )
+        .map_err(|e| e.to_string())?;
+        let finality = self.finality.as_ref().map(read_finality).transpose()?;
+        Ok((trust, finality))
+    }
+}
+
+/// `"finalized"` or `{"confirmations": N}`, as `/.well-known` writes a finality policy.
+pub fn finality_json(finality: Finality) -> Value {
+    match finality {
+        Finality::Finalized => Value::from("finalized"),
+        Finality::Confirmations(k) => serde_json::json!({"confirmations": k}),
+    }
+}
+
+/// Reads `"finalized"` or `{"confirmations": N}` with N >= 1.
+pub fn read_finality(value: &Value) -> Result<Finality, String> {
+    match value {
+        Value::String(s) if s == "finalized" => Ok(Finality::Finalized),
+        Value::Object(o) if o.len() == 1 => o
+            .get("confirmations")
+            // The strict parser reads every number as a double.
+            .and_then(Value::as_f64)
+            .filter(|k| k.fract() == 0.0 && *k >= 1.0 && *k <= 9_007_199_254_740_991.0)
+            .map(|k| Finality::Confirmations(k as u64))
+            .ok_or_else(|| format!("finality {value} is not {{\"confirmations\": N >= 1}}")),
+        _ => Err(format!(
+            "finality {value} is neither \"finalized\" nor {{\"confirmations\": N}}"
+        )),
+    }
 }
 
 /// What [`TrustStore::pin`] did.
@@ -156,6 +225,63 @@ impl TrustStore {
         ))
     }
 
+    /// The anchor trust pinned for `prefix`, if any, with its pinned finality policy.
+    pub fn anchor(
+        &self,
+        prefix: &str,
+    ) -> Result<Option<(AnchorTrust, Option<Finality>)>, CliError> {
+        let Some(stored) = self.entries.get(prefix).and_then(|e| e.anchor.as_ref()) else {
+            return Ok(None);
+        };
+        stored.read().map(Some).map_err(|e| {
+            CliError::Trust(format!(
+                "trust file {}: anchor of {prefix:?}: {e}",
+                self.path.display()
+            ))
+        })
+    }
+
+    /// Pins anchor trust for `prefix` (whose key must be pinned); refuses a different one.
+    pub fn pin_anchor(
+        &mut self,
+        prefix: &str,
+        trust: &AnchorTrust,
+        finality: Option<Finality>,
+    ) -> Result<Pinned, CliError> {
+        match self.anchor(prefix)? {
+            Some((pinned, _)) if pinned == *trust => Ok(Pinned::Already),
+            Some(_) => Err(self.anchor_conflict(prefix, trust)),
+            None => {
+                let entry = self.entries.get_mut(prefix).ok_or_else(|| {
+                    CliError::Trust(format!(
+                        "cannot pin anchor trust for {prefix}: its log key is not pinned"
+                    ))
+                })?;
+                entry.anchor = Some(StoredAnchor::new(trust, finality));
+                Ok(Pinned::New)
+            }
+        }
+    }
+
+    /// The error for anchor trust that differs from the one pinned for `prefix`.
+    pub fn anchor_conflict(&self, prefix: &str, offered: &AnchorTrust) -> CliError {
+        let pinned = self
+            .entries
+            .get(prefix)
+            .and_then(|e| e.anchor.as_ref())
+            .map_or_else(String::new, |a| {
+                serde_json::to_string(a).unwrap_or_default()
+            });
+        let offered = serde_json::to_string(&StoredAnchor::new(offered, None)).unwrap_or_default();
+        CliError::Trust(format!(
+            "prefix {prefix} has different anchor trust pinned in {}; refusing to replace it.\n  \
+             pinned:  {pinned}\n  offered: {offered}\n\
+             If the instance really moved its anchor, verify the new one out of band and edit the \
+             trust file by hand.",
+            self.path.display()
+        ))
+    }
+
     /// The stored checkpoint note of `origin` under `prefix`.
     pub fn checkpoint(&self, prefix: &str, origin: &str) -> Option<&str> {
         self.entries
@@ -214,7 +340,7 @@ mod tests {
                 "log_public_key": base64_encode(&[1; 32]),
                 "checkpoints": {"a.example/c/d": "note\n"}}})
         );
-        value["a.example"]["anchor"] = serde_json::json!({"chain_id": 1});
+        value["a.example"]["future_field"] = serde_json::json!({"x": 1});
         std::fs::write(&path, value.to_string()).unwrap();
 
         let mut store = TrustStore::load(&path).unwrap();
@@ -227,7 +353,64 @@ mod tests {
         assert_eq!(store.pin("a.example", &[1; 32]).unwrap(), Pinned::Already);
         store.save().unwrap();
         let again: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        assert_eq!(again["a.example"]["anchor"]["chain_id"], 1);
+        assert_eq!(again["a.example"]["future_field"]["x"], 1);
+    }
+
+    #[test]
+    fn pins_anchor_trust_once_and_refuses_another() {
+        let path = temp_path("anchor");
+        let mut store = TrustStore::load(&path).unwrap();
+        let trust = AnchorTrust {
+            chain_id: 31337,
+            contract: [1; 20],
+            code_hash: [2; 32],
+            anchorer: [3; 20],
+        };
+        assert!(
+            store.pin_anchor("a.example", &trust, None).is_err(),
+            "key not pinned"
+        );
+        store.pin("a.example", &[1; 32]).unwrap();
+        assert_eq!(
+            store
+                .pin_anchor("a.example", &trust, Some(Finality::Confirmations(3)))
+                .unwrap(),
+            Pinned::New
+        );
+        store.save().unwrap();
+        let mut store = TrustStore::load(&path).unwrap();
+        assert_eq!(
+            store.anchor("a.example").unwrap(),
+            Some((trust.clone(), Some(Finality::Confirmations(3))))
+        );
+        let value: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(
+            value["a.example"]["anchor"]["finality"],
+            serde_json::json!({"confirmations": 3})
+        );
+        assert_eq!(
+            value["a.example"]["anchor"]["contract"],
+            format!("0x{}", "01".repeat(20))
+        );
+        assert_eq!(
+            store.pin_anchor("a.example", &trust, None).unwrap(),
+            Pinned::Already
+        );
+        let other = AnchorTrust {
+            chain_id: 1,
+            ..trust
+        };
+        let err = store
+            .pin_anchor("a.example", &other, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("refusing to replace it"), "{err}");
+        assert_eq!(
+            read_finality(&serde_json::json!("finalized")),
+            Ok(Finality::Finalized)
+        );
+        assert!(read_finality(&serde_json::json!({"confirmations": 0})).is_err());
+        assert!(read_finality(&serde_json::json!("latest")).is_err());
     }
 
     #[test]
