@@ -2,6 +2,7 @@
 //! response (status, headers, caching). The rules live in `services`.
 
 pub mod datasets;
+pub mod explorer;
 pub mod institutions;
 pub mod proofs;
 pub mod records;
@@ -39,7 +40,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .service(proofs::proof)
         .service(proofs::checkpoint)
         .service(proofs::checkpoint_at)
-        .service(proofs::consistency);
+        .service(proofs::consistency)
+        .configure(explorer::configure);
 }
 
 /// JSON bodies of metadata routes: precise problems for each way a body can be wrong.
