@@ -103,13 +103,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn index(req: HttpRequest) -> HttpResponse {
-    let csp = policy("'self'", "'self'", &rpc_origin(&req));
+    let csp = policy("'self'", "'self'", rpc_origin(&req).as_deref());
     respond(&req, HTML, INDEX.as_bytes(), Some(csp))
 }
 
 async fn standalone(req: HttpRequest) -> HttpResponse {
     let (script, style) = &*STANDALONE_SOURCES;
-    let csp = policy(script, style, &rpc_origin(&req));
+    let csp = policy(script, style, rpc_origin(&req).as_deref());
     respond(&req, HTML, STANDALONE.as_bytes(), Some(csp))
 }
 
@@ -121,7 +121,7 @@ async fn asset(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
 }
 
 /// The Content-Security-Policy of an explorer document.
-fn policy(script_src: &str, style_src: &str, rpc: &Option<String>) -> String {
+fn policy(script_src: &str, style_src: &str, rpc: Option<&str>) -> String {
     let connect = match rpc {
         Some(origin) => format!("'self' {origin}"),
         None => "'self'".into(),

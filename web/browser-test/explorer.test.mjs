@@ -1,0 +1,364 @@
+// The explorer in a real browser: Debian's chromium driven by playwright-core, against a real
+// civicproof server on a fresh PostgreSQL database, seeded through the REST API.
+//
+//   CIVICPROOF_BIN=<target>/debug/civicproof node --test web/browser-test/
+//
+// Knobs: CIVICPROOF_BIN (default $CARGO_TARGET_DIR/debug/civicproof, else target/debug),
+// CIVICPROOF_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432), CHROMIUM (default
+// /usr/bin/chromium). Screenshots go to web/test-artifacts/.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '../..');
+const artifacts = resolve(here, '../test-artifacts');
+const ADMIN = 'browser-test-admin-token-0123456789';
+const PG = (process.env.CIVICPROOF_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432').replace(/\/$/, '');
+const BIN = process.env.CIVICPROOF_BIN || join(process.env.CARGO_TARGET_DIR || join(repo, 'target'), 'debug/civicproof');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+const db = `civicproof_web_${process.pid}`;
+let server;
+let base;
+let browser;
+let tmp;
+let publisher;
+let reader;
+let serverLog = '';
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+    s.on('error', rej);
+  });
+}
+
+function psql(sql) {
+  execFileSync('psql', [`${PG}/postgres`, '-qc', sql], { stdio: 'pipe' });
+}
+
+async function api(method, path, { token = null, body, type = 'application/json', headers = {} } = {}) {
+  const h = { ...headers };
+  if (token) h.authorization = `Bearer ${token}`;
+  if (body !== undefined) h['content-type'] = type;
+  const res = await fetch(base + path, { method, headers: h, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
+}
+
+async function ok(method, path, opts) {
+  const r = await api(method, path, opts);
+  assert.ok(r.status >= 200 && r.status < 300, `${method} ${path}: ${r.status} ${r.text}`);
+  return r.json();
+}
+
+/** Waits until the record's bundle is signed (the signer runs every 200 ms here). */
+async function bundleText(inst, ds, seq) {
+  for (let i = 0; i < 50; i++) {
+    const r = await api('GET', `/v1/datasets/${inst}/${ds}/records/${seq}/proof`);
+    if (r.status === 200) return r.text;
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  throw new Error('bundle never signed');
+}
+
+before(async () => {
+  assert.ok(existsSync(BIN), `no civicproof binary at ${BIN}: cargo build -p civicproof-api`);
+  assert.ok(existsSync(CHROMIUM), `no chromium at ${CHROMIUM}: apt-get install chromium`);
+  mkdirSync(artifacts, { recursive: true });
+  tmp = mkdtempSync(join(tmpdir(), 'civicproof-web-'));
+  psql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  psql(`CREATE DATABASE ${db}`);
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(BIN, ['serve'], {
+    env: {
+      ...process.env,
+      DATABASE_URL: `${PG}/${db}`,
+      CIVICPROOF_ADMIN_TOKEN: ADMIN,
+      CIVICPROOF_MIGRATE: 'true',
+      CIVICPROOF_BIND: `127.0.0.1:${port}`,
+      CIVICPROOF_LOG_KEY_FILE: join(tmp, 'log.key'),
+      CIVICPROOF_CHECKPOINT_INTERVAL_MS: '200',
+      RUST_LOG: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  server.stdout.on('data', (d) => (serverLog += d));
+  server.stderr.on('data', (d) => (serverLog += d));
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) break;
+    } catch {
+      // not up yet
+    }
+    if (i > 150 || server.exitCode !== null) throw new Error(`server did not start:\n${serverLog}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  await ok('POST', '/v1/institutions', { token: ADMIN, body: { slug: 'city', name: 'City of Example' } });
+  publisher = (await ok('POST', '/v1/institutions/city/tokens', { token: ADMIN, body: { role: 'publisher' } })).token;
+  reader = (await ok('POST', '/v1/institutions/city/tokens', { token: publisher, body: { role: 'reader' } })).token;
+  await ok('POST', '/v1/datasets', { token: publisher, body: { slug: 'air', title: 'Air quality', description: 'PM10 by sensor', license: 'CC-BY-4.0', access: 'public', themes: ['ENVI'], keywords: ['air', 'pm10'] } });
+  await ok('POST', '/v1/datasets', { token: publisher, body: { slug: 'buses', title: 'Bus punctuality', description: 'Delays per line', license: 'CC0-1.0', access: 'public', themes: ['TRAN'], keywords: ['transport'] } });
+  await ok('POST', '/v1/datasets', { token: publisher, body: { slug: 'secret', title: 'Restricted cardholder counts', description: 'Not public', license: 'proprietary', access: 'restricted', themes: ['SOCI'] } });
+  await ok('POST', '/v1/datasets/city/air/records', {
+    token: publisher, type: 'text/csv', body: 'key,sensor,pm10\ns1,s1,17.20\ns2,s2,9\ns3,s3,4\n',
+  });
+  await ok('POST', '/v1/datasets/city/air/records', { token: publisher, body: [{ key: 's1', payload: { sensor: 's1', pm10: 18.5 } }, { key: 's4', payload: { sensor: 's4', pm10: 30 } }] });
+  await ok('POST', '/v1/datasets/city/air/records/1/erasure', { token: publisher, body: { reason: 'publisher-error' } });
+  await ok('POST', '/v1/datasets/city/secret/records', { token: publisher, body: [{ key: 'k', payload: { cards: 3 } }] });
+  await bundleText('city', 'air', 5); // the erasure entry is signed
+
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+});
+
+after(async () => {
+  await browser?.close();
+  if (server && server.exitCode === null) {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+  }
+  try {
+    psql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  } catch {
+    // best effort
+  }
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A fresh browser profile, recording CSP violations and page errors. */
+async function newPage() {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  const page = await context.newPage();
+  page.problems = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) page.problems.push(m.text());
+  });
+  page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
+  return page;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+}
+
+/** The status of every verification step, by name. */
+async function stepStatuses(page) {
+  return page.$$eval('ol.steps li', (lis) => Object.fromEntries(lis.map((li) => [li.dataset.step, li.dataset.status])));
+}
+
+test('the explorer is served from the binary with a strict policy; API misses stay problem JSON', async () => {
+  const index = await api('GET', '/');
+  assert.equal(index.status, 200);
+  assert.match(index.headers.get('content-type'), /^text\/html/);
+  const csp = index.headers.get('content-security-policy');
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, /script-src 'self';/);
+  assert.match(csp, /connect-src 'self';/);
+  const etag = index.headers.get('etag');
+  assert.equal((await api('GET', '/', { headers: { 'if-none-match': etag } })).status, 304);
+  const withRpc = await api('GET', '/', { headers: { cookie: 'civicproof_rpc=http%3A%2F%2F127.0.0.1%3A8545' } });
+  assert.match(withRpc.headers.get('content-security-policy'), /connect-src 'self' http:\/\/127\.0\.0\.1:8545;/);
+  const injected = await api('GET', '/', { headers: { cookie: "civicproof_rpc=http%3A%2F%2Fx%3B%20script-src%20*" } });
+  assert.match(injected.headers.get('content-security-policy'), /connect-src 'self';/);
+  const js = await api('GET', '/web/verify.js');
+  assert.match(js.headers.get('content-type'), /^text\/javascript/);
+  const standalone = await api('GET', '/verify');
+  assert.match(standalone.headers.get('content-security-policy'), /script-src 'sha256-[A-Za-z0-9+/]+=';/);
+  const miss = await api('GET', '/v1/nope');
+  assert.equal(miss.status, 404);
+  assert.match(miss.headers.get('content-type'), /problem\+json/);
+  assert.equal((await api('GET', '/web/nope.js')).status, 404);
+});
+
+test('catalog, dataset and record pages; Verify passes every step with the anchor steps skipped', async () => {
+  const page = await newPage();
+  await page.goto(base + '/');
+  await page.getByTestId('tofu').waitFor();
+  assert.match(await page.getByTestId('tofu').textContent(), /Trust on first use/);
+  await page.locator('[data-dataset="city/air"]').waitFor();
+  assert.equal(await page.locator('[data-dataset="city/secret"]').count(), 0, 'restricted dataset invisible without a token');
+  await shot(page, '01-catalog');
+
+  // Filter by theme, then by text.
+  await page.getByLabel('Theme').fill('TRAN');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.locator('[data-dataset="city/buses"]').waitFor();
+  assert.equal(await page.locator('[data-dataset="city/air"]').count(), 0);
+  await page.getByRole('link', { name: 'Clear filters' }).click();
+  await page.locator('[data-dataset="city/air"]').waitFor();
+  await page.getByLabel('Search', { exact: true }).fill('PM10');
+  await page.getByLabel('Search', { exact: true }).press('Enter');
+  await page.waitForFunction(() => !document.querySelector('[data-dataset="city/buses"]') && document.querySelector('[data-dataset="city/air"]'));
+
+  // Dataset page.
+  await page.getByRole('link', { name: 'Air quality' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Air quality' }).waitFor();
+  assert.equal(await page.getByTestId('entry-count').textContent(), '6');
+  await page.getByText('signature valid').first().waitFor();
+  assert.equal(await page.locator('table.records tbody tr[data-seq]').count(), 6);
+  await page.getByText('CC-BY-4.0').first().waitFor();
+  // Filter records by payload field.
+  await page.getByLabel('Payload fields').fill('sensor=s1');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('section[aria-labelledby=h-records] tbody tr').length === 2);
+  const csv = page.getByRole('link', { name: 'CSV' });
+  assert.match(await csv.getAttribute('href'), /\/v1\/datasets\/city\/air\/records\?payload\.sensor=s1&format=csv$/);
+  await shot(page, '02-dataset');
+
+  // Record page: versions of the key, then Verify.
+  await page.locator('section[aria-labelledby=h-records] tbody tr[data-seq="3"] a').click();
+  await page.getByRole('heading', { level: 1, name: /record 3/ }).waitFor();
+  await page.getByText('supersedes seq 0').first().waitFor();
+  await page.getByTestId('verify').click();
+  await page.locator('.report').waitFor();
+  const steps = await stepStatuses(page);
+  assert.deepEqual(steps, {
+    format: 'pass', lengths: 'pass', payload: 'pass', leaf: 'pass', 'checkpoint-signature': 'pass',
+    'checkpoint-binding': 'pass', inclusion: 'pass', 'anchor-offline': 'skipped', 'anchor-online': 'skipped',
+  });
+  assert.match(await page.locator('.verdict').textContent(), /Verified/);
+  assert.match(await page.locator('.consistency').textContent(), /first checkpoint seen|same checkpoint/);
+  await shot(page, '03-record-verified');
+
+  // An erased record: the notice, and step 2 says "erased by".
+  await page.goto(base + '/#/d/city/air/r/1');
+  await page.getByTestId('erased').waitFor();
+  await page.getByTestId('verify').click();
+  await page.locator('.report').waitFor();
+  assert.match(await page.locator('li[data-step=payload]').textContent(), /erased by seq 5 \(reason publisher-error\)/);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('restricted datasets appear only with a reader token, sent as a header', async () => {
+  const page = await newPage();
+  await page.goto(base + '/#/d/city/secret');
+  await page.getByRole('heading', { name: 'Not found' }).waitFor();
+  const sent = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/v1/')) sent.push({ url: r.url(), auth: r.headers().authorization });
+  });
+  await page.locator('summary', { hasText: 'Reader token' }).click();
+  await page.getByLabel('Token', { exact: true }).fill(reader);
+  await page.getByRole('button', { name: 'Use token' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Restricted cardholder counts' }).waitFor();
+  assert.ok(sent.length > 0);
+  assert.ok(sent.every((s) => !s.url.includes(reader)), 'the token never appears in a URL');
+  assert.ok(sent.some((s) => s.auth === `Bearer ${reader}`));
+  await page.goto(base + '/#/');
+  await page.locator('[data-dataset="city/secret"]').waitFor();
+  await page.context().close();
+});
+
+test('a changed key in /.well-known blocks verification with a visible warning', async () => {
+  const page = await newPage();
+  await page.goto(base + '/#/trust');
+  await page.getByTestId('tofu-label').waitFor();
+  // What the browser pinned differs from what the server publishes now (as after a key swap).
+  await page.evaluate(() => {
+    const all = JSON.parse(localStorage.getItem('civicproof.trust.v1'));
+    const e = Object.values(all)[0];
+    e.publicKey = btoa(String.fromCharCode(...new Uint8Array(32).fill(7)));
+    e.tofu = false;
+    localStorage.setItem('civicproof.trust.v1', JSON.stringify(all));
+  });
+  await page.goto(base + '/#/d/city/air/r/0');
+  await page.reload();
+  await page.getByTestId('identity-changed').waitFor();
+  assert.match(await page.getByTestId('identity-changed').textContent(), /Verification is blocked.*log_public_key/s);
+  await page.getByTestId('verify').click();
+  await page.getByText('Verification is blocked: the instance identity changed').first().waitFor();
+  assert.equal(await page.locator('ol.steps').count(), 0, 'nothing was verified');
+  await shot(page, '04-key-changed');
+  // Accepting needs an explicit confirmation.
+  await page.goto(base + '/#/trust');
+  await page.getByTestId('change-review').waitFor();
+  await page.getByLabel('I confirmed the new values').check();
+  await page.getByRole('button', { name: 'Accept the new identity' }).click();
+  await page.waitForFunction(() => !document.querySelector('[data-testid=identity-changed]'));
+  await page.context().close();
+});
+
+test('the bundle page verifies a pasted bundle and names the failing step of a tampered one, also from file://', async () => {
+  const page = await newPage();
+  await page.goto(base + '/'); // pins the instance (trust on first use)
+  await page.getByTestId('tofu').waitFor();
+  const good = await bundleText('city', 'air', 2);
+  const tampered = good.replace('"pm10":4', '"pm10":5');
+  assert.notEqual(tampered, good);
+
+  await page.goto(base + '/verify');
+  await page.getByLabel('Paste the bundle JSON').fill(good);
+  await page.getByRole('button', { name: 'Fill from the bundle' }).click();
+  await page.getByTestId('verify').click();
+  await page.locator('.report').waitFor();
+  assert.match(await page.locator('.verdict').textContent(), /Verified/);
+
+  await page.getByLabel('Paste the bundle JSON').fill(tampered);
+  await page.getByTestId('verify').click();
+  await page.waitForFunction(() => document.querySelector('.verdict')?.textContent.includes('Not verified'));
+  const steps = await stepStatuses(page);
+  assert.equal(steps.payload, 'fail');
+  assert.equal(steps.leaf, 'skipped');
+  assert.match(await page.locator('.verdict').textContent(), /Step 2 \(payload\) failed/);
+  await shot(page, '05-tampered');
+  assert.deepEqual(page.problems, []);
+
+  // Saved to disk and opened from file://, with the trust pasted as the /.well-known document.
+  const html = (await api('GET', '/verify')).text;
+  const file = join(tmp, 'saved-verify.html');
+  writeFileSync(file, html);
+  const wk = (await api('GET', '/.well-known/civicproof.json')).text;
+  const offline = await newPage();
+  await offline.goto(pathToFileURL(file).href);
+  await offline.getByLabel(/Paste a trust entry/).fill(wk);
+  await offline.getByLabel('Paste the bundle JSON').fill(good);
+  await offline.getByRole('button', { name: 'Fill from the bundle' }).click();
+  await offline.getByTestId('verify').click();
+  await offline.locator('.report').waitFor();
+  assert.match(await offline.locator('.verdict').textContent(), /Verified/);
+  await offline.getByLabel('Paste the bundle JSON').fill(tampered);
+  await offline.getByTestId('verify').click();
+  await offline.waitForFunction(() => document.querySelector('.verdict')?.textContent.includes('Not verified'));
+  assert.equal((await stepStatuses(offline)).payload, 'fail');
+  await shot(offline, '06-file-url');
+  assert.deepEqual(offline.problems, []);
+  await page.context().close();
+  await offline.context().close();
+});
+
+test('the dataset page says when live updates are unavailable, and shows new entries when they are', async (t) => {
+  const probe = await fetch(`${base}/v1/datasets/city/buses/events`, { headers: { accept: 'text/event-stream' } });
+  const hasEvents = probe.status === 200;
+  await probe.body?.cancel();
+  const page = await newPage();
+  await page.goto(base + '/#/d/city/buses');
+  if (!hasEvents) {
+    await page.getByText('Live updates unavailable').first().waitFor();
+    await page.context().close();
+    // GET /v1/datasets/{inst}/{ds}/events (SSE, API.md) is built on another branch; once it is
+    // merged this test runs the live half below instead.
+    t.skip('GET /v1/datasets/{inst}/{ds}/events is not on this branch: live half not run');
+    return;
+  }
+  await page.getByText('Live updates: connected').first().waitFor();
+  await ok('POST', '/v1/datasets/city/buses/records', { token: publisher, body: [{ key: 'line-1', payload: { line: 1, delay_s: 90 } }, { key: 'line-2', payload: { line: 2, delay_s: 12 } }] });
+  await page.waitForFunction(() => document.querySelector('[data-testid=live-count]')?.textContent === '2');
+  assert.equal(await page.locator('section.live tbody tr[data-seq="1"]').count(), 1);
+  await shot(page, '07-live');
+  await page.context().close();
+});
