@@ -240,6 +240,25 @@ test('catalog, dataset and record pages; Verify passes every step with the ancho
   await page.getByTestId('verify').click();
   await page.locator('.report').waitFor();
   assert.match(await page.locator('li[data-step=payload]').textContent(), /erased by seq 5 \(reason publisher-error\)/);
+
+  // Keyboard: the first Tab reaches the skip link, which moves focus to the page's heading.
+  await page.reload();
+  await page.getByTestId('erased').waitFor();
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.className), 'skip');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.tagName), 'H1');
+  assert.equal(new URL(page.url()).hash, '#/d/city/air/r/1', 'the route stays');
+
+  // A phone: no page is wider than its 390 px screen (tables and notes scroll inside).
+  await page.setViewportSize({ width: 390, height: 844 });
+  for (const [hash, ready] of [['#/', '[data-dataset="city/air"]'], ['#/d/city/air', 'tr[data-seq="5"]'], ['#/d/city/air/r/3', '[data-testid=verify]'], ['#/trust', '[data-prefix]']]) {
+    await page.goto(`${base}/${hash}`);
+    await page.locator(ready).first().waitFor();
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `${hash} is ${width} px wide on a 390 px screen`);
+  }
+  await shot(page, '03b-phone-trust');
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

@@ -258,7 +258,7 @@ async function datasetPage(inst, ds, params) {
   const downloads = downloadSection(inst, ds, params);
 
   fill(main, h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/' }, 'Datasets'), ' › ', `${d.institution}/${d.slug}`),
-    title, h('p', { class: 'lead' }, d.description), meta, checkpointSection, anchorSection, live, records, downloads);
+    title, h('p', { class: 'lead' }, d.description), meta, records, live, downloads, checkpointSection, anchorSection);
 }
 
 async function checkCheckpoint(d, status) {
@@ -426,6 +426,7 @@ function liveSection(inst, ds, d, feed) {
     headers: authHeaders(),
     lastEventId: last,
     onStatus: (state, detail) => {
+      table.hidden = state === 'unavailable';
       fill(status, badge(state === 'open' ? 'pass' : state === 'unavailable' ? 'skipped' : 'info', state), ' ', messages[state] || state, detail && state !== 'unavailable' ? ` (${detail})` : '');
     },
     onEvent: (ev) => {
@@ -483,7 +484,7 @@ async function recordPage(inst, ds, seqText) {
           v.envelope.supersedes !== null ? ` · supersedes seq ${v.envelope.supersedes}` : ' · first version',
           v.payload === null ? [' · ', badge('warn', 'payload erased')] : null,
           v.envelope.seq === newest ? [' · ', badge('info', 'newest')] : null))),
-      feed.next_cursor ? h('p', {}, h('a', { href: link(['d', inst, ds], new URLSearchParams({ key: e.key })) }, 'More versions in the records table')) : null);
+      feed.next_cursor ? h('p', {}, h('a', { href: link(['d', inst, ds], new URLSearchParams({ key: e.key })) }, 'More versions in the records table')) : '');
     }, (err) => history.append(h('p', {}, `Versions could not be loaded: ${err.message}`)));
   } else {
     history.append(h('p', {}, e.kind === 'erasure' ? 'Erasure entries have no key.' : 'This record has no key, so it has no other versions.'));
@@ -529,12 +530,26 @@ function proofPanel(inst, ds, d, seq) {
       const bytes = await getBytes(proofUrl, 'application/vnd.civicproof.bundle+json');
       const report = await verifyWithTrust(bytes, { entry: identity.entry, origin: d.origin, seq, rpc, requireAnchor: require.checked });
       let consistency = null;
+      let bundle = null;
+      try {
+        bundle = JSON.parse(new TextDecoder().decode(bytes));
+      } catch {
+        // step 0 reported it
+      }
       if (report.ok) {
-        const note = JSON.parse(new TextDecoder().decode(bytes)).checkpoint;
-        consistency = await checkAgainstRemembered(store, identity.entry, report, note,
+        consistency = await checkAgainstRemembered(store, identity.entry, report, bundle.checkpoint,
           (first, second) => getJson(`${datasetPath(inst, ds)}/consistency?first=${first}&second=${second}`));
       }
-      fill(out, renderReport(report, { consistency }));
+      const pending = bundle?.anchor_pending;
+      fill(out, renderReport(report, { consistency }),
+        pending && typeof pending === 'object'
+          ? h('p', { class: 'notice' }, badge('info', 'Anchor pending'), ` Batch ${pending.batch_seq} (transaction ${pending.tx_hash}) was submitted but is not confirmed yet; it is an unverified hint and not part of this check.`)
+          : null,
+        bundle && bundle.anchor === null && !pending
+          ? h('p', { class: 'notice' }, badge('info', 'Not anchored'), identity.wk.anchor
+            ? ' No confirmed anchor batch contains this checkpoint yet, so the record is not dated on chain yet.'
+            : ' This instance publishes no anchor, so the record is not dated on chain.')
+          : null);
     } catch (e) {
       fill(out, h('p', { role: 'alert' }, badge('fail', 'Error'), ` ${e.message}`));
     } finally {
@@ -663,6 +678,11 @@ function tokenWidget() {
 
 window.addEventListener('hashchange', () => {
   route().then(() => main.querySelector('h1')?.focus());
+});
+// The skip link focuses the content without touching the fragment, which holds the route.
+document.querySelector('a.skip')?.addEventListener('click', (ev) => {
+  ev.preventDefault();
+  (main.querySelector('h1') || main).focus();
 });
 tokenWidget();
 loadIdentity().then(route);

@@ -27,13 +27,41 @@ const RPC_COOKIE: &str = "civicproof_rpc";
 
 /// Files under `/web/`: path below `web/`, content type, bytes.
 const ASSETS: &[(&str, &str, &[u8])] = &[
-    ("explorer/app.js", JS, include_bytes!("../../../web/explorer/app.js")),
-    ("explorer/api.js", JS, include_bytes!("../../../web/explorer/api.js")),
-    ("explorer/dom.js", JS, include_bytes!("../../../web/explorer/dom.js")),
-    ("explorer/sse.js", JS, include_bytes!("../../../web/explorer/sse.js")),
-    ("explorer/trust.js", JS, include_bytes!("../../../web/explorer/trust.js")),
-    ("explorer/proof.js", JS, include_bytes!("../../../web/explorer/proof.js")),
-    ("explorer/style.css", CSS, include_bytes!("../../../web/explorer/style.css")),
+    (
+        "explorer/app.js",
+        JS,
+        include_bytes!("../../../web/explorer/app.js"),
+    ),
+    (
+        "explorer/api.js",
+        JS,
+        include_bytes!("../../../web/explorer/api.js"),
+    ),
+    (
+        "explorer/dom.js",
+        JS,
+        include_bytes!("../../../web/explorer/dom.js"),
+    ),
+    (
+        "explorer/sse.js",
+        JS,
+        include_bytes!("../../../web/explorer/sse.js"),
+    ),
+    (
+        "explorer/trust.js",
+        JS,
+        include_bytes!("../../../web/explorer/trust.js"),
+    ),
+    (
+        "explorer/proof.js",
+        JS,
+        include_bytes!("../../../web/explorer/proof.js"),
+    ),
+    (
+        "explorer/style.css",
+        CSS,
+        include_bytes!("../../../web/explorer/style.css"),
+    ),
     ("verify.js", JS, include_bytes!("../../../web/verify.js")),
     (
         "vendor/noble-ed25519-3.2.0.js",
@@ -99,7 +127,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/web/explorer/verify.html",
             web::route().guard(get_or_head()).to(standalone),
         )
-        .route("/web/{path:.*}", web::route().guard(get_or_head()).to(asset));
+        .route(
+            "/web/{path:.*}",
+            web::route().guard(get_or_head()).to(asset),
+        );
 }
 
 async fn index(req: HttpRequest) -> HttpResponse {
@@ -185,15 +216,19 @@ fn valid_origin(s: &str) -> bool {
         }
         (host, port)
     };
-    let port_ok = port.is_none_or(|p| {
-        (1..=5).contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit())
-    });
+    let port_ok =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit()));
     !host.is_empty() && port_ok && rest.len() <= 255
 }
 
 /// A response with a strong ETag (over the body and the policy) answering 304 to a matching
 /// `If-None-Match`; the files have stable names, so clients revalidate (`no-cache`).
-fn respond(req: &HttpRequest, content_type: &str, body: &[u8], csp: Option<String>) -> HttpResponse {
+fn respond(
+    req: &HttpRequest,
+    content_type: &str,
+    body: &[u8],
+    csp: Option<String>,
+) -> HttpResponse {
     let mut h = Sha256::new();
     h.update(body);
     if let Some(p) = &csp {
