@@ -9,19 +9,16 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
+import { ADMIN, api as rawApi, startServer as startRawServer } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
 const artifacts = resolve(here, '../test-artifacts');
-const ADMIN = 'browser-test-admin-token-0123456789';
-const PG = (process.env.CIVICPROOF_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432').replace(/\/$/, '');
 const BIN = process.env.CIVICPROOF_BIN || join(process.env.CARGO_TARGET_DIR || join(repo, 'target'), 'debug/civicproof');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
@@ -32,35 +29,13 @@ let tmp;
 let publisher;
 let reader;
 
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-    s.on('error', rej);
-  });
-}
-
-function psql(sql) {
-  execFileSync('psql', [`${PG}/postgres`, '-qc', sql], { stdio: 'pipe' });
-}
-
-async function api(method, path, { token = null, body, type = 'application/json', headers = {}, at = base } = {}) {
-  const h = { ...headers };
-  if (token) h.authorization = `Bearer ${token}`;
-  if (body !== undefined) h['content-type'] = type;
-  const res = await fetch(at + path, { method, headers: h, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
-}
-
+const api = (method, path, opts = {}) => rawApi(method, path, { at: base, ...opts });
 async function ok(method, path, opts) {
   const r = await api(method, path, opts);
   assert.ok(r.status >= 200 && r.status < 300, `${method} ${path}: ${r.status} ${r.text}`);
   return r.json();
 }
+const startServer = (name, env) => startRawServer(BIN, tmp, name, env);
 
 /** Waits until the record's bundle is signed (the signer runs every 200 ms here). */
 async function bundleText(inst, ds, seq, { until = () => true, tries = 50, at = base } = {}) {
@@ -70,53 +45,6 @@ async function bundleText(inst, ds, seq, { until = () => true, tries = 50, at = 
     await new Promise((res) => setTimeout(res, 200));
   }
   throw new Error('bundle never signed');
-}
-
-/** Starts `civicproof serve` on a fresh database and a free port; resolves when it answers. */
-async function startServer(name, extraEnv = {}) {
-  const dbName = `civicproof_web_${process.pid}_${name}`;
-  psql(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  psql(`CREATE DATABASE ${dbName}`);
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  let log = '';
-  const child = spawn(BIN, ['serve'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: `${PG}/${dbName}`,
-      CIVICPROOF_ADMIN_TOKEN: ADMIN,
-      CIVICPROOF_MIGRATE: 'true',
-      CIVICPROOF_BIND: `127.0.0.1:${port}`,
-      CIVICPROOF_LOG_KEY_FILE: join(tmp, `${name}-log.key`),
-      CIVICPROOF_CHECKPOINT_INTERVAL_MS: '200',
-      RUST_LOG: 'warn',
-      ...extraEnv,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout.on('data', (d) => (log += d));
-  child.stderr.on('data', (d) => (log += d));
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {
-      // not up yet
-    }
-    if (i > 300 || child.exitCode !== null) throw new Error(`server did not start:\n${log}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const stop = async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
-    try {
-      psql(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    } catch {
-      // best effort
-    }
-  };
-  return { url, stop, log: () => log };
 }
 
 /** An institution `city` with a publisher and a reader token, on the server at `url`. */

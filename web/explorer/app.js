@@ -5,9 +5,12 @@
 import { h, fill, badge, dl, jsonBlock, formatTime, formatUnix } from './dom.js';
 import { getJson, getBytes, apiFetch, authHeaders, getToken, setToken, datasetPath, enc, ApiError } from './api.js';
 import { TrustStore, wellKnownProblem, entryFingerprints, memoryStorage } from './trust.js';
-import { verifyWithTrust, checkAgainstRemembered, renderReport } from './proof.js';
 import { readEvents } from './sse.js';
-import { verifyCheckpointNote } from '../verify.js';
+
+// verify.js and the vendored libraries load only when something is verified, so the catalog
+// and the records table do not wait for them.
+const proofModule = () => import('./proof.js');
+const verifyModule = () => import('../verify.js');
 
 const main = document.getElementById('main');
 const banner = document.getElementById('banner');
@@ -17,6 +20,8 @@ const PAGE_SIZE = 50;
 const store = new TrustStore(safeStorage());
 /** `{ wk, entry, state, changes, error }` for this server's instance prefix. */
 let identity = null;
+/** Settles when `identity` is known; pages that need it wait, the others do not. */
+let identityReady = Promise.resolve();
 /** Stops the current page's live feed, if any. */
 let stopLive = null;
 
@@ -121,8 +126,13 @@ async function route() {
   try {
     if (parts.length === 0) await catalogPage(params);
     else if (parts[0] === 'd' && parts.length === 3) await datasetPage(parts[1], parts[2], params);
-    else if (parts[0] === 'd' && parts.length === 5 && parts[3] === 'r') await recordPage(parts[1], parts[2], parts[4]);
-    else if (parts[0] === 'trust') trustPage();
+    else if (parts[0] === 'd' && parts.length === 5 && parts[3] === 'r') {
+      await identityReady;
+      await recordPage(parts[1], parts[2], parts[4]);
+    } else if (parts[0] === 'trust') {
+      await identityReady;
+      trustPage();
+    }
     else notFound();
   } catch (e) {
     showError(e);
@@ -259,14 +269,18 @@ async function datasetPage(inst, ds, params) {
 
   fill(main, h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/' }, 'Datasets'), ' › ', `${d.institution}/${d.slug}`),
     title, h('p', { class: 'lead' }, d.description), meta, records, live, downloads, checkpointSection, anchorSection);
+  // For web/bench/explorer-first-rows.mjs: when the first rows are in the document.
+  performance.mark('civicproof:first-rows');
 }
 
 async function checkCheckpoint(d, status) {
+  await identityReady;
   if (!identity?.entry || identity.state === 'changed') {
     fill(status, badge('skipped'), ' Signature not checked: no usable pinned key (see the trust page).');
     return;
   }
   try {
+    const { verifyCheckpointNote } = await verifyModule();
     const v = await verifyCheckpointNote(d.checkpoint, identity.entry.publicKey);
     if (v.checkpoint.origin !== d.origin) throw new Error(`it names origin ${v.checkpoint.origin}`);
     fill(status, badge('pass', 'signature valid'), ` Signed by the pinned log key for ${d.origin}, size ${v.checkpoint.size}.`);
@@ -527,6 +541,7 @@ function proofPanel(inst, ds, d, seq) {
     button.disabled = true;
     fill(out, h('p', { role: 'status' }, 'Fetching the proof bundle and verifying…'));
     try {
+      const { verifyWithTrust, checkAgainstRemembered, renderReport } = await proofModule();
       const bytes = await getBytes(proofUrl, 'application/vnd.civicproof.bundle+json');
       const report = await verifyWithTrust(bytes, { entry: identity.entry, origin: d.origin, seq, rpc, requireAnchor: require.checked });
       let consistency = null;
@@ -599,7 +614,7 @@ function trustPage() {
       h('button', { type: 'button', onclick: () => {
         if (confirm(`Forget the pinned trust for ${entry.prefix}? The next visit pins what the server publishes then.`)) {
           store.remove(entry.prefix);
-          loadIdentity().then(trustPage);
+          (identityReady = loadIdentity()).then(trustPage);
         }
       } }, `Forget ${entry.prefix}`));
   };
@@ -615,7 +630,7 @@ function trustPage() {
         h('button', { type: 'button', onclick: () => {
           if (!document.getElementById('accept-confirm').checked) return alert('Confirm first that you checked the new values.');
           store.accept(identity.wk);
-          loadIdentity().then(trustPage);
+          (identityReady = loadIdentity()).then(trustPage);
         } }, 'Accept the new identity'))
     : null;
 
@@ -685,4 +700,5 @@ document.querySelector('a.skip')?.addEventListener('click', (ev) => {
   (main.querySelector('h1') || main).focus();
 });
 tokenWidget();
-loadIdentity().then(route);
+identityReady = loadIdentity();
+route();

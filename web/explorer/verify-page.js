@@ -133,6 +133,28 @@ async function verify(ev) {
   out.focus();
 }
 
+/** The RPC origin this page's security policy allows: the cookie as it was at load. */
+const allowedAtLoad = (() => {
+  const m = /(?:^|;\s*)civicproof_rpc=([^;]*)/.exec(document.cookie || '');
+  return m ? decodeURIComponent(m[1]) : '';
+})();
+
+/** A served page may only reach the RPC origin allowed when it loaded; say so, and allow it. */
+function checkRpcAllowed() {
+  const note = $('rpc-note');
+  const v = $('rpc').value.trim();
+  if (location.protocol === 'file:' || !v) return fill(note);
+  let origin;
+  try {
+    origin = new URL(v).origin;
+  } catch {
+    return fill(note, badge('warn'), ' Not a URL.');
+  }
+  if (origin === allowedAtLoad) return fill(note);
+  document.cookie = `civicproof_rpc=${encodeURIComponent(origin)}; path=/; max-age=31536000; samesite=strict`;
+  fill(note, badge('warn', 'Reload needed'), ` This page's security policy lets it reach only the endpoint chosen before it loaded. ${origin} is now allowed: reload the page (your entries here are not kept), or use a saved copy of this page.`);
+}
+
 function init() {
   entryOptions();
   try {
@@ -141,6 +163,8 @@ function init() {
     // storage unavailable
   }
   $('trust-entry').addEventListener('change', showEntry);
+  $('rpc').addEventListener('change', checkRpcAllowed);
+  checkRpcAllowed();
   $('bundle-file').addEventListener('change', (ev) => {
     const f = ev.target.files[0];
     if (f) readFile(f).catch((e) => fill($('result'), badge('fail', 'Cannot read'), ` ${e.message}`));
