@@ -9,7 +9,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -161,6 +161,9 @@ test('catalog, dataset and record pages; Verify passes every step with the ancho
   await page.waitForFunction(() => document.querySelectorAll('section[aria-labelledby=h-records] tbody tr').length === 2);
   const csv = page.getByRole('link', { name: 'CSV' });
   assert.match(await csv.getAttribute('href'), /\/v1\/datasets\/city\/air\/records\?payload\.sensor=s1&format=csv$/);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'NDJSON' }).click()]);
+  const lines = readFileSync(await download.path(), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((r) => r.envelope.seq), [0, 3], 'the download carries the filters');
   await shot(page, '02-dataset');
 
   // Record page: versions of the key, then Verify.
@@ -222,6 +225,11 @@ test('restricted datasets appear only with a reader token, sent as a header', as
   assert.ok(sent.length > 0);
   assert.ok(sent.every((s) => !s.url.includes(reader)), 'the token never appears in a URL');
   assert.ok(sent.some((s) => s.auth === `Bearer ${reader}`));
+  // A download with a token goes through fetch (a link cannot carry the header).
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'CSV' }).click()]);
+  const csv = readFileSync(await download.path(), 'utf8');
+  assert.match(csv, /^seq,kind,key,/);
+  assert.match(csv, /cards/);
   await page.goto(base + '/#/');
   await page.locator('[data-dataset="city/secret"]').waitFor();
   await page.context().close();
