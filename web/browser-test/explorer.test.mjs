@@ -239,6 +239,9 @@ test('a changed key in /.well-known blocks verification with a visible warning',
   const page = await newPage();
   await page.goto(base + '/#/trust');
   await page.getByTestId('tofu-label').waitFor();
+  assert.match(await page.locator('[data-prefix] dd').nth(1).textContent(), /^([0-9a-f]{4} ){7}[0-9a-f]{4}$/, 'the key fingerprint is shown');
+  await page.getByRole('button', { name: 'I compared the fingerprints with the publisher' }).click();
+  await page.waitForFunction(() => !document.querySelector('[data-testid=tofu-label]') && !document.querySelector('[data-testid=tofu]'));
   // What the browser pinned differs from what the server publishes now (as after a key swap).
   await page.evaluate(() => {
     const all = JSON.parse(localStorage.getItem('civicproof.trust.v1'));

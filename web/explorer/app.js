@@ -427,6 +427,7 @@ function liveSection(inst, ds, d, feed) {
   const section = h('section', { 'aria-labelledby': 'h-live', class: 'live' }, h('h2', { id: 'h-live' }, 'Live updates'), status, table);
   // Resume after the newest entry the page knows of: the tree size minus one.
   const last = d.entry_count > 0 ? d.entry_count - 1 : null;
+  let newest = last;
   let n = 0;
   const messages = {
     connecting: 'Live updates: connecting…',
@@ -451,6 +452,9 @@ function liveSection(inst, ds, d, feed) {
       } catch {
         return;
       }
+      // Entries arrive in seq order; a replay after reconnecting never shows one twice.
+      if (!r?.envelope || (newest !== null && r.envelope.seq <= newest)) return;
+      newest = r.envelope.seq;
       body.append(recordRow(inst, ds, r));
       count.textContent = String(++n);
       const ec = main.querySelector('[data-testid=entry-count]');
@@ -611,6 +615,10 @@ function trustPage() {
         h('dt', {}, 'Anchor fingerprint'), fpAnchor,
         h('dt', {}, 'Checkpoints remembered'), h('dd', {}, String(Object.keys(entry.checkpoints || {}).length))),
       h('details', {}, h('summary', {}, 'Export this entry (paste it into a saved bundle page)'), h('pre', { class: 'json', tabindex: '0' }, exported)),
+      entry.tofu ? [h('button', { type: 'button', onclick: () => {
+        store.confirm(entry.prefix);
+        (identityReady = loadIdentity()).then(trustPage);
+      } }, 'I compared the fingerprints with the publisher'), ' '] : null,
       h('button', { type: 'button', onclick: () => {
         if (confirm(`Forget the pinned trust for ${entry.prefix}? The next visit pins what the server publishes then.`)) {
           store.remove(entry.prefix);

@@ -141,6 +141,17 @@ export class TrustStore {
     return entry;
   }
 
+  /** The user compared the fingerprints out of band: the entry is no longer first-use trust. */
+  confirm(prefix, { now = new Date().toISOString() } = {}) {
+    const all = this.all();
+    const e = all[prefix];
+    if (!e) return null;
+    e.tofu = false;
+    e.source = `fingerprints confirmed by you on ${now}`;
+    this.save(all);
+    return e;
+  }
+
   /** Pins an entry the user typed or imported (not trust on first use). */
   pinManual({ prefix, publicKey, anchor = null }, { now = new Date().toISOString() } = {}) {
     const entry = { prefix, publicKey, anchor, firstSeen: now, anchorFirstSeen: anchor ? now : null, source: 'entered by you', tofu: false, checkpoints: {} };

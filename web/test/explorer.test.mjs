@@ -88,6 +88,9 @@ test('trust store: first sight is trust on first use, keyed by prefix', () => {
   const again = store.observe({ origin_prefix: 'data.city.example', log_public_key: KEY_A, anchor: null });
   assert.equal(again.state, 'match');
   assert.equal(store.observe({ origin_prefix: 'other.example', log_public_key: KEY_B, anchor: null }).state, 'first-use');
+  assert.equal(store.confirm('data.city.example', { now: 'T2' }).tofu, false);
+  assert.equal(store.get('data.city.example').tofu, false, 'confirming the fingerprints is kept');
+  assert.equal(store.observe({ origin_prefix: 'data.city.example', log_public_key: KEY_A, anchor: null }).state, 'match');
   assert.deepEqual(Object.keys(store.all()).sort(), ['data.city.example', 'other.example']);
 });
 
