@@ -184,6 +184,8 @@ test('catalog, dataset and record pages; Verify passes every step with the ancho
   // An erased record: the notice, and step 2 says "erased by".
   await page.goto(base + '/#/d/city/air/r/1');
   await page.getByTestId('erased').waitFor();
+  await page.getByTestId('erased').getByRole('link', { name: 'seq 5' }).waitFor();
+  assert.match(await page.getByTestId('erased').textContent(), /reason: publisher-error/);
   await page.getByTestId('verify').click();
   await page.locator('.report').waitFor();
   assert.match(await page.locator('li[data-step=payload]').textContent(), /erased by seq 5 \(reason publisher-error\)/);

@@ -487,8 +487,16 @@ async function recordPage(inst, ds, seqText) {
   }
   const erasureNotice = h('div', {});
   if (erased) {
+    const which = h('span', {});
     erasureNotice.append(h('p', { class: 'notice', role: 'note', 'data-testid': 'erased' }, badge('warn', 'Payload erased'), ' ',
-      'The publisher erased this record\'s payload and salt. Its key and leaf stay in the log, and its proof still verifies.'));
+      'The publisher erased this record\'s payload and salt', which, '. Its key and leaf stay in the log, and its proof still verifies.'));
+    // The erasure entry is named in the record's bundle (the feed cannot look it up by key).
+    getBytes(`${base}/records/${seq}/proof`, 'application/vnd.civicproof.bundle+json').then((bytes) => {
+      const er = JSON.parse(new TextDecoder().decode(bytes)).erasure?.envelope;
+      if (er && Number.isSafeInteger(er.seq)) {
+        fill(which, ' by entry ', h('a', { href: link(['d', inst, ds, 'r', String(er.seq)]) }, `seq ${er.seq}`), ` (reason: ${er.reason})`);
+      }
+    }, () => {});
   }
 
   const history = h('section', { 'aria-labelledby': 'h-history' }, h('h2', { id: 'h-history' }, 'Versions of this key'));
