@@ -107,6 +107,10 @@ async function stepStatuses(page) {
 test('the explorer is served from the binary with a strict policy; API misses stay problem JSON', async () => {
   const index = await api('GET', '/');
   assert.equal(index.status, 200);
+  const head = await api('HEAD', '/web/explorer/app.js');
+  assert.equal(head.status, 200);
+  assert.equal(head.text, '');
+  assert.match(head.headers.get('content-type'), /^text\/javascript/);
   assert.match(index.headers.get('content-type'), /^text\/html/);
   const csp = index.headers.get('content-security-policy');
   assert.match(csp, /default-src 'none'/);
@@ -137,7 +141,13 @@ test('catalog, dataset and record pages; Verify passes every step with the ancho
   assert.equal(await page.locator('[data-dataset="city/secret"]').count(), 0, 'restricted dataset invisible without a token');
   await shot(page, '01-catalog');
 
-  // Filter by theme, then by text.
+  // Filter by institution, by theme, then by text.
+  await page.getByLabel('Institution').selectOption('city');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.waitForFunction(() => location.hash === '#/?institution=city');
+  await page.locator('[data-dataset="city/air"]').waitFor();
+  await page.getByRole('link', { name: 'Clear filters' }).click();
+  await page.waitForFunction(() => location.hash === '#/' && document.getElementById('f-institution')?.value === '');
   await page.getByLabel('Theme').fill('TRAN');
   await page.getByRole('button', { name: 'Search' }).click();
   await page.locator('[data-dataset="city/buses"]').waitFor();

@@ -168,7 +168,16 @@ async function catalogPage(params) {
   for (const f of filters) if (params.get(f)) qs.set(f, params.get(f));
   qs.set('limit', String(PAGE_SIZE));
   if (params.get('after')) qs.set('after', params.get('after'));
-  const data = await getJson(`/v1/datasets?${qs}`);
+  const [data, insts] = await Promise.all([
+    getJson(`/v1/datasets?${qs}`),
+    getJson('/v1/institutions').then((r) => r.institutions || [], () => []),
+  ]);
+  const names = Object.fromEntries(insts.map((i) => [i.slug, i.name]));
+  const instSelect = h('div', { class: 'field' }, h('label', { for: 'f-institution' }, 'Institution'),
+    h('select', { id: 'f-institution', name: 'institution' },
+      h('option', { value: '' }, 'Any institution'),
+      insts.map((i) => h('option', { value: i.slug, selected: params.get('institution') === i.slug }, `${i.name} (${i.slug})`)),
+      params.get('institution') && !names[params.get('institution')] ? h('option', { value: params.get('institution'), selected: true }, params.get('institution')) : null));
   const input = (name, label, hint) =>
     h('div', { class: 'field' }, h('label', { for: `f-${name}` }, label),
       h('input', { id: `f-${name}`, name, type: 'search', value: params.get(name) || '', placeholder: hint }));
@@ -183,14 +192,14 @@ async function catalogPage(params) {
       location.hash = link([], p);
     } },
     input('q', 'Search', 'words in title, description, keywords'),
-    input('institution', 'Institution', 'slug, e.g. city'),
+    instSelect,
     input('theme', 'Theme', 'e.g. ENVI'),
     input('keyword', 'Keyword', 'exact keyword'),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Search'), ' ', h('a', { href: '#/' }, 'Clear filters')));
   const items = data.datasets.map((d) =>
     h('li', { class: 'card', 'data-dataset': `${d.institution}/${d.slug}` },
       h('h2', {}, h('a', { href: link(['d', d.institution, d.slug]) }, d.title)),
-      h('p', { class: 'sub' }, `${d.institution} · ${d.record_count} records · licence ${d.license}`,
+      h('p', { class: 'sub' }, `${names[d.institution] || d.institution} · ${d.record_count} records · licence ${d.license}`,
         d.access === 'restricted' ? [' · ', badge('warn', 'restricted')] : null),
       h('p', {}, d.description),
       tagList('Themes', d.themes, 'theme'), tagList('Keywords', d.keywords, 'keyword')));
