@@ -98,7 +98,6 @@ function fillFromBundle() {
 async function readFile(file) {
   if (file.size > 4 * 1024 * 1024) throw new Error('that file is larger than any bundle (4 MiB)');
   $('bundle').value = new TextDecoder('utf-8', { fatal: false }).decode(await file.arrayBuffer());
-  $('file-bytes').value = '';
   fillFromBundle();
 }
 
@@ -184,6 +183,8 @@ function init() {
     if (f) readFile(f).catch((e) => fill($('result'), badge('fail', 'Cannot read'), ` ${e.message}`));
   });
   $('verify-form').addEventListener('submit', verify);
+  // A saved copy has no explorer next to it.
+  if (location.protocol === 'file:') $('site-nav').hidden = true;
   $('where').textContent = location.protocol === 'file:'
     ? 'You opened this page from a file: it verifies with the code saved in it and needs no server.'
     : 'This page was delivered by the server you are checking, so it trusts that server\'s code. Save it (Ctrl+S / ⌘S) and open the saved file to verify with code you keep.';
