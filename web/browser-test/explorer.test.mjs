@@ -294,7 +294,9 @@ test('the bundle page verifies a pasted bundle and names the failing step of a t
   await page.locator('.report').waitFor();
   assert.match(await page.locator('.verdict').textContent(), /Verified/);
 
-  await page.getByLabel('Paste the bundle JSON').fill(tampered);
+  // A tampered bundle file, chosen with the file picker (the drop zone reads files the same way).
+  await page.locator('#bundle-file').setInputFiles({ name: 'tampered.bundle.json', mimeType: 'application/json', buffer: Buffer.from(tampered) });
+  await page.waitForFunction((t) => document.getElementById('bundle').value === t, tampered);
   await page.getByTestId('verify').click();
   await page.waitForFunction(() => document.querySelector('.verdict')?.textContent.includes('Not verified'));
   const steps = await stepStatuses(page);
