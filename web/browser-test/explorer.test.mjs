@@ -247,13 +247,26 @@ test('restricted datasets appear only with a reader token, sent as a header', as
   await page.context().close();
 });
 
-test('a changed key in /.well-known blocks verification with a visible warning', async () => {
+test('trust page: fingerprints, their confirmation, the user\'s RPC endpoint in the policy; a changed key blocks verification', async () => {
   const page = await newPage();
   await page.goto(base + '/#/trust');
   await page.getByTestId('tofu-label').waitFor();
   assert.match(await page.locator('[data-prefix] dd').nth(1).textContent(), /^([0-9a-f]{4} ){7}[0-9a-f]{4}$/, 'the key fingerprint is shown');
   await page.getByRole('button', { name: 'I compared the fingerprints with the publisher' }).click();
   await page.waitForFunction(() => !document.querySelector('[data-testid=tofu-label]') && !document.querySelector('[data-testid=tofu]'));
+  // The user's RPC endpoint: kept, allowed by the next page's connect-src, and named.
+  await page.getByLabel('Endpoint URL').fill('http://127.0.0.1:9/');
+  await page.getByRole('button', { name: 'Save endpoint' }).click();
+  await page.waitForFunction(() => document.cookie.includes('civicproof_rpc='));
+  await page.goto('about:blank');
+  const doc = await page.goto(`${base}/#/d/city/air/r/0`);
+  assert.match(doc.headers()['content-security-policy'], /connect-src 'self' http:\/\/127\.0\.0\.1:9;/);
+  await page.getByText('On-chain checks will ask your RPC endpoint http://127.0.0.1:9/').first().waitFor();
+  await page.getByTestId('verify').click();
+  await page.locator('.report').waitFor();
+  assert.match(await page.getByTestId('endpoint').textContent(), /No RPC call was made .* your endpoint is http:\/\/127\.0\.0\.1:9\//);
+  await page.goto(`${base}/#/trust`);
+  await page.locator('[data-prefix]').waitFor();
   // What the browser pinned differs from what the server publishes now (as after a key swap).
   await page.evaluate(() => {
     const all = JSON.parse(localStorage.getItem('civicproof.trust.v1'));
@@ -392,7 +405,9 @@ test('an anchored record verifies on chain through the RPC endpoint the user set
     assert.match(await page.locator('[data-prefix]').textContent(), new RegExp(wk.anchor.contract, 'i'));
     await page.getByLabel('Endpoint URL').fill(anvil.url);
     await page.getByRole('button', { name: 'Save endpoint' }).click();
-    await page.waitForLoadState('load');
+    await page.waitForFunction(() => document.cookie.includes('civicproof_rpc='));
+    // A full load: the page's connect-src now names the endpoint.
+    await page.goto('about:blank');
     await page.goto(`${at}/#/d/city/air`);
     await page.getByText('Batch root').first().waitFor();
     await page.goto(`${at}/#/d/city/air/r/1`);

@@ -107,9 +107,13 @@ export function renderReport(report, { consistency = null } = {}) {
     extra.push(h('p', { class: 'existed', 'data-testid': 'existed' }, badge('info', 'Anchored'), ' ',
       `Existed no later than ${formatUnix(report.anchor.existedNoLaterThan)} (block time, as answered by ${report.endpoint}).`));
   }
-  extra.push(h('p', { class: 'endpoint' }, report.endpoint
+  const online = report.steps.find((s) => s.name === 'anchor-online');
+  const ran = online && online.status !== 'skipped';
+  extra.push(h('p', { class: 'endpoint', 'data-testid': 'endpoint' }, ran
     ? `On-chain checks were answered by ${report.endpoint} (your RPC endpoint).`
-    : 'No RPC endpoint was used: the on-chain step did not run.'));
+    : report.endpoint
+      ? `No RPC call was made (the on-chain step did not run); your endpoint is ${report.endpoint}.`
+      : 'No RPC endpoint was used: the on-chain step did not run.'));
   extra.push(h('p', { class: 'scope' }, report.scopeNote));
   return h('section', { class: 'report', 'aria-label': 'Verification report' }, summary, steps, extra);
 }

@@ -26,7 +26,9 @@ export function anchorOf(wellKnown) {
     contract: typeof a.contract === 'string' ? a.contract.toLowerCase() : a.contract,
     codeHash: typeof a.contract_code_hash === 'string' ? a.contract_code_hash.toLowerCase() : a.contract_code_hash,
     anchorer: typeof a.anchorer === 'string' ? a.anchorer.toLowerCase() : a.anchorer,
-    finality: a.finality ?? 'finalized',
+    // The finality policy is the verifier's, never the server's (PROOFS.md section 6): the
+    // default, the `finalized` tag (else 64 blocks deep, 2 on chain 31337).
+    finality: 'finalized',
   };
 }
 

@@ -113,14 +113,14 @@ test('trust store: a changed key or anchor blocks; an anchor appearing is pinned
 
 test('trust store: remembers only larger checkpoints; verify options carry the anchor trust', () => {
   const store = new TrustStore(memoryStorage());
-  store.observe({ origin_prefix: 'p.example', log_public_key: KEY_A, anchor: ANCHOR });
+  store.observe({ origin_prefix: 'p.example', log_public_key: KEY_A, anchor: { ...ANCHOR, finality: { confirmations: 1 } } });
   store.remember('p.example', 'p.example/a/b', { size: 5, root: 'r5', note: 'n5' });
   store.remember('p.example', 'p.example/a/b', { size: 3, root: 'r3', note: 'n3' });
   assert.equal(store.checkpoint('p.example', 'p.example/a/b').size, 5);
   assert.deepEqual(verifyOptions(store.get('p.example')), {
     prefix: 'p.example', publicKey: KEY_A, chainId: 31337, contract: ANCHOR.contract.toLowerCase(),
     codeHash: ANCHOR.contract_code_hash, anchorer: ANCHOR.anchorer, finality: 'finalized',
-  });
+  }, 'the finality policy is never taken from the server');
 });
 
 test('well-known documents are checked before anything is pinned', async () => {
