@@ -3,6 +3,7 @@
 
 pub mod anchors;
 pub mod datasets;
+pub mod explorer;
 pub mod institutions;
 pub mod proofs;
 pub mod records;
@@ -42,7 +43,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .service(proofs::checkpoint_at)
         .service(proofs::consistency)
         .service(anchors::list)
-        .service(anchors::get);
+        .service(anchors::get)
+        .configure(explorer::configure);
 }
 
 /// JSON bodies of metadata routes: precise problems for each way a body can be wrong.
