@@ -4,7 +4,9 @@
 
 use crate::chain::{Anvil, DEV_ADDRESS, anchoring, quantity};
 use crate::support::{ADMIN_TOKEN, TestApp};
-use civicproof_verify::bundle::{Expect, StepStatus, verify_bundle};
+use civicproof_verify::bundle::{Expect, Report, StepStatus, Trust, VerifyOptions, verify_bundle};
+use civicproof_verify::chain::{AnchorTrust, HttpRpc, parse_address};
+use civicproof_verify::monitor::{HttpServer, Monitor, MonitorConfig, MonitorError, Violation};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -50,6 +52,58 @@ async fn wait_anchored(app: &TestApp, seq: u64, within: Duration) -> Value {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The anchor trust a client pins from `/.well-known/civicproof.json`.
+async fn anchor_trust(app: &TestApp) -> AnchorTrust {
+    let wk: Value = app
+        .get("/.well-known/civicproof.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let a = &wk["anchor"];
+    let code_hash = hex::decode(
+        a["contract_code_hash"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+    )
+    .unwrap();
+    AnchorTrust {
+        chain_id: a["chain_id"].as_u64().unwrap(),
+        contract: parse_address(a["contract"].as_str().unwrap()).unwrap(),
+        code_hash: code_hash.try_into().unwrap(),
+        anchorer: parse_address(a["anchorer"].as_str().unwrap()).unwrap(),
+    }
+}
+
+/// Verifies a bundle as a client would, asking `rpc` (its own chain endpoint) for step 8.
+async fn verify_online(
+    bytes: Vec<u8>,
+    trust: Trust,
+    anchor: AnchorTrust,
+    rpc: String,
+    seq: u64,
+) -> Report {
+    tokio::task::spawn_blocking(move || {
+        let rpc = HttpRpc::new(&rpc);
+        civicproof_verify::bundle::verify_bundle_with(
+            &bytes,
+            &trust,
+            &Expect {
+                origin: ORIGIN.into(),
+                seq: Some(seq),
+            },
+            &VerifyOptions {
+                anchor_trust: Some(&anchor),
+                rpc: Some(&rpc),
+                ..Default::default()
+            },
+        )
+    })
+    .await
+    .unwrap()
 }
 
 async fn anchors(app: &TestApp) -> Vec<Value> {
@@ -135,6 +189,22 @@ async fn a_published_record_gets_a_confirmed_anchor_that_the_chain_holds() {
     );
     assert!(report.failed_step.is_none(), "{report:?}");
     assert_eq!(report.steps[7].status, StepStatus::Pass, "{report:?}");
+    // ... and with pinned anchor trust and the client's own endpoint, step 8 too: the record
+    // existed no later than the anchor block's time.
+    let online = verify_online(
+        bytes.clone(),
+        trust.clone(),
+        anchor_trust(&app).await,
+        anvil.url.clone(),
+        3,
+    )
+    .await;
+    assert!(online.ok(), "{online:?}");
+    assert_eq!(online.steps[8].status, StepStatus::Pass, "{online:?}");
+    assert_eq!(
+        online.anchor.as_ref().unwrap().existed_no_later_than,
+        anchor["block_time"].as_u64().unwrap()
+    );
 
     // The batch as /v1/anchors shows it, confirmed and immutable.
     let r = app.get(&format!("/v1/anchors/{seq}"), None).await;
@@ -430,4 +500,51 @@ async fn app_contract(config: &civicproof_api::config::Config) -> String {
     })
     .await
     .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn civicproof_monitor_passes_an_honest_server_and_reports_a_tampered_stored_leaf() {
+    let anvil = Anvil::start().await;
+    let (app, token) = anchored_app(&anvil, 1000).await;
+    app.dataset(&token, "trams", "public", json!({})).await;
+    app.dataset(&token, "cards", "restricted", json!({})).await;
+    for round in 0..2 {
+        publish(&app, &token, "air", round * 3, round * 3 + 3).await;
+        publish(&app, &token, "trams", round * 3, round * 3 + 3).await;
+        publish(&app, &token, "cards", round * 3, round * 3 + 3).await;
+        wait_anchored(&app, round as u64 * 3 + 2, Duration::from_secs(30)).await;
+    }
+    let trust = crate::support::pinned_trust(&app).await;
+    let anchor = anchor_trust(&app).await;
+    let monitor = |base: String, rpc: String| {
+        let (trust, anchor) = (trust.clone(), anchor.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut m = Monitor::new(MonitorConfig {
+                trust,
+                anchor,
+                check_code_hash: true,
+                finality: Default::default(),
+                from_block: 0,
+            });
+            m.poll(
+                &HttpRpc::new(&rpc),
+                &HttpServer::new(&base),
+                true,
+                &mut |_| {},
+            )
+        })
+    };
+    let checked = monitor(app.base.clone(), anvil.url.clone()).await.unwrap();
+    assert!(checked.unwrap() >= 2, "an honest server passes");
+
+    // Someone with database access rewrites a stored batch leaf: the served batch no longer
+    // rebuilds the root the chain holds.
+    let n = app.db.execute(
+        "UPDATE anchor_members SET leaf_hash = sha256(leaf_hash) WHERE batch_seq = 0 AND idx = 0",
+    );
+    assert_eq!(n, 1);
+    match monitor(app.base.clone(), anvil.url.clone()).await.unwrap() {
+        Err(MonitorError::Violation(Violation::BatchRoot { .. })) => {}
+        other => panic!("expected a rewritten-history report, got {other:?}"),
+    }
 }
