@@ -57,7 +57,9 @@ pub struct Config {
     pub metrics_bind: Option<SocketAddr>,
 
     /// Apply pending migrations before serving.
-    #[arg(long, env = "CIVICPROOF_MIGRATE", default_value_t = false)]
+    #[arg(long, env = "CIVICPROOF_MIGRATE", default_value_t = false, num_args = 0..=1,
+          default_missing_value = "true", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub migrate: bool,
 
     /// Peers whose `X-Forwarded-For` is believed (comma-separated IPs).

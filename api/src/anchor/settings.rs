@@ -22,7 +22,11 @@ pub struct AnchorSettings {
     #[arg(
         long = "anchor-deploy",
         env = "CIVICPROOF_ANCHOR_DEPLOY",
-        default_value_t = false
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub deploy: bool,
 

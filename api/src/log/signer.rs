@@ -87,20 +87,32 @@ fn sign_one(
     // notices stored nodes that no longer match the signed history.
     let cache = None;
     let root = nodes::root(conn, cache, c.dataset_id, size)?;
+    // Consistent with the newest signed checkpoint and, when anchoring, with the newest
+    // anchored one (PROOFS.md section 3, "No forks").
+    let mut from = Vec::new();
     if previous > 0 {
-        let prev = q::at_size(conn, c.dataset_id, previous)?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("checkpoint {previous} vanished")))?;
+        from.push(previous);
+    }
+    if state.anchoring.is_some()
+        && let Some((_, member)) =
+            civicproof_schema::queries::anchors::newest_confirmed_of(conn, c.dataset_id)?
+        && member.size != previous
+    {
+        from.push(member.size);
+    }
+    for old in from {
+        let prev = q::at_size(conn, c.dataset_id, old)?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("checkpoint {old} vanished")))?;
         let proof = nodes::eval(
             conn,
             cache,
             c.dataset_id,
-            &tree::consistency(previous as u64, size),
+            &tree::consistency(old as u64, size),
         )?;
         let proof: Vec<Vec<u8>> = proof.iter().map(|h| h.to_vec()).collect();
-        if let Err(e) = merkle::verify_consistency(previous as u64, size, &prev.root, &root, &proof)
-        {
+        if let Err(e) = merkle::verify_consistency(old as u64, size, &prev.root, &root, &proof) {
             let reason =
-                format!("tree at size {size} is not consistent with checkpoint {previous}: {e}");
+                format!("tree at size {size} is not consistent with checkpoint {old}: {e}");
             tracing::error!(dataset_id = c.dataset_id, %reason, "ALERT: halting signing for this origin");
             state.metrics.signing_halts.inc();
             q::halt(conn, c.dataset_id, &reason)?;

@@ -548,3 +548,83 @@ async fn civicproof_monitor_passes_an_honest_server_and_reports_a_tampered_store
         other => panic!("expected a rewritten-history report, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_between_persisting_and_sending_a_batch_neither_skips_nor_repeats_a_seq() {
+    let anvil = Anvil::start().await;
+    let (app, token) = anchored_app(&anvil, 500).await;
+    publish(&app, &token, "air", 0, 2).await;
+    wait_anchored(&app, 1, Duration::from_secs(30)).await;
+    let first = anchors(&app).await.len();
+
+    anvil.pause_mining(true).await;
+    publish(&app, &token, "air", 2, 4).await;
+    let until = Instant::now() + Duration::from_secs(20);
+    let batch = loop {
+        let all = anchors(&app).await;
+        if let Some(b) = all.get(first).filter(|b| b["status"] == "submitted") {
+            break b.clone();
+        }
+        assert!(Instant::now() < until, "no submitted batch: {all:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // As if the process died after persisting the batch and before the node ever saw it:
+    // the node forgets the transaction and the row is back to `pending`.
+    anvil
+        .rpc("anvil_dropTransaction", json!([batch["tx_hash"]]))
+        .await;
+    let seq = batch["batch_seq"].as_u64().unwrap();
+    app.db.execute(&format!(
+        "UPDATE anchor_batches SET status = 'pending', submitted_at = NULL WHERE batch_seq = {seq}"
+    ));
+    let app = app.restart().await;
+    anvil.pause_mining(false).await;
+
+    let b = wait_anchored(&app, 3, Duration::from_secs(30)).await;
+    assert_eq!(b["anchor"]["batch_seq"], seq);
+    assert_eq!(
+        b["anchor"]["tx_hash"], batch["tx_hash"],
+        "the persisted transaction, unchanged"
+    );
+    let all = anchors(&app).await;
+    for (i, a) in all.iter().enumerate() {
+        assert_eq!(a["batch_seq"], i as u64);
+    }
+    let contract = b["anchor"]["contract"].as_str().unwrap();
+    let on_chain = anvil.next_seq(contract, DEV_ADDRESS).await;
+    let confirmed = all.iter().filter(|a| a["status"] == "confirmed").count() as u64;
+    assert!(
+        on_chain >= confirmed && on_chain <= all.len() as u64,
+        "{on_chain} vs {all:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_server_processes_share_one_anchoring_worker() {
+    let anvil = Anvil::start().await;
+    let (app, token) = anchored_app(&anvil, 500).await;
+    let replica = app.replica().await;
+    publish(&app, &token, "air", 0, 3).await;
+    publish(&replica, &token, "air", 3, 6).await;
+    wait_anchored(&replica, 5, Duration::from_secs(30)).await;
+    publish(&replica, &token, "air", 6, 8).await;
+    wait_anchored(&app, 7, Duration::from_secs(30)).await;
+    let all = anchors(&app).await;
+    for (i, a) in all.iter().enumerate() {
+        assert_eq!(a["batch_seq"], i as u64, "{all:?}");
+    }
+    let mut states = Vec::new();
+    for a in [&app, &replica] {
+        let r: Value = a.get("/readyz", None).await.json().await.unwrap();
+        states.push(r["chain"].as_str().unwrap().to_owned());
+    }
+    states.sort();
+    assert_eq!(
+        states,
+        ["standby: another process anchors", "up"],
+        "{states:?}"
+    );
+    let halts = app.db.count("SELECT count(*)::bigint FROM anchor_halts");
+    assert_eq!(halts, 0);
+    replica.stop().await;
+}
