@@ -66,6 +66,10 @@ pub struct Config {
 
     #[command(flatten)]
     pub limits: Limits,
+
+    /// Redis, caches, rate limits and live feeds.
+    #[command(flatten)]
+    pub cluster: crate::cluster::config::ClusterConfig,
 }
 
 /// Request and data limits (API.md, Conventions: Limits).
@@ -120,6 +124,7 @@ impl Config {
             migrate: false,
             trusted_proxies: Vec::new(),
             limits: Limits::default(),
+            cluster: Default::default(),
         }
     }
 

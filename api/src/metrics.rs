@@ -91,6 +91,13 @@ impl Metrics {
         }
     }
 
+    /// Registers a collector kept elsewhere (e.g. the cluster's cache statistics).
+    pub fn register(&self, collector: Box<dyn Collector>) {
+        self.registry
+            .register(collector)
+            .expect("metric registered once");
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> Vec<u8> {
         let mut out = Vec::new();

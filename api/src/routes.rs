@@ -2,6 +2,7 @@
 //! response (status, headers, caching). The rules live in `services`.
 
 pub mod datasets;
+pub mod events;
 pub mod institutions;
 pub mod proofs;
 pub mod records;
@@ -36,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .service(records::get)
         .service(records::leaf)
         .service(records::erase)
+        .service(events::events)
         .service(proofs::proof)
         .service(proofs::checkpoint)
         .service(proofs::checkpoint_at)

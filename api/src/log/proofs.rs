@@ -24,6 +24,8 @@ pub struct ServedBundle {
     pub body: Vec<u8>,
     pub content_type: &'static str,
     pub public: bool,
+    /// The size of the checkpoint the bundle was built on.
+    pub tree_size: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +162,7 @@ fn assemble(
             body: tlog_proof::format(entry.seq as u64, &path, &checkpoint.note).into_bytes(),
             content_type: "text/plain; charset=utf-8",
             public,
+            tree_size: size,
         }));
     }
     let origin = state.origin(&inst.slug, &ds.slug);
@@ -193,6 +196,7 @@ fn assemble(
         body: b.to_json_bytes(),
         content_type: "application/vnd.civicproof.bundle+json",
         public,
+        tree_size: size,
     }))
 }
 
