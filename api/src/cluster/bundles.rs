@@ -117,7 +117,11 @@ impl L1 {
         if self.per_shard == 0 {
             return None;
         }
-        self.shard(key).lock().expect("cache lock").get(key).cloned()
+        self.shard(key)
+            .lock()
+            .expect("cache lock")
+            .get(key)
+            .cloned()
     }
 
     /// Inserts unless a purge happened after `epoch` was read.

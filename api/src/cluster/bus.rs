@@ -75,24 +75,8 @@ pub async fn publisher(
         }
         let mut still = Vec::new();
         for (dataset_id, seq) in pending_purges.drain(..) {
-            let prefix = &cluster.prefix;
-            // The marker first: a bundle computed before the erasure cannot be stored after
-            // the delete (the store script checks the marker).
-            let mut pipe = ::redis::pipe();
-            pipe.atomic()
-                .cmd("SET")
-                .arg(super::bundles::erased_marker(prefix, dataset_id, seq))
-                .arg(1)
-                .arg("EX")
-                .arg(3600)
-                .ignore()
-                .cmd("DEL")
-                .arg(super::bundles::record_hash(prefix, dataset_id, seq))
-                .ignore()
-                .cmd("PUBLISH")
-                .arg(&chan)
-                .arg(format!("P {} {dataset_id} {seq}", cluster.instance));
-            if link.pipe::<Vec<i64>>(&pipe).await.is_none() {
+            let pipe = purge_pipeline(&cluster, dataset_id, seq);
+            if link.pipe::<::redis::Value>(&pipe).await.is_none() {
                 still.push((dataset_id, seq));
             }
         }
@@ -188,7 +172,29 @@ async fn appended_elsewhere(state: &AppState, dataset_id: i64, first_seq: i64, e
     } else {
         None
     };
-    state.fanout.notify_local(
-        notice.unwrap_or_else(|| Appended::range(dataset_id, first_seq, end_seq)),
-    );
+    state
+        .fanout
+        .notify_local(notice.unwrap_or_else(|| Appended::range(dataset_id, first_seq, end_seq)));
+}
+
+/// Marks a record erased, deletes its cached bundles and tells the replicas, atomically.
+/// The marker comes first: a bundle computed before the erasure cannot be stored after the
+/// delete (the store script checks the marker).
+pub fn purge_pipeline(cluster: &super::Cluster, dataset_id: i64, seq: i64) -> ::redis::Pipeline {
+    let prefix = &cluster.prefix;
+    let mut pipe = ::redis::pipe();
+    pipe.atomic()
+        .cmd("SET")
+        .arg(super::bundles::erased_marker(prefix, dataset_id, seq))
+        .arg(1)
+        .arg("EX")
+        .arg(3600)
+        .ignore()
+        .cmd("DEL")
+        .arg(super::bundles::record_hash(prefix, dataset_id, seq))
+        .ignore()
+        .cmd("PUBLISH")
+        .arg(channel(prefix))
+        .arg(format!("P {} {dataset_id} {seq}", cluster.instance));
+    pipe
 }

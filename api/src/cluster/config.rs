@@ -15,7 +15,11 @@ pub struct ClusterConfig {
     pub rate_limit_admin: RateSpec,
 
     /// Rate limit per publisher token.
-    #[arg(long, env = "CIVICPROOF_RATE_LIMIT_PUBLISHER", default_value = "12000/m")]
+    #[arg(
+        long,
+        env = "CIVICPROOF_RATE_LIMIT_PUBLISHER",
+        default_value = "12000/m"
+    )]
     pub rate_limit_publisher: RateSpec,
 
     /// Rate limit per reader token.
@@ -23,7 +27,11 @@ pub struct ClusterConfig {
     pub rate_limit_reader: RateSpec,
 
     /// Rate limit per client address for requests without a token.
-    #[arg(long, env = "CIVICPROOF_RATE_LIMIT_ANONYMOUS", default_value = "6000/m")]
+    #[arg(
+        long,
+        env = "CIVICPROOF_RATE_LIMIT_ANONYMOUS",
+        default_value = "6000/m"
+    )]
     pub rate_limit_anonymous: RateSpec,
 
     /// When Redis is down: `open` limits each replica on its own, `closed` answers 503.
@@ -31,11 +39,19 @@ pub struct ClusterConfig {
     pub rate_limit_fail: FailMode,
 
     /// Proof bundles kept in process memory (each a few KB); 0 turns the cache off.
-    #[arg(long, env = "CIVICPROOF_BUNDLE_CACHE_ENTRIES", default_value_t = 100_000)]
+    #[arg(
+        long,
+        env = "CIVICPROOF_BUNDLE_CACHE_ENTRIES",
+        default_value_t = 100_000
+    )]
     pub bundle_cache_entries: usize,
 
     /// Seconds a proof bundle stays in Redis.
-    #[arg(long, env = "CIVICPROOF_BUNDLE_CACHE_TTL_SECS", default_value_t = 86_400)]
+    #[arg(
+        long,
+        env = "CIVICPROOF_BUNDLE_CACHE_TTL_SECS",
+        default_value_t = 86_400
+    )]
     pub bundle_cache_ttl_secs: u64,
 
     /// Bytes of feed pages kept in process memory; 0 turns the page cache off.

@@ -49,7 +49,12 @@ impl FeedCache {
 
     /// The known head of a dataset, if any.
     pub fn head(&self, dataset_id: i64) -> Option<i64> {
-        self.inner.lock().expect("cache lock").heads.get(&dataset_id).copied()
+        self.inner
+            .lock()
+            .expect("cache lock")
+            .heads
+            .get(&dataset_id)
+            .copied()
     }
 
     /// Records that `dataset_id` has at least `end_seq` entries.
@@ -63,7 +68,12 @@ impl FeedCache {
     }
 
     pub fn get(&self, key: &FeedKey) -> Option<CachedPage> {
-        self.inner.lock().expect("cache lock").pages.get(key).cloned()
+        self.inner
+            .lock()
+            .expect("cache lock")
+            .pages
+            .get(key)
+            .cloned()
     }
 
     /// Stores a page computed at `key.head`, unless the head moved or the dataset was purged

@@ -5,7 +5,8 @@
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{
-    Client, Cmd, ErrorKind, FromRedisValue, Pipeline, RedisResult, ScriptInvocation, ServerErrorKind,
+    Client, Cmd, ErrorKind, FromRedisValue, Pipeline, RedisResult, ScriptInvocation,
+    ServerErrorKind,
 };
 use std::future::Future;
 use std::sync::Arc;

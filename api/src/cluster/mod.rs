@@ -62,7 +62,11 @@ impl Cluster {
     /// Must run inside the Tokio runtime when Redis is configured (the link is lazy).
     pub fn new(config: &crate::Config) -> anyhow::Result<Self> {
         let c = &config.cluster;
-        let link = c.redis_url.as_deref().map(link::RedisLink::new).transpose()?;
+        let link = c
+            .redis_url
+            .as_deref()
+            .map(link::RedisLink::new)
+            .transpose()?;
         let stats = Arc::new(stats::CacheStats {
             redis_configured: link.is_some(),
             ..Default::default()
@@ -215,8 +219,16 @@ pub async fn cached_bundle(
         }
     }
     counters.missed();
-    let served =
-        proofs::bundle(state, caller, institution, dataset, seq_text, tree_size, format).await?;
+    let served = proofs::bundle(
+        state,
+        caller,
+        institution,
+        dataset,
+        seq_text,
+        tree_size,
+        format,
+    )
+    .await?;
     let fresh = CachedBundle::new(Bytes::from(served.body), served.content_type);
     let key = BundleKey {
         dataset_id: ds.id,
@@ -250,12 +262,23 @@ pub async fn cached_bundle(
 }
 
 /// After an erasure commits: purge the record's bundles and the dataset's feed pages here,
-/// in Redis and (over the bus) on every replica.
-pub fn erased(state: &AppState, dataset_id: i64, seq: i64) {
+/// in Redis and (over the bus) on every replica, before the erasure is answered. When Redis
+/// cannot take the purge now, the bus publisher retries it until it can.
+pub async fn erased(state: &AppState, dataset_id: i64, seq: i64) {
     let cluster = &state.cluster;
     cluster.bundles.purge_record(dataset_id, seq);
     cluster.feed.purge_dataset(dataset_id);
-    cluster.send(bus::Outbound::Purge { dataset_id, seq });
+    let Some(link) = cluster.redis() else {
+        cluster.send(bus::Outbound::Purge { dataset_id, seq });
+        return;
+    };
+    if link
+        .pipe::<::redis::Value>(&bus::purge_pipeline(cluster, dataset_id, seq))
+        .await
+        .is_none()
+    {
+        cluster.send(bus::Outbound::Purge { dataset_id, seq });
+    }
 }
 
 /// What the fan-out does with each local append besides telling local followers: advance

@@ -152,10 +152,7 @@ impl Limiter {
             .map_or(0, |d| d.as_micros() as u64);
         let mut local = self.local.lock().expect("limiter lock");
         // Forget keys whose budget is full again (their TAT is in the past).
-        if local
-            .last_sweep
-            .is_none_or(|t| t.elapsed().as_secs() >= 10)
-        {
+        if local.last_sweep.is_none_or(|t| t.elapsed().as_secs() >= 10) {
             local.tats.retain(|_, tat| *tat > now);
             local.last_sweep = Some(Instant::now());
         }
@@ -197,7 +194,11 @@ fn decision(
 
 /// API.md: the TCP peer, or, when the peer is a trusted proxy, the right-most
 /// `X-Forwarded-For` entry that is not one.
-pub fn client_addr(peer: Option<IpAddr>, forwarded_for: &[&str], trusted: &[IpAddr]) -> Option<IpAddr> {
+pub fn client_addr(
+    peer: Option<IpAddr>,
+    forwarded_for: &[&str],
+    trusted: &[IpAddr],
+) -> Option<IpAddr> {
     let peer = peer?;
     if !trusted.contains(&peer) {
         return Some(peer);
@@ -217,62 +218,6 @@ pub fn client_addr(peer: Option<IpAddr>, forwarded_for: &[&str], trusted: &[IpAd
         }
     }
     Some(last_trusted)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn the_client_address_follows_trusted_proxies_only() {
-        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
-        let other_proxy: IpAddr = "10.0.0.2".parse().unwrap();
-        let client: IpAddr = "203.0.113.9".parse().unwrap();
-        let trusted = [proxy, other_proxy];
-        // An untrusted peer's header is ignored.
-        assert_eq!(
-            client_addr(Some(client), &["198.51.100.1"], &trusted),
-            Some(client)
-        );
-        // Spoofed left entries are ignored: the right-most untrusted one counts.
-        assert_eq!(
-            client_addr(Some(proxy), &["1.2.3.4, 203.0.113.9, 10.0.0.2"], &trusted),
-            Some(client)
-        );
-        assert_eq!(
-            client_addr(Some(proxy), &["1.2.3.4", "203.0.113.9"], &trusted),
-            Some(client)
-        );
-        assert_eq!(client_addr(Some(proxy), &[], &trusted), Some(proxy));
-        assert_eq!(client_addr(Some(proxy), &["junk"], &trusted), Some(proxy));
-    }
-
-    #[test]
-    fn the_local_limiter_admits_a_burst_then_refuses_with_a_wait() {
-        let cfg = ClusterConfig {
-            rate_limit_anonymous: RateSpec::per(3, Duration::from_secs(60)),
-            ..Default::default()
-        };
-        let l = Limiter::new(&cfg);
-        let s = l
-            .subject(&Caller::Anonymous, Some("127.0.0.1".parse().unwrap()))
-            .unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let ds: Vec<Decision> = (0..4)
-            .map(|_| rt.block_on(l.check(&s, None, false)).unwrap())
-            .collect();
-        assert!(ds[..3].iter().all(|d| d.allowed));
-        assert_eq!(
-            ds.iter().map(|d| d.remaining).collect::<Vec<_>>(),
-            [2, 1, 0, 0]
-        );
-        assert!(!ds[3].allowed);
-        assert!((19..=20).contains(&ds[3].retry_after_secs), "{:?}", ds[3]);
-        assert_eq!(ds[3].limit, 3);
-    }
 }
 
 /// The middleware: counts every request but health, readiness and metrics, and answers 429
@@ -370,9 +315,64 @@ pub async fn middleware(
     };
     for (name, value) in headers {
         if let Ok(v) = HeaderValue::from_str(&value) {
-            resp.headers_mut()
-                .insert(HeaderName::from_static(name), v);
+            resp.headers_mut().insert(HeaderName::from_static(name), v);
         }
     }
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_client_address_follows_trusted_proxies_only() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let other_proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let client: IpAddr = "203.0.113.9".parse().unwrap();
+        let trusted = [proxy, other_proxy];
+        // An untrusted peer's header is ignored.
+        assert_eq!(
+            client_addr(Some(client), &["198.51.100.1"], &trusted),
+            Some(client)
+        );
+        // Spoofed left entries are ignored: the right-most untrusted one counts.
+        assert_eq!(
+            client_addr(Some(proxy), &["1.2.3.4, 203.0.113.9, 10.0.0.2"], &trusted),
+            Some(client)
+        );
+        assert_eq!(
+            client_addr(Some(proxy), &["1.2.3.4", "203.0.113.9"], &trusted),
+            Some(client)
+        );
+        assert_eq!(client_addr(Some(proxy), &[], &trusted), Some(proxy));
+        assert_eq!(client_addr(Some(proxy), &["junk"], &trusted), Some(proxy));
+    }
+
+    #[test]
+    fn the_local_limiter_admits_a_burst_then_refuses_with_a_wait() {
+        let cfg = ClusterConfig {
+            rate_limit_anonymous: RateSpec::per(3, Duration::from_secs(60)),
+            ..Default::default()
+        };
+        let l = Limiter::new(&cfg);
+        let s = l
+            .subject(&Caller::Anonymous, Some("127.0.0.1".parse().unwrap()))
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let ds: Vec<Decision> = (0..4)
+            .map(|_| rt.block_on(l.check(&s, None, false)).unwrap())
+            .collect();
+        assert!(ds[..3].iter().all(|d| d.allowed));
+        assert_eq!(
+            ds.iter().map(|d| d.remaining).collect::<Vec<_>>(),
+            [2, 1, 0, 0]
+        );
+        assert!(!ds[3].allowed);
+        assert!((19..=20).contains(&ds[3].retry_after_secs), "{:?}", ds[3]);
+        assert_eq!(ds[3].limit, 3);
+    }
 }

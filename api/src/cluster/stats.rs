@@ -73,7 +73,10 @@ impl StatsCollector {
             &["cache"],
         )
         .expect("valid metric");
-        for (name, c) in [("bundles", &stats.bundles), ("feed_pages", &stats.feed_pages)] {
+        for (name, c) in [
+            ("bundles", &stats.bundles),
+            ("feed_pages", &stats.feed_pages),
+        ] {
             let (l, r, m) = (
                 c.local.load(Ordering::Relaxed),
                 c.redis.load(Ordering::Relaxed),
@@ -94,11 +97,16 @@ impl StatsCollector {
             "1 when Redis answers, 0 when it does not, -1 when none is configured",
         )
         .expect("valid metric");
-        up.set(match (stats.redis_configured, stats.redis_up.load(Ordering::Relaxed)) {
-            (false, _) => -1,
-            (true, true) => 1,
-            (true, false) => 0,
-        });
+        up.set(
+            match (
+                stats.redis_configured,
+                stats.redis_up.load(Ordering::Relaxed),
+            ) {
+                (false, _) => -1,
+                (true, true) => 1,
+                (true, false) => 0,
+            },
+        );
         let limited = prometheus::IntCounter::new(
             "rate_limited_total",
             "Requests answered 429 by the rate limiter",

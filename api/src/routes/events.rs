@@ -42,9 +42,10 @@ pub async fn events(
     for (k, v) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
         match k.as_ref() {
             "after" => {
-                after = Some(parse_seq(&v).ok_or_else(|| {
-                    ApiError::BadRequest("after must be a decimal seq.".into())
-                })?)
+                after =
+                    Some(parse_seq(&v).ok_or_else(|| {
+                        ApiError::BadRequest("after must be a decimal seq.".into())
+                    })?)
             }
             other => {
                 return Err(ApiError::BadRequest(format!(
@@ -54,9 +55,10 @@ pub async fn events(
         }
     }
     if let Some(v) = req.headers().get("last-event-id") {
-        let seq = v.to_str().ok().and_then(parse_seq).ok_or_else(|| {
-            ApiError::BadRequest("Last-Event-ID must be a decimal seq.".into())
-        })?;
+        let seq =
+            v.to_str().ok().and_then(parse_seq).ok_or_else(|| {
+                ApiError::BadRequest("Last-Event-ID must be a decimal seq.".into())
+            })?;
         after = Some(seq);
     }
     let token = req
@@ -71,9 +73,7 @@ pub async fn events(
     let heartbeat = Duration::from_millis(state.config.cluster.sse_heartbeat_ms.max(100));
     tokio::spawn(pump(state.get_ref().clone(), follower, tx, heartbeat));
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|b| (Ok::<_, actix_web::Error>(b), rx))
+        rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx))
     });
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/event-stream"))
@@ -88,11 +88,20 @@ pub async fn events(
 }
 
 /// Moves entries from the follower to the client until either side ends.
-async fn pump(state: AppState, mut follower: Follower, tx: mpsc::Sender<Bytes>, heartbeat: Duration) {
+async fn pump(
+    state: AppState,
+    mut follower: Follower,
+    tx: mpsc::Sender<Bytes>,
+    heartbeat: Duration,
+) {
     let clients = &state.cluster.stats.sse_clients;
     clients.fetch_add(1, Ordering::Relaxed);
     // Tell EventSource how soon to reconnect, and flush the headers at once.
-    if tx.send(Bytes::from_static(b"retry: 1000\n: ok\n\n")).await.is_ok() {
+    if tx
+        .send(Bytes::from_static(b"retry: 1000\n: ok\n\n"))
+        .await
+        .is_ok()
+    {
         loop {
             let event = tokio::select! {
                 () = tx.closed() => break,
@@ -102,7 +111,9 @@ async fn pump(state: AppState, mut follower: Follower, tx: mpsc::Sender<Bytes>, 
                 Err(_) => Bytes::from_static(b": heartbeat\n\n"),
                 Ok(Ok(Some(entry))) => {
                     let mut out = Vec::with_capacity(700);
-                    out.extend_from_slice(format!("id: {}\nevent: entry\ndata: ", entry.seq).as_bytes());
+                    out.extend_from_slice(
+                        format!("id: {}\nevent: entry\ndata: ", entry.seq).as_bytes(),
+                    );
                     if write_record_json(&mut out, &follower.origin, &entry).is_err() {
                         break;
                     }

@@ -44,8 +44,7 @@ pub async fn proof(
     }
     // Through the bundle cache (its key: `crate::cluster::bundle_key`).
     let (bundle, public) =
-        crate::cluster::cached_bundle(&state, &caller, &inst, &ds, &seq, tree_size, format)
-            .await?;
+        crate::cluster::cached_bundle(&state, &caller, &inst, &ds, &seq, tree_size, format).await?;
     Ok(conditional(
         &req,
         Some(bundle.etag),

@@ -16,6 +16,9 @@
 //! - `proofs`: bundles, checkpoints and consistency proofs verify with the verify crate;
 //!   tampering fails at the right step; restarts keep history consistent.
 //! - `system`: health, readiness, metrics, OpenAPI drift, DCAT-AP validation.
+//! - `events`: Server-Sent Events in one process: format, resuming, heartbeats, access.
+//! - `replicas`: two replicas on one PostgreSQL and one Redis: live feeds across them,
+//!   shared rate limits and Idempotency-Keys, a Redis outage, erasure purges, cache fidelity.
 //! - `graphql`: the GraphQL API (queries, pagination, filters, mutations' authorization,
 //!   subscriptions over WebSocket, query limits, SDL drift).
 
@@ -23,12 +26,14 @@ mod authz;
 mod cli;
 mod datasets;
 mod erasure;
+mod events;
 mod feed;
 mod graphql;
 mod idempotency;
 mod leaves;
 mod proofs;
 mod publishing;
+mod replicas;
 mod sequencing;
 mod support;
 mod system;
