@@ -26,6 +26,7 @@ use crate::services::datasets::load_visible;
 use crate::state::AppState;
 use bundles::{BundleKey, CachedBundle};
 use bytes::Bytes;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc;
@@ -295,4 +296,61 @@ pub fn relay(cluster: Arc<Cluster>) -> crate::fanout::Relay {
             end_seq: a.end_seq,
         });
     })
+}
+
+/// One feed page through the page cache: keyed by the dataset head this process knows (read
+/// once from PostgreSQL, then advanced by every announced append), the raw query string and
+/// the format. `compute` renders the page body and its next cursor on a miss.
+pub async fn feed_page(
+    state: &AppState,
+    dataset: &civicproof_schema::models::Dataset,
+    institution: &str,
+    query: &str,
+    format: crate::services::feed::FeedFormat,
+    compute: impl Future<Output = ApiResult<(Vec<u8>, Option<String>)>>,
+) -> ApiResult<(Bytes, Option<String>)> {
+    let cluster = &state.cluster;
+    let counters = &cluster.stats.feed_pages;
+    if !cluster.feed.enabled() || !cluster.local_caches_usable() {
+        let (body, next) = compute.await?;
+        return Ok((Bytes::from(body), next));
+    }
+    let head = match cluster.feed.head(dataset.id) {
+        Some(h) => h,
+        None => {
+            let (inst, slug) = (institution.to_owned(), dataset.slug.clone());
+            let row = crate::db::run(&state.pool, move |conn| {
+                Ok(civicproof_schema::queries::datasets::find_any(
+                    conn, &inst, &slug,
+                )?)
+            })
+            .await?;
+            let Some((d, _)) = row else {
+                return Err(ApiError::NotFound);
+            };
+            cluster.feed.grown(d.id, d.entry_count);
+            cluster.feed.head(d.id).unwrap_or(d.entry_count)
+        }
+    };
+    let key = feed_cache::FeedKey {
+        dataset_id: dataset.id,
+        head,
+        query: query.to_owned(),
+        format: format as u8,
+    };
+    if let Some(hit) = cluster.feed.get(&key) {
+        counters.hit_local();
+        return Ok((hit.body, hit.next_cursor));
+    }
+    counters.missed();
+    let (body, next) = compute.await?;
+    let body = Bytes::from(body);
+    cluster.feed.put(
+        key,
+        feed_cache::CachedPage {
+            body: body.clone(),
+            next_cursor: next.clone(),
+        },
+    );
+    Ok((body, next))
 }
