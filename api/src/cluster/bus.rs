@@ -23,6 +23,8 @@ pub const OUTBOUND_CAPACITY: usize = 16_384;
 const READ_BACK_ENTRIES: i64 = 100;
 const RESUBSCRIBE_DELAY: Duration = Duration::from_millis(500);
 const RESYNC_TICK: Duration = Duration::from_secs(1);
+/// How long Redis may stay unreachable before a subscription that did not end is dropped.
+const HUNG_AFTER: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub enum Outbound {
@@ -103,6 +105,7 @@ pub async fn subscriber(state: AppState, mut stop: watch::Receiver<bool>) {
             state.fanout.notify_local(Appended::resync());
             let mut messages = pubsub.into_on_message();
             let mut health = tokio::time::interval(Duration::from_millis(250));
+            let mut down_since: Option<std::time::Instant> = None;
             loop {
                 tokio::select! {
                     _ = stop.changed() => return,
@@ -113,7 +116,15 @@ pub async fn subscriber(state: AppState, mut stop: watch::Receiver<bool>) {
                         }
                         None => break,
                     },
-                    _ = health.tick() => if !link.is_up() { break },
+                    // A killed Redis closes the stream at once; a hung one is given up
+                    // after it stayed unreachable a while (a slow command under load
+                    // must not throw away every process-memory cache).
+                    _ = health.tick() => match (link.is_up(), down_since) {
+                        (true, _) => down_since = None,
+                        (false, None) => down_since = Some(std::time::Instant::now()),
+                        (false, Some(t)) if t.elapsed() >= HUNG_AFTER => break,
+                        (false, Some(_)) => {}
+                    },
                 }
             }
             tracing::warn!("bus subscription lost");

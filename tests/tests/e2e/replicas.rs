@@ -512,3 +512,44 @@ async fn a_cached_proof_never_differs_from_a_freshly_computed_one() {
     }
     assert!(bundle_hits(&a).await + bundle_hits(&b).await > before + 30.0);
 }
+
+async fn feed_hits(app: &TestApp) -> f64 {
+    let m = metrics(app).await;
+    metric(&m, "civicproof_cache_requests_total", "cache=\"feed_pages\",result=\"local\"")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cached_feed_pages_follow_appends_on_any_replica() {
+    let redis = RedisServer::start().await;
+    let (a, b) = pair(&redis, |_| {}).await;
+    let p = city(&a).await;
+    a.publish_ok(&p, "city", "air", &batch(0, 5)).await;
+    let page = "/v1/datasets/city/air/records?limit=100";
+    let first = a.get(page, None).await.text().await.unwrap();
+    let hits = feed_hits(&a).await;
+    assert_eq!(a.get(page, None).await.text().await.unwrap(), first);
+    assert_eq!(feed_hits(&a).await, hits + 1.0, "the second read is a cache hit");
+    for round in 0..5 {
+        // Appended through B: A's next read of the same page includes it at once.
+        let entries = b.publish_ok(&p, "city", "air", &batch(5 + round, 1)).await;
+        let seq = entries[0]["seq"].as_u64().unwrap();
+        let mut seen = false;
+        for _ in 0..50 {
+            let body: Value = a.get(page, None).await.json().await.unwrap();
+            let seqs: Vec<u64> = body["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["envelope"]["seq"].as_u64().unwrap())
+                .collect();
+            assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
+            if seqs.contains(&seq) {
+                seen = true;
+                break;
+            }
+            // Only for as long as the bus takes to say B appended.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(seen, "seq {seq} on A's page");
+    }
+}
