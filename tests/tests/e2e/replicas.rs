@@ -515,7 +515,11 @@ async fn a_cached_proof_never_differs_from_a_freshly_computed_one() {
 
 async fn feed_hits(app: &TestApp) -> f64 {
     let m = metrics(app).await;
-    metric(&m, "civicproof_cache_requests_total", "cache=\"feed_pages\",result=\"local\"")
+    metric(
+        &m,
+        "civicproof_cache_requests_total",
+        "cache=\"feed_pages\",result=\"local\"",
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -528,7 +532,11 @@ async fn cached_feed_pages_follow_appends_on_any_replica() {
     let first = a.get(page, None).await.text().await.unwrap();
     let hits = feed_hits(&a).await;
     assert_eq!(a.get(page, None).await.text().await.unwrap(), first);
-    assert_eq!(feed_hits(&a).await, hits + 1.0, "the second read is a cache hit");
+    assert_eq!(
+        feed_hits(&a).await,
+        hits + 1.0,
+        "the second read is a cache hit"
+    );
     for round in 0..5 {
         // Appended through B: A's next read of the same page includes it at once.
         let entries = b.publish_ok(&p, "city", "air", &batch(5 + round, 1)).await;
