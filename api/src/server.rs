@@ -38,7 +38,10 @@ pub fn build_state(config: Config, local_addr: std::net::SocketAddr) -> anyhow::
         .trim_end_matches('/')
         .to_owned();
     let admin_token_hash = config.admin_token.as_deref().map(crate::auth::token_hash);
-    let cluster = Arc::new(crate::cluster::Cluster::new(&config)?);
+    let cluster = Arc::new(crate::cluster::Cluster::new(
+        &config,
+        &log_key.public_base64(),
+    )?);
     metrics.register(Box::new(crate::cluster::stats::StatsCollector::new(
         cluster.stats.clone(),
     )));

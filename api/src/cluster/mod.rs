@@ -34,7 +34,8 @@ use tokio::sync::mpsc;
 pub struct Cluster {
     /// This process, so that it skips its own bus messages.
     pub instance: String,
-    /// Prefix of every Redis key and channel of this instance (`cp:<origin prefix>:`).
+    /// Prefix of every Redis key and channel of this instance
+    /// (`cp:<origin prefix>:<log key fingerprint>:`).
     pub prefix: String,
     pub link: Option<Arc<link::RedisLink>>,
     pub bundles: bundles::L1,
@@ -61,7 +62,9 @@ impl std::fmt::Debug for Cluster {
 
 impl Cluster {
     /// Must run inside the Tokio runtime when Redis is configured (the link is lazy).
-    pub fn new(config: &crate::Config) -> anyhow::Result<Self> {
+    /// `log_public_key` joins the key prefix: two deployments (or a database recreated)
+    /// with the same origin prefix never share cached bundles.
+    pub fn new(config: &crate::Config, log_public_key: &str) -> anyhow::Result<Self> {
         let c = &config.cluster;
         let link = c
             .redis_url
@@ -77,7 +80,11 @@ impl Cluster {
         rand::fill(&mut id);
         Ok(Self {
             instance: hex::encode(id),
-            prefix: format!("cp:{}:", config.origin_prefix),
+            prefix: format!(
+                "cp:{}:{}:",
+                config.origin_prefix,
+                hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(log_public_key)[..6])
+            ),
             limiter: ratelimit::Limiter::new(c),
             subscribed: AtomicBool::new(link.is_none()),
             link,
