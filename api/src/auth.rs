@@ -9,7 +9,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use civicproof_schema::queries::datasets::Visibility;
 use civicproof_schema::queries::tokens;
 use sha2::{Digest, Sha256};
@@ -139,6 +139,10 @@ impl FromRequest for Caller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Already resolved by the rate-limit middleware.
+        if let Some(caller) = req.extensions().get::<Caller>().cloned() {
+            return Box::pin(std::future::ready(Ok(caller)));
+        }
         let header = req
             .headers()
             .get(AUTHORIZATION)
@@ -150,16 +154,19 @@ impl FromRequest for Caller {
             };
             let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no app state")))?;
             let header = header.map_err(|_| bad_credentials())?;
-            let token = header
-                .split_once(' ')
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, token)| token)
-                .map(str::trim)
-                .filter(|t| !t.is_empty() && t.len() <= 256)
-                .ok_or_else(bad_credentials)?;
+            let token = bearer(&header).ok_or_else(bad_credentials)?;
             resolve(&state, token).await
         })
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header value.
+pub fn bearer(header: &str) -> Option<&str> {
+    header
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty() && t.len() <= 256)
 }
 
 fn bad_credentials() -> ApiError {

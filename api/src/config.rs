@@ -71,6 +71,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub anchor: crate::anchor::settings::AnchorSettings,
+    /// Redis, caches, rate limits and live feeds.
+    #[command(flatten)]
+    pub cluster: crate::cluster::config::ClusterConfig,
 }
 
 /// Request and data limits (API.md, Conventions: Limits).
@@ -126,6 +129,7 @@ impl Config {
             trusted_proxies: Vec::new(),
             limits: Limits::default(),
             anchor: Default::default(),
+            cluster: Default::default(),
         }
     }
 

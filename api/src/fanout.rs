@@ -4,8 +4,10 @@
 //! A notice names the dataset and the seq range appended; small batches carry their entries
 //! so that followers need no database read. A follower that lags behind the channel, or
 //! sees a range start after the seq it expects, reads the missing entries from the database,
-//! so nothing is ever skipped. Delivery is per process; the Redis issue makes it cross
-//! replicas behind the same interface.
+//! so nothing is ever skipped. With Redis, [`Fanout::notify`] also relays each notice to
+//! the other replicas (`crate::cluster::bus`), which announce it to their own followers with
+//! [`Fanout::notify_local`]; a [`Appended::resync`] notice tells every follower to read
+//! the log from the database (after the bus may have lost notices).
 
 use civicproof_schema::models::Entry;
 use std::sync::Arc;
@@ -15,6 +17,12 @@ use tokio::sync::broadcast;
 const CAPACITY: usize = 1024;
 /// Batches up to this many entries travel with their notice; larger ones are read back.
 const INLINE_ENTRIES: usize = 100;
+
+/// The dataset id of a notice meant for every follower.
+pub const ANY_DATASET: i64 = -1;
+
+/// Forwards a local notice to other replicas.
+pub type Relay = Box<dyn Fn(&Appended) + Send + Sync>;
 
 /// One committed append: entries `first_seq..end_seq` of `dataset_id`.
 #[derive(Debug, Clone)]
@@ -41,6 +49,16 @@ impl Appended {
         })
     }
 
+    /// "Notices may have been lost": every follower reads what it lacks from the database.
+    pub fn resync() -> Self {
+        Self::range(ANY_DATASET, 0, i64::MAX)
+    }
+
+    /// Whether this notice concerns `dataset_id`.
+    pub fn concerns(&self, dataset_id: i64) -> bool {
+        self.dataset_id == dataset_id || self.dataset_id == ANY_DATASET
+    }
+
     /// A notice that carries only the range (followers read the entries back).
     pub fn range(dataset_id: i64, first_seq: i64, end_seq: i64) -> Self {
         Self {
@@ -52,9 +70,15 @@ impl Appended {
     }
 }
 
-#[derive(Debug)]
 pub struct Fanout {
     tx: broadcast::Sender<Appended>,
+    relay: std::sync::OnceLock<Relay>,
+}
+
+impl std::fmt::Debug for Fanout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fanout").finish_non_exhaustive()
+    }
 }
 
 impl Default for Fanout {
@@ -66,11 +90,27 @@ impl Default for Fanout {
 impl Fanout {
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(CAPACITY);
-        Self { tx }
+        Self {
+            tx,
+            relay: std::sync::OnceLock::new(),
+        }
     }
 
-    /// Announces a committed append; a no-op without followers.
+    /// Sets where local notices are relayed (once, at start).
+    pub fn set_relay(&self, relay: Relay) {
+        let _ = self.relay.set(relay);
+    }
+
+    /// Announces a committed append of this process here and to other replicas.
     pub fn notify(&self, appended: Appended) {
+        if let Some(relay) = self.relay.get() {
+            relay(&appended);
+        }
+        self.notify_local(appended);
+    }
+
+    /// Announces a notice to this process's followers only.
+    pub fn notify_local(&self, appended: Appended) {
         let _ = self.tx.send(appended);
     }
 

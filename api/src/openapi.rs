@@ -35,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         routes::records::get,
         routes::records::leaf,
         routes::records::erase,
+        routes::events::events,
         routes::proofs::proof,
         routes::proofs::checkpoint,
         routes::proofs::checkpoint_at,

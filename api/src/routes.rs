@@ -3,6 +3,7 @@
 
 pub mod anchors;
 pub mod datasets;
+pub mod events;
 pub mod explorer;
 pub mod institutions;
 pub mod proofs;
@@ -38,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .service(records::get)
         .service(records::leaf)
         .service(records::erase)
+        .service(events::events)
         .service(proofs::proof)
         .service(proofs::checkpoint)
         .service(proofs::checkpoint_at)

@@ -38,6 +38,15 @@ pub fn build_state(config: Config, local_addr: std::net::SocketAddr) -> anyhow::
         .trim_end_matches('/')
         .to_owned();
     let admin_token_hash = config.admin_token.as_deref().map(crate::auth::token_hash);
+    let cluster = Arc::new(crate::cluster::Cluster::new(
+        &config,
+        &log_key.public_base64(),
+    )?);
+    metrics.register(Box::new(crate::cluster::stats::StatsCollector::new(
+        cluster.stats.clone(),
+    )))?;
+    let fanout = Arc::new(crate::fanout::Fanout::new());
+    fanout.set_relay(crate::cluster::relay(cluster.clone()));
     Ok(AppState {
         pool,
         config: Arc::new(config),
@@ -49,7 +58,8 @@ pub fn build_state(config: Config, local_addr: std::net::SocketAddr) -> anyhow::
         latest_checkpoints: Arc::new(TtlCache::new(Duration::from_secs(1), 10_000)),
         signer_wake: Arc::new(tokio::sync::Notify::new()),
         checkpoint_signed: Arc::new(tokio::sync::Notify::new()),
-        fanout: Arc::new(crate::fanout::Fanout::new()),
+        fanout,
+        cluster,
         admin_token_hash,
         public_url,
         anchoring: None,
@@ -102,6 +112,9 @@ pub async fn serve(
         let metrics = data.metrics.clone();
         App::new()
             .app_data(data.clone())
+            .wrap(actix_web::middleware::from_fn(
+                crate::cluster::ratelimit::middleware,
+            ))
             .wrap_fn(move |req, srv| {
                 let started = Instant::now();
                 let method = req.method().to_string();
@@ -150,6 +163,7 @@ pub async fn serve(
             background_rx.clone(),
         ))
     });
+    crate::cluster::start(&state, background_rx.clone());
     let maintenance = tokio::spawn(crate::maintenance::run(state.clone(), background_rx));
     let metrics_handle = metrics_server.as_ref().map(|s| s.handle());
     if let Some(m) = metrics_server {

@@ -4,6 +4,7 @@
 
 pub mod datasets;
 pub mod erasure;
+pub mod events;
 pub mod feed;
 pub mod input;
 pub mod input_csv;

@@ -34,6 +34,9 @@ pub struct AppState {
     pub checkpoint_signed: Arc<tokio::sync::Notify>,
     /// Committed appends, for live followers (GraphQL subscriptions).
     pub fanout: Arc<crate::fanout::Fanout>,
+    /// Redis (or its in-process stand-ins): shared caches, rate limits, idempotency locks
+    /// and the cross-replica bus.
+    pub cluster: Arc<crate::cluster::Cluster>,
     /// SHA-256 of the configured admin token, compared in constant time.
     pub admin_token_hash: Option<[u8; 32]>,
     /// Base URL for links, without a trailing slash.

@@ -3,6 +3,7 @@
 //! `bench/ingest_and_feed.sh`, `bench/proofs.sh` and `bench/graphql.sh` start the server
 //! and call this.
 
+mod events;
 mod graphql;
 mod proofs;
 
@@ -53,6 +54,17 @@ enum Command {
         http_count: usize,
         #[arg(long, default_value_t = 16)]
         clients: usize,
+    },
+    /// SSE fan-out latency: CLIENTS event streams, RECORDS single-record publishes.
+    Events {
+        #[arg(long)]
+        token: String,
+        #[arg(long, default_value_t = 1_000)]
+        clients: usize,
+        #[arg(long, default_value_t = 200)]
+        records: usize,
+        #[arg(long, default_value_t = 20)]
+        interval_ms: u64,
     },
     /// Records pages over REST and GraphQL (and PostGraphile's equivalent query, if given).
     Graphql {
@@ -109,6 +121,22 @@ async fn main() -> anyhow::Result<()> {
             record_bytes,
         } => ingest(&url, &token, records, batch, clients, record_bytes).await,
         Command::Feed => feed(&url).await,
+        Command::Events {
+            token,
+            clients,
+            records,
+            interval_ms,
+        } => {
+            events::run(
+                &cli.server,
+                &cli.dataset,
+                &token,
+                clients,
+                records,
+                interval_ms,
+            )
+            .await
+        }
         Command::Graphql {
             clients,
             requests,

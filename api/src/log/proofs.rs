@@ -24,6 +24,11 @@ pub struct ServedBundle {
     pub body: Vec<u8>,
     pub content_type: &'static str,
     pub public: bool,
+    /// The size of the checkpoint the bundle was built on.
+    pub tree_size: u64,
+    /// Its checkpoint is in a confirmed anchor batch: the bundle never changes again except
+    /// by erasure.
+    pub anchored: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +161,7 @@ fn assemble(
         }
     };
     let size = checkpoint.size as u64;
+    let anchored = anchoring.anchor.is_some();
     let mut exprs = tree::inclusion(entry.seq as u64, size);
     let split = exprs.len();
     if let (Some(e), BundleFormat::Json) = (&erasure, req.format) {
@@ -169,6 +175,8 @@ fn assemble(
             body: tlog_proof::format(entry.seq as u64, &path, &checkpoint.note).into_bytes(),
             content_type: "text/plain; charset=utf-8",
             public,
+            tree_size: size,
+            anchored,
         }));
     }
     let origin = state.origin(&inst.slug, &ds.slug);
@@ -202,6 +210,8 @@ fn assemble(
         body: b.to_json_bytes(),
         content_type: "application/vnd.civicproof.bundle+json",
         public,
+        tree_size: size,
+        anchored,
     }))
 }
 

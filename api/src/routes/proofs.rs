@@ -42,13 +42,15 @@ pub async fn proof(
             }
         }
     }
-    let served = proofs::bundle(&state, &caller, &inst, &ds, &seq, tree_size, format).await?;
+    // Through the bundle cache (its key: `crate::cluster::bundle_key`).
+    let (bundle, public) =
+        crate::cluster::cached_bundle(&state, &caller, &inst, &ds, &seq, tree_size, format).await?;
     Ok(conditional(
         &req,
-        None,
-        served.public,
-        served.content_type,
-        served.body,
+        Some(bundle.etag),
+        public,
+        bundle.content_type,
+        bundle.body,
         false,
     ))
 }
@@ -153,9 +155,10 @@ pub fn conditional(
     etag: Option<String>,
     public: bool,
     content_type: &str,
-    body: Vec<u8>,
+    body: impl Into<bytes::Bytes>,
     immutable: bool,
 ) -> HttpResponse {
+    let body: bytes::Bytes = body.into();
     let etag = etag.unwrap_or_else(|| format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16])));
     let matches = req
         .headers()

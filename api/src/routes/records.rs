@@ -149,12 +149,28 @@ pub async fn feed(
         return Ok(resp.streaming(stream));
     }
     let limit = feed_svc::default_limit(&query);
-    let (rows, more) = feed_svc::page(&state, ds.id, &query, limit).await?;
-    let next = if more {
-        rows.last().map(|e| feed_svc::cursor(e.seq))
-    } else {
-        None
-    };
+    // Through the page cache (keyed by the dataset head; see `cluster::feed_page`).
+    let (body, next) = crate::cluster::feed_page(
+        &state,
+        &ds,
+        &institution.slug,
+        req.query_string(),
+        query.format,
+        async {
+            let (rows, more) = feed_svc::page(&state, ds.id, &query, limit).await?;
+            let next = if more {
+                rows.last().map(|e| feed_svc::cursor(e.seq))
+            } else {
+                None
+            };
+            let body = match query.format {
+                FeedFormat::Json => feed_svc::render_json_page(&origin, &rows, next.as_deref())?,
+                other => feed_svc::render_rows(other, &origin, &rows, true)?,
+            };
+            Ok((body, next))
+        },
+    )
+    .await?;
     if let Some(c) = &next {
         let mut pairs = query.passthrough.clone();
         pairs.push(("after".into(), c.clone()));
@@ -169,10 +185,6 @@ pub async fn feed(
             ),
         ));
     }
-    let body = match query.format {
-        FeedFormat::Json => feed_svc::render_json_page(&origin, &rows, next.as_deref())?,
-        other => feed_svc::render_rows(other, &origin, &rows, true)?,
-    };
     Ok(resp.body(body))
 }
 

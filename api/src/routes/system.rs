@@ -32,7 +32,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let body = json!({
         "status": if db_ok { "ready" } else { "unavailable" },
         "database": if db_ok { "up" } else { "down" },
-        "cache": "in-process",
+        "cache": state.cluster.describe(),
         "chain": state.anchoring.as_ref().map_or_else(|| "disabled".to_owned(), |a| a.health()),
     });
     let mut resp = if db_ok {

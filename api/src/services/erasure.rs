@@ -117,6 +117,7 @@ pub async fn erase(
         })
     })
     .await?;
+    crate::cluster::erased(state, ds.id, target).await;
     state.fanout.notify(crate::fanout::Appended::range(
         ds.id,
         erased.seq as i64,

@@ -5,6 +5,7 @@
 //! each reads the committed tree size, and a failed batch rolls back without a trace.
 
 use crate::auth::Caller;
+use crate::cluster::idempotency as idem_fast;
 use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::services::datasets::load_writable;
@@ -71,6 +72,51 @@ pub async fn publish(
     };
     check_idempotency_key(&key)?;
     let fingerprint = fingerprint(&req);
+    // Redis first (when there is one): the in-flight lock across replicas and fast replays.
+    match idem_fast::begin(
+        state,
+        ds.id,
+        &key,
+        &fingerprint,
+        IDEMPOTENCY_LEASE_SECS as u64 * 1000,
+    )
+    .await
+    {
+        idem_fast::Begin::Replay(r) => return Ok(PublishOutcome::Replayed(r)),
+        idem_fast::Begin::Mismatch => return Err(ApiError::IdempotencyMismatch),
+        idem_fast::Begin::InFlight => return Err(ApiError::InFlight),
+        idem_fast::Begin::Proceed => {}
+    }
+    let outcome = publish_keyed(state, &ds, &inst.slug, &req, &key, &fingerprint).await;
+    let ttl = IDEMPOTENCY_TTL_HOURS as u64 * 3600;
+    match &outcome {
+        Ok(PublishOutcome::Created(result)) => {
+            let body = serde_json::to_string(result).map_err(ApiError::internal)?;
+            idem_fast::complete(state, ds.id, &key, &fingerprint, 201, &body, ttl).await;
+        }
+        Ok(PublishOutcome::Replayed(r)) => {
+            idem_fast::complete(state, ds.id, &key, &fingerprint, r.status, &r.body, ttl).await;
+        }
+        Err(err @ (ApiError::Validation(_) | ApiError::BadRequest(_))) => {
+            let body = serde_json::to_string(&err.problem()).map_err(ApiError::internal)?;
+            let status = actix_web::ResponseError::status_code(err).as_u16();
+            idem_fast::complete(state, ds.id, &key, &fingerprint, status, &body, ttl).await;
+        }
+        Err(_) => idem_fast::release(state, ds.id, &key, &fingerprint).await,
+    }
+    outcome
+}
+
+/// The durable Idempotency-Key path in PostgreSQL: claim, append, complete.
+async fn publish_keyed(
+    state: &AppState,
+    ds: &civicproof_schema::models::Dataset,
+    institution_slug: &str,
+    req: &PublishRequest,
+    key: &str,
+    fingerprint: &[u8],
+) -> ApiResult<PublishOutcome> {
+    let (key, fingerprint) = (key.to_owned(), fingerprint.to_vec());
     // Microseconds, as PostgreSQL stores them: the claim is identified by this instant.
     let now = Utc::now()
         .duration_trunc(Duration::microseconds(1))
@@ -100,7 +146,7 @@ pub async fn publish(
             _ => Err(ApiError::InFlight),
         };
     }
-    match append(state, &ds, &inst.slug, &req, Some((&key, now))).await {
+    match append(state, ds, institution_slug, req, Some((&key, now))).await {
         Ok(result) => Ok(PublishOutcome::Created(result)),
         Err(err @ (ApiError::Validation(_) | ApiError::BadRequest(_))) => {
             // A client error is the request's final answer: keep it, so a retry gets it too.

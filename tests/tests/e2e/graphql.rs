@@ -1028,7 +1028,7 @@ async fn publish_records_shares_rest_rules_and_idempotency() {
 }
 
 /// A `graphql-transport-ws` client.
-struct Ws {
+pub(crate) struct Ws {
     stream: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
@@ -1051,7 +1051,7 @@ impl Ws {
     }
 
     /// Opens and initializes a connection (with a token, if given).
-    async fn connect(app: &TestApp, token: Option<&str>) -> Self {
+    pub(crate) async fn connect(app: &TestApp, token: Option<&str>) -> Self {
         let mut ws = Self::open(app).await;
         let payload = match token {
             Some(t) => json!({"Authorization": format!("Bearer {t}")}),
@@ -1091,7 +1091,7 @@ impl Ws {
         }
     }
 
-    async fn subscribe(&mut self, id: &str, dataset: &str, after_seq: Option<u64>) {
+    pub(crate) async fn subscribe(&mut self, id: &str, dataset: &str, after_seq: Option<u64>) {
         self.send(json!({"id": id, "type": "subscribe", "payload": {
             "query": "subscription($d: String!, $a: Seq) { recordPublished(institution: \"city\", dataset: $d, afterSeq: $a) { seq kind key payload leafHash erases } }",
             "variables": {"d": dataset, "a": after_seq},
@@ -1100,7 +1100,7 @@ impl Ws {
     }
 
     /// The next `n` records of subscription `id`.
-    async fn records(&mut self, id: &str, n: usize) -> Vec<Value> {
+    pub(crate) async fn records(&mut self, id: &str, n: usize) -> Vec<Value> {
         let mut out = Vec::new();
         while out.len() < n {
             let msg = self.recv().await.expect("connection open");

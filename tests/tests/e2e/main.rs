@@ -19,6 +19,9 @@
 //! - `chain`: the anvil harness (a real local EVM chain per test).
 //! - `anchoring`: batches anchored on anvil; bundles with confirmed anchors; chain outages,
 //!   reorgs and a fixed anchoring identity.
+//! - `events`: Server-Sent Events in one process: format, resuming, heartbeats, access.
+//! - `replicas`: two replicas on one PostgreSQL and one Redis: live feeds across them,
+//!   shared rate limits and Idempotency-Keys, a Redis outage, erasure purges, cache fidelity.
 //! - `graphql`: the GraphQL API (queries, pagination, filters, mutations' authorization,
 //!   subscriptions over WebSocket, query limits, SDL drift).
 
@@ -28,12 +31,14 @@ mod chain;
 mod cli;
 mod datasets;
 mod erasure;
+mod events;
 mod feed;
 mod graphql;
 mod idempotency;
 mod leaves;
 mod proofs;
 mod publishing;
+mod replicas;
 mod sequencing;
 mod support;
 mod system;

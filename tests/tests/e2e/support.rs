@@ -266,6 +266,19 @@ impl TestApp {
         app
     }
 
+    /// A replica with a changed configuration (e.g. without caches), on the same database.
+    pub async fn replica_with(&self, tweak: impl FnOnce(&mut Config)) -> Self {
+        let db = TestDb {
+            name: String::new(),
+            url: self.db.url.clone(),
+        };
+        let mut config = self.config.clone();
+        tweak(&mut config);
+        let app = Self::start(db, TempDir(PathBuf::new()), config).await;
+        app.wait_ready().await;
+        app
+    }
+
     /// What starting a server with this configuration (on this database) says: the state
     /// checks identity before anything is served.
     pub async fn try_start_with(&self, tweak: impl FnOnce(&mut Config)) -> anyhow::Result<()> {
@@ -536,5 +549,210 @@ pub async fn pinned_trust(app: &TestApp) -> civicproof_verify::bundle::Trust {
     civicproof_verify::bundle::Trust {
         prefix: wk["origin_prefix"].as_str().unwrap().to_owned(),
         public_key: key.try_into().unwrap(),
+    }
+}
+
+/// A redis-server of a test's own on a free port, stopped when dropped. It can be killed
+/// and started again on the same port (outage tests).
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl RedisServer {
+    pub async fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = Self { port, child: None };
+        server.resume().await;
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Starts the process (again) and waits until it answers.
+    pub async fn resume(&mut self) {
+        let bin = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or("redis-server");
+        let child = std::process::Command::new(bin)
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs (apt package redis-server)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if self.ping().await {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("redis-server did not start");
+    }
+
+    /// Kills the process (SIGKILL: an outage, not a shutdown).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    async fn ping(&self) -> bool {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await else {
+            return false;
+        };
+        let mut buf = [0u8; 16];
+        s.write_all(b"PING\r\n").await.is_ok()
+            && matches!(s.read(&mut buf).await, Ok(n) if buf[..n].starts_with(b"+PONG"))
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One Server-Sent Event.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: String,
+}
+
+/// A Server-Sent Events client over a streaming response.
+pub struct Sse {
+    stream:
+        std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buf: Vec<u8>,
+    /// Comment lines seen (heartbeats).
+    pub comments: usize,
+}
+
+impl Sse {
+    /// Opens `path` with these extra headers and checks the response head.
+    pub async fn open(
+        app: &TestApp,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Self {
+        let mut rb = app.request(Method::GET, path, token);
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        let r = rb.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert_eq!(r.headers()["content-type"], "text/event-stream");
+        let mut sse = Self {
+            stream: Box::pin(r.bytes_stream()),
+            buf: Vec::new(),
+            comments: 0,
+        };
+        // The preamble (`retry:` and a comment) says the stream is live: entries appended
+        // from now on are delivered.
+        sse.wait_for_comment().await;
+        sse
+    }
+
+    async fn fill(&mut self) -> Option<()> {
+        let chunk = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            futures_util::StreamExt::next(&mut self.stream),
+        )
+        .await
+        .expect("an event within 30 s")?
+        .ok()?;
+        self.buf.extend_from_slice(&chunk);
+        Some(())
+    }
+
+    /// The next raw block (up to a blank line), or `None` at the end of the stream.
+    async fn block(&mut self) -> Option<String> {
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\n\n") {
+                let block: Vec<u8> = self.buf.drain(..i + 2).collect();
+                return Some(String::from_utf8(block[..i].to_vec()).unwrap());
+            }
+            self.fill().await?;
+        }
+    }
+
+    async fn wait_for_comment(&mut self) {
+        loop {
+            let b = self.block().await.expect("stream open");
+            if b.lines().any(|l| l.starts_with(':')) {
+                self.comments += 1;
+                return;
+            }
+        }
+    }
+
+    /// The next event (skipping comments and `retry:`), or `None` at the end of the stream.
+    pub async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            let block = self.block().await?;
+            let mut ev = SseEvent {
+                id: None,
+                event: None,
+                data: String::new(),
+            };
+            let mut any = false;
+            for line in block.lines() {
+                if line.starts_with(':') {
+                    self.comments += 1;
+                    continue;
+                }
+                let (field, value) = line.split_once(": ").unwrap_or((line, ""));
+                match field {
+                    "id" => {
+                        ev.id = Some(value.to_owned());
+                        any = true
+                    }
+                    "event" => {
+                        ev.event = Some(value.to_owned());
+                        any = true
+                    }
+                    "data" => {
+                        ev.data.push_str(value);
+                        any = true
+                    }
+                    _ => {}
+                }
+            }
+            if any {
+                return Some(ev);
+            }
+        }
+    }
+
+    /// The next `n` entries as (seq, record as read), asserting the event format.
+    pub async fn entries(&mut self, n: usize) -> Vec<(u64, Value)> {
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            let ev = self.next().await.expect("stream open");
+            assert_eq!(ev.event.as_deref(), Some("entry"), "{ev:?}");
+            let seq: u64 = ev.id.as_deref().unwrap().parse().unwrap();
+            out.push((seq, serde_json::from_str(&ev.data).unwrap()));
+        }
+        out
     }
 }

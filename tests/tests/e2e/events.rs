@@ -1,0 +1,126 @@
+//! Server-Sent Events in one process (no Redis): the format of API.md, resuming, heartbeats,
+//! access rules.
+
+use crate::support::*;
+use serde_json::{Value, json};
+
+fn batch(from: usize, n: usize) -> Value {
+    Value::from(
+        (from..from + n)
+            .map(|i| json!({"key": format!("k{i}"), "payload": {"i": i}}))
+            .collect::<Vec<_>>(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_follow_the_log_in_the_api_format_and_resume() {
+    let w = World::new().await; // air holds seq 0
+    let app = &w.app;
+    let mut live = Sse::open(app, "/v1/datasets/city/air/events", None, &[]).await;
+    let published = app
+        .publish_ok(&w.publisher, "city", "air", &batch(1, 3))
+        .await;
+    let got = live.entries(3).await;
+    assert_eq!(got.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [1, 2, 3]);
+    for ((seq, record), entry) in got.iter().zip(&published) {
+        // The record as read, exactly as `GET …/records/{seq}` serves it.
+        let single: Value = app
+            .get(&format!("/v1/datasets/city/air/records/{seq}"), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(record, &single);
+        assert_eq!(record["leaf_hash"], entry["leaf_hash"]);
+    }
+    drop(live);
+    // Resuming with Last-Event-ID or ?after= replays from the next seq, then goes live.
+    app.publish_ok(&w.publisher, "city", "air", &batch(4, 2))
+        .await;
+    let mut resumed = Sse::open(
+        app,
+        "/v1/datasets/city/air/events",
+        None,
+        &[("last-event-id", "2")],
+    )
+    .await;
+    let seqs: Vec<u64> = resumed.entries(3).await.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, [3, 4, 5]);
+    app.publish_ok(&w.publisher, "city", "air", &batch(6, 1))
+        .await;
+    assert_eq!(resumed.entries(1).await[0].0, 6);
+    let mut from_query = Sse::open(app, "/v1/datasets/city/air/events?after=0", None, &[]).await;
+    let seqs: Vec<u64> = from_query
+        .entries(6)
+        .await
+        .iter()
+        .map(|(s, _)| *s)
+        .collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
+    // An erasure is an entry too.
+    let r = app
+        .post_json(
+            "/v1/datasets/city/air/records/1/erasure",
+            Some(&w.publisher),
+            &json!({"reason": "publisher-error"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let (seq, erasure) = from_query.entries(1).await.remove(0);
+    assert_eq!(seq, 7);
+    assert_eq!(erasure["envelope"]["kind"], "erasure");
+    assert_eq!(erasure["envelope"]["erases"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_streams_carry_heartbeats() {
+    let app = TestApp::spawn_with(|c| c.cluster.sse_heartbeat_ms = 200).await;
+    app.institution("city").await;
+    let p = app.token("city", "publisher").await;
+    app.dataset(&p, "air", "public", json!({})).await;
+    let mut s = Sse::open(&app, "/v1/datasets/city/air/events", None, &[]).await;
+    let before = s.comments;
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    app.publish_ok(&p, "city", "air", &batch(0, 1)).await;
+    assert_eq!(s.entries(1).await[0].0, 0);
+    assert!(
+        s.comments >= before + 2,
+        "heartbeats: {}",
+        s.comments - before
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restricted_events_need_a_reader_token_in_the_header() {
+    let w = World::new().await;
+    let app = &w.app;
+    for token in [
+        None,
+        Some(w.other_reader.as_str()),
+        Some(w.other_publisher.as_str()),
+    ] {
+        let r = app.get("/v1/datasets/city/cards/events", token).await;
+        assert_problem(r, 404, "not-found").await;
+    }
+    // A token in the URL is never read.
+    let r = app
+        .get(
+            &format!("/v1/datasets/city/cards/events?access_token={}", w.reader),
+            None,
+        )
+        .await;
+    assert_problem(r, 400, "bad-request").await;
+    let r = app.get("/v1/datasets/city/air/events?after=x", None).await;
+    assert_problem(r, 400, "bad-request").await;
+    let r = app
+        .request(reqwest::Method::GET, "/v1/datasets/city/air/events", None)
+        .header("last-event-id", "nope")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 400, "bad-request").await;
+    let mut s = Sse::open(app, "/v1/datasets/city/cards/events", Some(&w.reader), &[]).await;
+    app.publish_ok(&w.publisher, "city", "cards", &batch(0, 1))
+        .await;
+    assert_eq!(s.entries(1).await[0].0, 1);
+}
