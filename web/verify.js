@@ -1477,7 +1477,8 @@ async function checkAnchorOnline(b, envelopes, opts) {
   const chainId = quantity(await client.call('eth_chainId', []), 'eth_chainId');
   if (chainId !== trust.chainId) throw fail(`the endpoint's chain id ${chainId} is not the pinned ${trust.chainId}`);
   const F = await finalBlock(client, opts.finality, chainId);
-  const codeKey = `${client.name}\n${trust.contract}`;
+  // Keyed by the pinned code hash too: a different pin must be checked, never assumed.
+  const codeKey = `${client.name}\n${trust.contract}\n${trust.codeHash}`;
   if (!codeHashCache.has(codeKey)) {
     const code = await client.call('eth_getCode', [trust.contract, hexQuantity(F.number)]);
     const digits = typeof code === 'string' && /^0x([0-9a-fA-F]{2})*$/.test(code) ? code.slice(2) : null;
