@@ -29,17 +29,19 @@ impl Loader<String> for InstitutionLoader {
 
 /// The loaders of one request (or one WebSocket connection).
 pub struct Loaders {
-    pub institutions: DataLoader<InstitutionLoader>,
+    pub institutions: DataLoader<InstitutionLoader, async_graphql::dataloader::HashMapCache>,
 }
 
 impl Loaders {
     pub fn new(state: &AppState) -> Self {
         Self {
-            institutions: DataLoader::new(
+            // Cached for the request, so a page can prime it with what it already read.
+            institutions: DataLoader::with_cache(
                 InstitutionLoader {
                     state: state.clone(),
                 },
                 tokio::spawn,
+                async_graphql::dataloader::HashMapCache::default(),
             ),
         }
     }

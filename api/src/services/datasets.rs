@@ -288,8 +288,8 @@ pub async fn list(
     limit: usize,
 ) -> ApiResult<(Vec<DatasetView>, Option<i64>)> {
     let (items, more) = list_with_ids(state, caller, filter, limit).await?;
-    let last_id = items.last().map(|(id, _)| *id);
-    let views = items.into_iter().map(|(_, v)| v).collect();
+    let last_id = items.last().map(|(id, _, _)| *id);
+    let views = items.into_iter().map(|(_, v, _)| v).collect();
     Ok((views, if more { last_id } else { None }))
 }
 
@@ -300,7 +300,7 @@ pub async fn list_with_ids(
     caller: &Caller,
     filter: CatalogFilter,
     limit: usize,
-) -> ApiResult<(Vec<(i64, DatasetView)>, bool)> {
+) -> ApiResult<(Vec<(i64, DatasetView, Institution)>, bool)> {
     let vis = caller.visibility();
     let (rows, mut notes) = db::run(&state.pool, move |conn| {
         let rows = datasets::list(conn, &filter, vis, limit as i64 + 1)?;
@@ -315,7 +315,7 @@ pub async fn list_with_ids(
         .take(limit)
         .map(|(d, inst)| {
             let note = notes.remove(&d.id);
-            (d.id, view(state, d, &inst, note))
+            (d.id, view(state, d, &inst, note), inst)
         })
         .collect();
     Ok((views, more))

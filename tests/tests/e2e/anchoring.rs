@@ -628,3 +628,36 @@ async fn two_server_processes_share_one_anchoring_worker() {
     assert_eq!(halts, 0);
     replica.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chain_that_lost_the_anchors_halts_anchoring_with_an_alert_and_publishing_goes_on() {
+    let mut anvil = Anvil::start().await;
+    let (app, token) = anchored_app(&anvil, 500).await;
+    publish(&app, &token, "air", 0, 2).await;
+    wait_anchored(&app, 1, Duration::from_secs(30)).await;
+    // The same endpoint now serves a fresh chain: no contract, no anchors.
+    anvil.stop().await;
+    anvil.forget_state();
+    anvil.resume().await;
+    publish(&app, &token, "air", 2, 4).await;
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r: Value = app.get("/readyz", None).await.json().await.unwrap();
+        if r["chain"].as_str().unwrap().starts_with("halted: ") {
+            assert_eq!(r["status"], "ready", "readiness depends on the database only: {r}");
+            break;
+        }
+        assert!(Instant::now() < until, "anchoring did not halt: {r}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let metrics = app.get("/metrics", Some(ADMIN_TOKEN)).await.text().await.unwrap();
+    assert!(metrics.contains("civicproof_anchor_halted 1"), "{metrics}");
+    assert_eq!(app.db.count("SELECT count(*)::bigint FROM anchor_halts WHERE cleared_at IS NULL"), 1);
+    // Nothing new was anchored on the impostor chain, and publishing still works.
+    publish(&app, &token, "air", 4, 5).await;
+    let b = bundle_json(&app, "/v1/datasets/city/air/records/4/proof").await;
+    assert!(b["anchor"].is_null());
+    assert!(b["anchor_pending"].is_null());
+    let old = bundle_json(&app, "/v1/datasets/city/air/records/0/proof").await;
+    assert!(!old["anchor"].is_null(), "confirmed anchors stay in bundles");
+}

@@ -101,6 +101,12 @@ impl Anvil {
         }
     }
 
+    /// Forgets the chain's state (while stopped): the next `resume` starts a fresh chain.
+    pub fn forget_state(&self) {
+        assert!(self.child.is_none(), "stop anvil first");
+        let _ = std::fs::remove_file(&self.state);
+    }
+
     pub async fn try_rpc(&self, method: &str, params: Value) -> Result<Value, String> {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
         let r = self
