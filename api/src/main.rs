@@ -95,6 +95,7 @@ fn main() -> anyhow::Result<()> {
         Command::Client(command) => std::process::exit(i32::from(civicproof_api::client::run(
             command,
             &mut std::io::stdout().lock(),
+            &mut std::io::stderr(),
         ))),
         Command::GraphqlSdl => {
             print!("{}", civicproof_api::graphql::sdl());

@@ -85,7 +85,14 @@ fn field(v: &Value) -> String {
 fn dataset_text(d: &Value) -> String {
     let mut text = String::new();
     for (label, value) in [
-        ("dataset", Value::from(format!("{}/{}", field(&d["institution"]), field(&d["slug"])))),
+        (
+            "dataset",
+            Value::from(format!(
+                "{}/{}",
+                field(&d["institution"]),
+                field(&d["slug"])
+            )),
+        ),
         ("title", d["title"].clone()),
         ("description", d["description"].clone()),
         ("license", d["license"].clone()),
@@ -96,7 +103,14 @@ fn dataset_text(d: &Value) -> String {
         ("entries", d["entry_count"].clone()),
         ("origin", d["origin"].clone()),
         ("vkey", d["vkey"].clone()),
-        ("schema", Value::from(if d["schema"].is_null() { "none" } else { "yes (--json shows it)" })),
+        (
+            "schema",
+            Value::from(if d["schema"].is_null() {
+                "none"
+            } else {
+                "yes (--json shows it)"
+            }),
+        ),
         ("anchor", d["anchor"]["tx_hash"].clone()),
         ("created", d["created_at"].clone()),
         ("updated", d["updated_at"].clone()),

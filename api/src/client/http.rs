@@ -13,7 +13,11 @@ use url::Url;
 #[derive(clap::Args, Clone)]
 pub struct ServerArgs {
     /// Base URL of the civicproof server.
-    #[arg(long, env = "CIVICPROOF_SERVER", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "CIVICPROOF_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub server: String,
     /// Bearer token (publisher token to publish; reader token for restricted datasets).
     /// Prefer `--token-file`: a token on the command line ends up in shell history.

@@ -228,22 +228,19 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Appends a JSON object as a record: as it is when it is one, wrapped as `{"payload": …}`
 /// when it is a plain payload.
 fn append_record(raw: &[u8], shape: Shape, body: &mut Vec<u8>) -> Result<(), String> {
-    let members: HashMap<String, IgnoredAny> = match raw.iter().find(|b| !b.is_ascii_whitespace())
-    {
+    let members: HashMap<String, IgnoredAny> = match raw.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => serde_json::from_slice(raw).map_err(|e| format!("invalid JSON: {e}"))?,
         Some(_) => return Err("not a JSON object".into()),
         None => return Err("empty".into()),
     };
-    let is_record = members.contains_key("payload")
-        && members.keys().all(|k| k == "payload" || k == "key");
+    let is_record =
+        members.contains_key("payload") && members.keys().all(|k| k == "payload" || k == "key");
     let wrap = match shape {
         Shape::Auto => !is_record,
         Shape::Payloads => true,
         Shape::Records if members.contains_key("payload") => false,
         Shape::Records => {
-            return Err(
-                "has no `payload` member (use --shape payloads for plain objects)".into(),
-            );
+            return Err("has no `payload` member (use --shape payloads for plain objects)".into());
         }
     };
     if wrap {
@@ -404,7 +401,12 @@ impl RecordReader for JsonArrayReader {
             (Some(b']'), _) => {
                 self.src.bump();
                 self.state = ArrayState::Done;
-                if self.src.skip_whitespace().map_err(|e| self.io(e))?.is_some() {
+                if self
+                    .src
+                    .skip_whitespace()
+                    .map_err(|e| self.io(e))?
+                    .is_some()
+                {
                     return Err((
                         self.src.line,
                         format!("line {}: content after the array", self.src.line),

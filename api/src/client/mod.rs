@@ -66,9 +66,9 @@ impl Failure {
     }
 }
 
-/// Runs one client command, writing results to `out` (stdout in the binary) and progress and
-/// errors to stderr; returns the exit code.
-pub fn run(command: ClientCommand, out: &mut dyn Write) -> u8 {
+/// Runs one client command, writing results to `out` (stdout in the binary) and the reason it
+/// failed to `err` (stderr; progress and retries go to stderr directly); returns the exit code.
+pub fn run(command: ClientCommand, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     let result = match command {
         ClientCommand::Publish(args) => publish::run(&args, out),
         ClientCommand::Datasets(args) => datasets::run(&args, out),
@@ -77,8 +77,37 @@ pub fn run(command: ClientCommand, out: &mut dyn Write) -> u8 {
     match result {
         Ok(()) => exit::OK,
         Err(failure) => {
-            eprintln!("civicproof: {}", failure.message());
+            let _ = writeln!(err, "civicproof: {}", failure.message());
             failure.code()
+        }
+    }
+}
+
+/// The client commands on their own, for [`run_from_args`].
+#[derive(clap::Parser)]
+#[command(name = "civicproof")]
+struct Standalone {
+    #[command(subcommand)]
+    command: ClientCommand,
+}
+
+/// Parses `civicproof <publish|datasets|get> …` (the first item is the program name) and runs
+/// it: what the binary does, callable in-process (the e2e tests use it).
+pub fn run_from_args<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::Parser;
+    match Standalone::try_parse_from(args) {
+        Ok(cli) => run(cli.command, out, err),
+        Err(e) => {
+            let _ = write!(err, "{}", e.render());
+            if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            }
         }
     }
 }

@@ -83,8 +83,8 @@ pub fn run(args: &PublishArgs, out: &mut dyn Write) -> Result<(), Failure> {
         &format!("dataset {inst}/{ds}"),
     )?;
 
-    let mut batches = Batches::open(&args.file, format, args.shape, args.batch as usize)
-        .map_err(unreadable)?;
+    let mut batches =
+        Batches::open(&args.file, format, args.shape, args.batch as usize).map_err(unreadable)?;
     let records_url = api.url(&["v1", "datasets", &inst, &ds, "records"], &[]);
     let started = Instant::now();
     let mut summary = Summary::default();
