@@ -77,6 +77,7 @@ fn field(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),
+        Value::Array(a) if a.is_empty() => "-".into(),
         Value::Array(a) => a.iter().map(field).collect::<Vec<_>>().join(", "),
         other => other.to_string(),
     }

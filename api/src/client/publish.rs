@@ -50,6 +50,8 @@ pub struct PublishArgs {
 #[derive(Default)]
 struct Summary {
     records: u64,
+    /// Records of batches the server answered from its idempotency store (not appended again).
+    records_replayed: u64,
     batches: u64,
     replayed: u64,
     skipped: u64,
@@ -156,7 +158,10 @@ fn record_answer(
     }
     summary.records += seqs.len() as u64;
     summary.batches += 1;
-    summary.replayed += u64::from(answer.replayed);
+    if answer.replayed {
+        summary.replayed += 1;
+        summary.records_replayed += seqs.len() as u64;
+    }
     if summary.first_seq.is_none() {
         summary.first_seq = seqs.first().copied();
     }
@@ -237,6 +242,7 @@ fn print_summary(
             "file": args.file.display().to_string(),
             "format": format.name(),
             "records": s.records,
+            "records_appended": s.records - s.records_replayed,
             "batches": s.batches,
             "batches_replayed": s.replayed,
             "batches_skipped": s.skipped,
@@ -257,8 +263,8 @@ fn print_summary(
         let mut extra = String::new();
         if s.replayed > 0 {
             extra.push_str(&format!(
-                " ({} already published, replayed without appending)",
-                s.replayed
+                " ({} batches, {} records already published: replayed, not appended)",
+                s.replayed, s.records_replayed
             ));
         }
         if s.skipped > 0 {

@@ -253,6 +253,7 @@ async fn re_runs_and_interrupted_runs_never_duplicate() {
     assert_eq!(s["records"], 50);
     assert_eq!(s["batches"], 5);
     assert_eq!(s["batches_replayed"], 2);
+    assert_eq!(s["records_appended"], 30);
     assert_eq!(app.entry_count("air"), 50);
     let got = feed(&app, None, "city", "air").await;
     let keys: Vec<String> = got
@@ -267,6 +268,7 @@ async fn re_runs_and_interrupted_runs_never_duplicate() {
     let run = publish(&app, &token, "city/air", &file, &["--batch", "10"]).await;
     assert_eq!(run.code, 0, "{} {}", run.out, run.err);
     assert_eq!(run.summary()["batches_replayed"], 5);
+    assert_eq!(run.summary()["records_appended"], 0);
     assert_eq!(app.entry_count("air"), 50);
 
     // Other batch boundaries for the same file: refused (422, key reused), never duplicated.
