@@ -22,6 +22,9 @@ pub struct DatasetsArgs {
     /// Print a JSON array of the datasets as the server describes them.
     #[arg(long)]
     pub json: bool,
+    /// Datasets per request (every page is fetched whatever the size).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub page_size: u32,
 }
 
 pub fn run(args: &DatasetsArgs, out: &mut dyn Write) -> Result<(), Failure> {
@@ -35,7 +38,8 @@ pub fn run(args: &DatasetsArgs, out: &mut dyn Write) -> Result<(), Failure> {
     .into_iter()
     .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
     .collect();
-    filters.push(("limit", "1000"));
+    let page_size = args.page_size.to_string();
+    filters.push(("limit", &page_size));
     let mut all: Vec<Value> = Vec::new();
     let mut cursor: Option<String> = None;
     loop {

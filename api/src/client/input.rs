@@ -554,3 +554,125 @@ pub fn file_sha256(path: &Path) -> std::io::Result<[u8; 32]> {
     }
     Ok(hasher.finalize().into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batches(content: &str, format: Format, shape: Shape, size: usize) -> Vec<Batch> {
+        let dir = std::env::temp_dir().join(format!(
+            "civicproof-input-{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::write(&dir, content).unwrap();
+        let mut b = Batches::open(&dir, format, shape, size).unwrap();
+        let mut out = Vec::new();
+        while let Some(batch) = b.next_batch().unwrap() {
+            out.push(batch);
+        }
+        std::fs::remove_file(&dir).unwrap();
+        out
+    }
+
+    fn error(content: &str, format: Format, size: usize) -> InputError {
+        let path = std::env::temp_dir().join(format!(
+            "civicproof-input-{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::write(&path, content).unwrap();
+        let mut b = Batches::open(&path, format, Shape::Auto, size).unwrap();
+        let result = loop {
+            match b.next_batch() {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("no error in {content:?}"),
+                Err(e) => break e,
+            }
+        };
+        std::fs::remove_file(&path).unwrap();
+        result
+    }
+
+    #[test]
+    fn csv_batches_repeat_the_header_and_keep_quoted_fields() {
+        let b = batches(
+            "\u{feff}a,b\n1,\"x, \"\"y\"\"\"\n2,\"two\nlines\"\n3,\n",
+            Format::Csv,
+            Shape::Auto,
+            2,
+        );
+        assert_eq!(b.len(), 2);
+        assert_eq!(
+            String::from_utf8(b[0].body.clone()).unwrap(),
+            "a,b\n1,\"x, \"\"y\"\"\"\n2,\"two\nlines\"\n"
+        );
+        assert_eq!(String::from_utf8(b[1].body.clone()).unwrap(), "a,b\n3,\n");
+        assert_eq!(b[0].lines, vec![2, 3]);
+        assert_eq!(b[1].lines, vec![5]);
+        assert_eq!(b[1].first_record, 2);
+        // A one-column file keeps an empty cell as a row, not a skipped empty line.
+        let b = batches("a\n\"\"\nx\n", Format::Csv, Shape::Auto, 10);
+        assert_eq!(
+            String::from_utf8(b[0].body.clone()).unwrap(),
+            "a\n\"\"\nx\n"
+        );
+    }
+
+    #[test]
+    fn csv_rows_of_the_wrong_width_name_their_line() {
+        let e = error("a,b\n1,2\n3\n", Format::Csv, 10);
+        assert_eq!(e.line, 3);
+        assert!(
+            e.detail.contains("1 fields where the header has 2"),
+            "{}",
+            e.detail
+        );
+    }
+
+    #[test]
+    fn ndjson_objects_are_records_or_payloads_by_shape() {
+        let content = "{\"key\":\"a\",\"payload\":{\"n\":1}}\n\n{\"n\":2.50}\n{\"payload\":{\"n\":3},\"x\":1}\n";
+        let b = batches(content, Format::Ndjson, Shape::Auto, 10);
+        assert_eq!(
+            String::from_utf8(b[0].body.clone()).unwrap(),
+            "{\"key\":\"a\",\"payload\":{\"n\":1}}\n{\"payload\":{\"n\":2.50}}\n{\"payload\":{\"payload\":{\"n\":3},\"x\":1}}\n"
+        );
+        assert_eq!(b[0].lines, vec![1, 3, 4]);
+        let b = batches(content, Format::Ndjson, Shape::Payloads, 10);
+        assert!(b[0].body.starts_with(b"{\"payload\":{\"key\":\"a\""));
+        let e = error("{\"n\":1}\n[1]\n", Format::Ndjson, 10);
+        assert_eq!(e.line, 2);
+        assert!(e.detail.contains("not a JSON object"), "{}", e.detail);
+    }
+
+    #[test]
+    fn json_arrays_are_read_element_by_element_with_their_lines() {
+        let content = "[\n  {\"a\": 1},\n  {\n    \"key\": \"k\", \"payload\": {\"b\": 1e400}\n  },\n  {\"c\": \"x\"}\n]\n";
+        let b = batches(content, Format::Json, Shape::Auto, 2);
+        assert_eq!(b.len(), 2);
+        assert_eq!(
+            String::from_utf8(b[0].body.clone()).unwrap(),
+            "[{\"payload\":{\"a\": 1}},\n{\n    \"key\": \"k\", \"payload\": {\"b\": 1e400}\n  }]"
+        );
+        assert_eq!(b[0].lines, vec![2, 3]);
+        assert_eq!(
+            String::from_utf8(b[1].body.clone()).unwrap(),
+            "[{\"payload\":{\"c\": \"x\"}}]"
+        );
+        assert_eq!(b[1].lines, vec![6]);
+        assert!(batches("[]", Format::Json, Shape::Auto, 2).is_empty());
+        for (bad, line, what) in [
+            ("{\"a\":1}", 1, "one array"),
+            ("[{\"a\":1},\n{\"b\":2},]", 2, "line 2"),
+            ("[{\"a\":1}\n{\"b\":2}]", 2, "expected `,` or `]`"),
+            ("[{\"a\":1}] x", 1, "content after the array"),
+            ("[{\"a\":1},\n\n{\"a\":", 3, "line 3"),
+            ("[{\"a\":1},\n 5]", 2, "not a JSON object"),
+        ] {
+            let e = error(bad, Format::Json, 10);
+            assert_eq!(e.line, line, "{bad:?}: {}", e.detail);
+            assert!(e.detail.contains(what), "{bad:?}: {}", e.detail);
+        }
+    }
+}

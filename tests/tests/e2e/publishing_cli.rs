@@ -395,6 +395,19 @@ async fn datasets_and_get_show_what_the_caller_may_see_and_restricted_data_looks
         .collect();
     assert_eq!(slugs.len(), 2, "{slugs:?}");
     assert!(slugs.contains(&"payroll"));
+    // Every page is fetched: one dataset a page gives the same list.
+    let run = cli(&[
+        "datasets",
+        "--server",
+        &base,
+        "--token-file",
+        &reader_file,
+        "--json",
+        "--page-size",
+        "1",
+    ])
+    .await;
+    assert_eq!(serde_json::from_str::<Value>(&run.out).unwrap(), all);
     let run = cli(&[
         "datasets",
         "--server",
