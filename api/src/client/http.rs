@@ -83,6 +83,8 @@ pub struct Api {
     token: Option<String>,
     client: Client,
     retries: u32,
+    /// Retries made so far (reported in summaries).
+    retried: std::cell::Cell<u64>,
 }
 
 impl Api {
@@ -126,6 +128,7 @@ impl Api {
             token,
             client,
             retries: args.retries,
+            retried: std::cell::Cell::new(0),
         })
     }
 
@@ -194,7 +197,13 @@ impl Api {
             );
             std::thread::sleep(wait);
             attempt += 1;
+            self.retried.set(self.retried.get() + 1);
         }
+    }
+
+    /// How many requests were retried so far.
+    pub fn retried(&self) -> u64 {
+        self.retried.get()
     }
 
     pub fn client(&self) -> &Client {

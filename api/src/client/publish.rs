@@ -57,6 +57,8 @@ struct Summary {
     skipped: u64,
     first_seq: Option<u64>,
     last_seq: Option<u64>,
+    /// Requests retried (network errors, 409, 429, 502–504).
+    retries: u64,
 }
 
 pub fn run(args: &PublishArgs, out: &mut dyn Write) -> Result<(), Failure> {
@@ -129,6 +131,7 @@ pub fn run(args: &PublishArgs, out: &mut dyn Write) -> Result<(), Failure> {
         progress.update(batches.consumed.load(Ordering::Relaxed), &summary);
     };
     progress.finish();
+    summary.retries = api.retried();
     let elapsed = started.elapsed();
     print_summary(args, &inst, &ds, format, &summary, elapsed, &result, out);
     result
@@ -246,6 +249,7 @@ fn print_summary(
             "batches": s.batches,
             "batches_replayed": s.replayed,
             "batches_skipped": s.skipped,
+            "retries": s.retries,
             "first_seq": s.first_seq,
             "last_seq": s.last_seq,
             "elapsed_ms": elapsed.as_millis() as u64,
@@ -266,6 +270,9 @@ fn print_summary(
                 " ({} batches, {} records already published: replayed, not appended)",
                 s.replayed, s.records_replayed
             ));
+        }
+        if s.retries > 0 {
+            extra.push_str(&format!(" ({} retries)", s.retries));
         }
         if s.skipped > 0 {
             extra.push_str(&format!(" ({} skipped by --resume-from-batch)", s.skipped));

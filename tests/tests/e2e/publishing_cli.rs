@@ -69,10 +69,11 @@ async fn publish(app: &TestApp, token: &str, dataset: &str, file: &Path, extra: 
         "--dataset",
         dataset,
         "--json",
-        "--retries",
-        "2",
     ];
     args.extend_from_slice(extra);
+    if !extra.contains(&"--retries") {
+        args.extend_from_slice(&["--retries", "2"]);
+    }
     args.push(&file);
     cli(&args).await
 }
@@ -290,6 +291,38 @@ async fn re_runs_and_interrupted_runs_never_duplicate() {
     assert_eq!(run.summary()["batches_skipped"], 3);
     assert_eq!(run.summary()["batches"], 2);
     assert_eq!(app.entry_count("air"), 50);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limited_batches_are_retried_after_retry_after_and_land_once() {
+    let app =
+        TestApp::spawn_with(|c| c.cluster.rate_limit_publisher = "2/s".parse().unwrap()).await;
+    app.institution("city").await;
+    let token = app.token("city", "publisher").await;
+    app.dataset(&token, "air", "public", json!({})).await;
+    let content: String = (0..8).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+    let file = write_file(&app, "air.ndjson", &content);
+    let run = publish(
+        &app,
+        &token,
+        "city/air",
+        &file,
+        &["--batch", "1", "--retries", "10"],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{} {}", run.out, run.err);
+    let s = run.summary();
+    assert!(
+        s["retries"].as_u64().unwrap() > 0,
+        "the limiter answered 429 at least once: {s}"
+    );
+    assert_eq!(s["batches"], 8);
+    let got: Vec<Value> = feed(&app, None, "city", "air")
+        .await
+        .into_iter()
+        .map(|(_, _, p)| p)
+        .collect();
+    assert_eq!(got, (0..8).map(|i| json!({"n": i})).collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread")]
