@@ -4,6 +4,7 @@
 pub mod anchor;
 pub mod auth;
 pub mod cache;
+pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod db;

@@ -1,4 +1,5 @@
-//! The `civicproof` binary: `serve`, `migrate`, `openapi`, `graphql-sdl`, `admin …`, `monitor`.
+//! The `civicproof` binary: `serve`, `migrate`, `openapi`, `graphql-sdl`, `admin …`, `monitor`,
+//! and the HTTP client commands `publish`, `datasets`, `get` (in `civicproof_api::client`).
 
 use anyhow::Context;
 use civicproof_api::Config;
@@ -51,6 +52,9 @@ enum Command {
     /// Audit an instance's anchored history against your own chain endpoint (no database; the
     /// checks live in civicproof-verify's `monitor` module).
     Monitor(civicproof_verify::monitor::command::MonitorArgs),
+    /// `publish`, `datasets`, `get`: an HTTP client of any civicproof server.
+    #[command(flatten)]
+    Client(civicproof_api::client::ClientCommand),
 }
 
 #[derive(Subcommand)]
@@ -88,6 +92,11 @@ fn main() -> anyhow::Result<()> {
         Command::Monitor(args) => {
             std::process::exit(i32::from(civicproof_verify::monitor::command::run(&args)))
         }
+        Command::Client(command) => std::process::exit(i32::from(civicproof_api::client::run(
+            command,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr(),
+        ))),
         Command::GraphqlSdl => {
             print!("{}", civicproof_api::graphql::sdl());
             Ok(())

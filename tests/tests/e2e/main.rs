@@ -13,6 +13,8 @@
 //! - `cli`: the `civicproof-verify` command verifies served bundles online, with pinned
 //!   trust and trust on first use, and fails on tampered data.
 //! - `datasets`: catalog, metadata, schemas.
+//! - `publishing_cli`: `civicproof publish | datasets | get` against a real server: files in
+//!   batches, idempotent re-runs and resumes, a bad record named by its line, restricted data.
 //! - `proofs`: bundles, checkpoints and consistency proofs verify with the verify crate;
 //!   tampering fails at the right step; restarts keep history consistent.
 //! - `system`: health, readiness, metrics, OpenAPI drift, DCAT-AP validation.
@@ -38,6 +40,7 @@ mod idempotency;
 mod leaves;
 mod proofs;
 mod publishing;
+mod publishing_cli;
 mod replicas;
 mod sequencing;
 mod support;
