@@ -9,6 +9,7 @@
 #   bench/cache.sh [SIZE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target="${CARGO_TARGET_DIR:-target}"
 size="${1:-100000}"
 pg="${CIVICPROOF_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}"
 db=civicproof_bench_cache
@@ -20,9 +21,9 @@ export DATABASE_URL="$pg/$db" CIVICPROOF_ADMIN_TOKEN=bench-admin CIVICPROOF_BIND
 export CIVICPROOF_LOG_KEY_FILE="$keydir/log.key" RUST_LOG=warn CIVICPROOF_ORIGIN_PREFIX=bench-cache.localhost
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/}"
 export CIVICPROOF_RATE_LIMIT_ANONYMOUS=off CIVICPROOF_RATE_LIMIT_PUBLISHER=off CIVICPROOF_BUNDLE_CACHE_ENTRIES=$((size + 1000))
-./target/release/civicproof migrate
+"$target"/release/civicproof migrate
 start() {
-  ./target/release/civicproof serve & server=$!
+  "$target"/release/civicproof serve & server=$!
   for _ in $(seq 1 600); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && return; sleep 0.05; done
   echo "server did not start" >&2; exit 1
 }
@@ -32,7 +33,7 @@ api() { curl -fsS -H "authorization: Bearer $1" -H 'content-type: application/js
 api bench-admin /v1/institutions '{"slug":"city","name":"Bench City"}' >/dev/null
 token=$(api bench-admin /v1/institutions/city/tokens '{"role":"publisher"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 api "$token" /v1/datasets '{"slug":"air","title":"Bench","description":"Benchmark data","license":"CC0-1.0","access":"public"}' >/dev/null
-./target/release/civicproof-bench --server "http://127.0.0.1:$port" ingest --token "$token" --records "$size" --batch 5000 --record-bytes 150
+"$target"/release/civicproof-bench --server "http://127.0.0.1:$port" ingest --token "$token" --records "$size" --batch 5000 --record-bytes 150
 for _ in $(seq 1 100); do
   got=$(curl -fs "http://127.0.0.1:$port/v1/datasets/city/air/checkpoint" | sed -n 2p)
   [ "$got" = "$size" ] && break; sleep 0.1
@@ -51,4 +52,4 @@ CIVICPROOF_FEED_CACHE_BYTES=0 start
 echo "feed pages without the page cache:"
 PAGES=1000 DATASET=city/air wrk -t2 -c16 -d10s -s bench/random-page.lua "http://127.0.0.1:$port" | grep -E "Requests/sec|wrk:"
 ulimit -n 65536 2>/dev/null || true
-./target/release/civicproof-bench --server "http://127.0.0.1:$port" events --token "$token" --clients 1000 --records 200
+"$target"/release/civicproof-bench --server "http://127.0.0.1:$port" events --token "$token" --clients 1000 --records 200

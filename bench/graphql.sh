@@ -7,6 +7,7 @@
 #   bench/graphql.sh [RECORDS] [REQUESTS]      (defaults 100,000 and 4,000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target="${CARGO_TARGET_DIR:-target}"
 records="${1:-100000}"
 requests="${2:-4000}"
 pg="${CIVICPROOF_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}"
@@ -27,14 +28,14 @@ stop() {
 trap stop EXIT
 export DATABASE_URL="$pg/$db" CIVICPROOF_ADMIN_TOKEN=bench-admin CIVICPROOF_BIND="127.0.0.1:$port"
 export CIVICPROOF_LOG_KEY_FILE="$keydir/log.key" RUST_LOG=warn
-./target/release/civicproof migrate
-./target/release/civicproof serve & server=$!
+"$target"/release/civicproof migrate
+"$target"/release/civicproof serve & server=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 api() { curl -fsS -H "authorization: Bearer $1" -H 'content-type: application/json' "http://127.0.0.1:$port$2" -d "$3"; }
 api bench-admin /v1/institutions '{"slug":"city","name":"Bench City"}' >/dev/null
 token=$(api bench-admin /v1/institutions/city/tokens '{"role":"publisher"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 api "$token" /v1/datasets '{"slug":"air","title":"Bench","description":"Benchmark data","license":"CC0-1.0","access":"public"}' >/dev/null
-bench=./target/release/civicproof-bench
+bench="$target"/release/civicproof-bench
 $bench --server "http://127.0.0.1:$port" ingest --token "$token" --records "$records"
 psql "$DATABASE_URL" -qc "VACUUM ANALYZE"
 dataset_id=$(psql "$DATABASE_URL" -qtAc "SELECT d.id FROM datasets d JOIN institutions i ON i.id = d.institution_id WHERE i.slug = 'city' AND d.slug = 'air'")

@@ -4,6 +4,7 @@
 #   bench/ingest_and_feed.sh [RECORDS]        (default 1,000,000: the feed figure is over 1M)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target="${CARGO_TARGET_DIR:-target}"
 records="${1:-1000000}"
 pg="${CIVICPROOF_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}"
 db=civicproof_bench
@@ -12,13 +13,13 @@ cargo build --release --locked -p civicproof-api -p civicproof-bench
 psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
 export DATABASE_URL="$pg/$db" CIVICPROOF_ADMIN_TOKEN=bench-admin CIVICPROOF_BIND="127.0.0.1:$port"
 export CIVICPROOF_LOG_KEY_FILE="$(mktemp -d)/log.key" RUST_LOG=warn
-./target/release/civicproof migrate
-./target/release/civicproof serve & server=$!
+"$target"/release/civicproof migrate
+"$target"/release/civicproof serve & server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
 api() { curl -fsS -H "authorization: Bearer $1" -H 'content-type: application/json' "http://127.0.0.1:$port$2" -d "$3"; }
 api bench-admin /v1/institutions '{"slug":"city","name":"Bench City"}' >/dev/null
 token=$(api bench-admin /v1/institutions/city/tokens '{"role":"publisher"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 api "$token" /v1/datasets '{"slug":"air","title":"Bench","description":"Benchmark data","license":"CC0-1.0","access":"public"}' >/dev/null
-./target/release/civicproof-bench --server "http://127.0.0.1:$port" --dataset city/air ingest --token "$token" --records "$records"
-./target/release/civicproof-bench --server "http://127.0.0.1:$port" --dataset city/air feed
+"$target"/release/civicproof-bench --server "http://127.0.0.1:$port" --dataset city/air ingest --token "$token" --records "$records"
+"$target"/release/civicproof-bench --server "http://127.0.0.1:$port" --dataset city/air feed

@@ -5,6 +5,7 @@
 #   bench/proofs.sh [SIZE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target="${CARGO_TARGET_DIR:-target}"
 size="${1:-1000000}"
 pg="${CIVICPROOF_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}"
 db=civicproof_bench_proofs
@@ -14,9 +15,9 @@ psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DA
 keydir=$(mktemp -d)
 export DATABASE_URL="$pg/$db" CIVICPROOF_ADMIN_TOKEN=bench-admin CIVICPROOF_BIND="127.0.0.1:$port"
 export CIVICPROOF_LOG_KEY_FILE="$keydir/log.key" RUST_LOG=warn
-./target/release/civicproof migrate
+"$target"/release/civicproof migrate
 start() {
-  ./target/release/civicproof serve & server=$!
+  "$target"/release/civicproof serve & server=$!
   for _ in $(seq 1 600); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && return; sleep 0.05; done
   echo "server did not start" >&2; exit 1
 }
@@ -26,7 +27,7 @@ api() { curl -fsS -H "authorization: Bearer $1" -H 'content-type: application/js
 api bench-admin /v1/institutions '{"slug":"city","name":"Bench City"}' >/dev/null
 token=$(api bench-admin /v1/institutions/city/tokens '{"role":"publisher"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 api "$token" /v1/datasets '{"slug":"air","title":"Bench","description":"Benchmark data","license":"CC0-1.0","access":"public"}' >/dev/null
-bench=./target/release/civicproof-bench
+bench="$target"/release/civicproof-bench
 $bench --server "http://127.0.0.1:$port" ingest --token "$token" --records "$size" --batch 5000 --record-bytes 150
 # Wait for the checkpoint at the full size.
 for _ in $(seq 1 100); do

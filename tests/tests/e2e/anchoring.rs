@@ -644,20 +644,35 @@ async fn a_chain_that_lost_the_anchors_halts_anchoring_with_an_alert_and_publish
     loop {
         let r: Value = app.get("/readyz", None).await.json().await.unwrap();
         if r["chain"].as_str().unwrap().starts_with("halted: ") {
-            assert_eq!(r["status"], "ready", "readiness depends on the database only: {r}");
+            assert_eq!(
+                r["status"], "ready",
+                "readiness depends on the database only: {r}"
+            );
             break;
         }
         assert!(Instant::now() < until, "anchoring did not halt: {r}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let metrics = app.get("/metrics", Some(ADMIN_TOKEN)).await.text().await.unwrap();
+    let metrics = app
+        .get("/metrics", Some(ADMIN_TOKEN))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("civicproof_anchor_halted 1"), "{metrics}");
-    assert_eq!(app.db.count("SELECT count(*)::bigint FROM anchor_halts WHERE cleared_at IS NULL"), 1);
+    assert_eq!(
+        app.db
+            .count("SELECT count(*)::bigint FROM anchor_halts WHERE cleared_at IS NULL"),
+        1
+    );
     // Nothing new was anchored on the impostor chain, and publishing still works.
     publish(&app, &token, "air", 4, 5).await;
     let b = bundle_json(&app, "/v1/datasets/city/air/records/4/proof").await;
     assert!(b["anchor"].is_null());
     assert!(b["anchor_pending"].is_null());
     let old = bundle_json(&app, "/v1/datasets/city/air/records/0/proof").await;
-    assert!(!old["anchor"].is_null(), "confirmed anchors stay in bundles");
+    assert!(
+        !old["anchor"].is_null(),
+        "confirmed anchors stay in bundles"
+    );
 }

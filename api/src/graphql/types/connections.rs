@@ -94,7 +94,11 @@ pub async fn datasets_page(
     // `institution { … }` costs no query, however the resolvers' timing falls.
     crate::graphql::loaders(ctx)
         .institutions
-        .feed_many(items.iter().map(|(_, _, inst)| (inst.slug.clone(), inst.clone())))
+        .feed_many(
+            items
+                .iter()
+                .map(|(_, _, inst)| (inst.slug.clone(), inst.clone())),
+        )
         .await;
     conn.edges.extend(
         items
