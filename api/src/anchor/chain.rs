@@ -220,43 +220,6 @@ impl Chain {
         }))
     }
 
-    /// Every `Anchored` event of `anchorer` in `[from, to]`, oldest first.
-    pub async fn anchored_logs(
-        &self,
-        contract: Address,
-        anchorer: Address,
-        from: u64,
-        to: u64,
-    ) -> anyhow::Result<Vec<(u64, AnchoredLog)>> {
-        let filter = Filter::new()
-            .address(contract)
-            .event_signature(Anchored::SIGNATURE_HASH)
-            .topic1(anchorer.into_word())
-            .from_block(from)
-            .to_block(to);
-        let mut out = Vec::new();
-        for log in timeout(self.provider.get_logs(&filter)).await? {
-            if log.removed {
-                continue;
-            }
-            let event = Anchored::decode_log_data(log.data()).context("decoding Anchored")?;
-            out.push((
-                event.seq,
-                AnchoredLog {
-                    tx_hash: log
-                        .transaction_hash
-                        .context("log without transaction hash")?,
-                    block_number: log.block_number.context("log without block number")?,
-                    block_hash: log.block_hash.context("log without block hash")?,
-                    root: event.root,
-                    count: event.count,
-                    prev_root: event.prevRoot,
-                },
-            ));
-        }
-        Ok(out)
-    }
-
     /// A block's hash and timestamp, if the node has it.
     pub async fn block(&self, number: u64) -> anyhow::Result<Option<(B256, u64)>> {
         Ok(timeout(

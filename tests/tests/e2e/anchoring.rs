@@ -106,6 +106,25 @@ async fn verify_online(
     .unwrap()
 }
 
+/// Anchors records 0-1, stops mining, publishes records 2-3 and returns their batch once it
+/// is persisted and sent (waiting in the mempool).
+async fn submitted_not_mined(anvil: &Anvil, app: &TestApp, token: &str) -> Value {
+    publish(app, token, "air", 0, 2).await;
+    wait_anchored(app, 1, Duration::from_secs(30)).await;
+    let first = anchors(app).await.len();
+    anvil.pause_mining(true).await;
+    publish(app, token, "air", 2, 4).await;
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let all = anchors(app).await;
+        if let Some(b) = all.get(first).filter(|b| b["status"] == "submitted") {
+            return b.clone();
+        }
+        assert!(Instant::now() < until, "no submitted batch: {all:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn anchors(app: &TestApp) -> Vec<Value> {
     let v: Value = app
         .get("/v1/anchors?limit=1000", None)
@@ -360,22 +379,7 @@ async fn a_chain_outage_leaves_publishing_alone_and_anchors_catch_up_without_a_g
 async fn a_reorg_that_drops_a_submitted_anchor_is_resent_and_never_shown_confirmed_early() {
     let anvil = Anvil::start().await;
     let (app, token) = anchored_app(&anvil, 500).await;
-    publish(&app, &token, "air", 0, 2).await;
-    wait_anchored(&app, 1, Duration::from_secs(30)).await;
-    let first = anchors(&app).await.len();
-
-    anvil.pause_mining(true).await;
-    publish(&app, &token, "air", 2, 4).await;
-    // The next batch is persisted and sent; it waits in the mempool.
-    let until = Instant::now() + Duration::from_secs(20);
-    let pending = loop {
-        let all = anchors(&app).await;
-        if let Some(b) = all.get(first).filter(|b| b["status"] == "submitted") {
-            break b.clone();
-        }
-        assert!(Instant::now() < until, "no submitted batch: {all:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let pending = submitted_not_mined(&anvil, &app, &token).await;
     let seq = pending["batch_seq"].as_u64().unwrap();
     let b = bundle_json(&app, "/v1/datasets/city/air/records/3/proof").await;
     assert!(b["anchor"].is_null());
@@ -553,21 +557,7 @@ async fn civicproof_monitor_passes_an_honest_server_and_reports_a_tampered_store
 async fn a_crash_between_persisting_and_sending_a_batch_neither_skips_nor_repeats_a_seq() {
     let anvil = Anvil::start().await;
     let (app, token) = anchored_app(&anvil, 500).await;
-    publish(&app, &token, "air", 0, 2).await;
-    wait_anchored(&app, 1, Duration::from_secs(30)).await;
-    let first = anchors(&app).await.len();
-
-    anvil.pause_mining(true).await;
-    publish(&app, &token, "air", 2, 4).await;
-    let until = Instant::now() + Duration::from_secs(20);
-    let batch = loop {
-        let all = anchors(&app).await;
-        if let Some(b) = all.get(first).filter(|b| b["status"] == "submitted") {
-            break b.clone();
-        }
-        assert!(Instant::now() < until, "no submitted batch: {all:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let batch = submitted_not_mined(&anvil, &app, &token).await;
     // As if the process died after persisting the batch and before the node ever saw it:
     // the node forgets the transaction and the row is back to `pending`.
     anvil
