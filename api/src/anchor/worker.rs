@@ -372,13 +372,16 @@ impl Worker {
         if open.len() >= MAX_IN_FLIGHT {
             return Ok(());
         }
+        // Not due yet by this process's own clock: no database read at all.
+        if self.last_batch.is_some_and(|t| t.elapsed() < self.interval) {
+            return Ok(());
+        }
         let last = self.db(q::last_batch).await?;
-        let since = match (&self.last_batch, &last) {
-            (Some(t), _) => t.elapsed(),
-            (None, Some(l)) => (Utc::now() - l.created_at).to_std().unwrap_or_default(),
-            (None, None) => self.interval,
-        };
-        if since < self.interval {
+        // After a restart, the newest batch's age decides.
+        if self.last_batch.is_none()
+            && let Some(l) = &last
+            && (Utc::now() - l.created_at).to_std().unwrap_or_default() < self.interval
+        {
             return Ok(());
         }
         let prefix = self.prefix.clone();
