@@ -1,7 +1,6 @@
-//! Two replicas on one PostgreSQL and one Redis (a redis-server of the test's own). The
-//! replicas are two servers in this test process, each with its own state (caches, limiter,
-//! fan-out, Redis connections), exactly as two OS processes would have; nothing but
-//! PostgreSQL and Redis is shared between them.
+//! Two replicas on one PostgreSQL and one Redis (a redis-server of the test's own): replica A
+//! runs in this test process, replica B is a `civicproof serve` OS process of its own
+//! ([`TestApp::replica`]). Nothing but PostgreSQL and Redis is shared between them.
 
 use crate::graphql::Ws;
 use crate::support::*;
