@@ -17,6 +17,7 @@ pub mod logkey;
 pub mod maintenance;
 pub mod metrics;
 pub mod openapi;
+pub mod route_labels;
 pub mod routes;
 pub mod server;
 pub mod services;

@@ -18,6 +18,13 @@ use actix_web::web;
 /// Registers every route; `body_limit` is the configured request body limit (413 above it).
 pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
     cfg.app_data(json_config(body_limit))
+        // Hot read routes first: actix tries routes in order, a regex per dynamic pattern.
+        // No two patterns here overlap, so the order changes nothing but the cost.
+        .service(proofs::proof)
+        .service(records::feed)
+        .service(records::get)
+        .service(proofs::checkpoint)
+        .service(proofs::checkpoint_at)
         .service(system::healthz)
         .service(system::readyz)
         .service(system::metrics)
@@ -35,14 +42,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .service(datasets::get)
         .service(datasets::update)
         .service(records::publish)
-        .service(records::feed)
-        .service(records::get)
         .service(records::leaf)
         .service(records::erase)
         .service(events::events)
-        .service(proofs::proof)
-        .service(proofs::checkpoint)
-        .service(proofs::checkpoint_at)
         .service(proofs::consistency)
         .service(anchors::list)
         .service(anchors::get)

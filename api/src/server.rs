@@ -108,8 +108,10 @@ pub async fn serve(
     let data = web::Data::new(state.clone());
     let body_limit = state.config.limits.max_body_bytes;
     let graphql = crate::graphql::build(state.clone());
+    let route_labels = Arc::new(crate::route_labels::RouteLabels::default());
     let server = HttpServer::new(move || {
         let metrics = data.metrics.clone();
+        let route_labels = route_labels.clone();
         App::new()
             .app_data(data.clone())
             .wrap(actix_web::middleware::from_fn(
@@ -117,8 +119,8 @@ pub async fn serve(
             ))
             .wrap_fn(move |req, srv| {
                 let started = Instant::now();
-                let method = req.method().to_string();
-                let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+                let method = req.method().clone();
+                let route = route_labels.label(req.request());
                 let metrics = metrics.clone();
                 let fut = srv.call(req);
                 async move {
@@ -126,11 +128,11 @@ pub async fn serve(
                     let status = res.status().as_u16().to_string();
                     metrics
                         .http_requests
-                        .with_label_values(&[&method, &route, &status])
+                        .with_label_values(&[method.as_str(), &route, &status])
                         .inc();
                     metrics
                         .http_duration
-                        .with_label_values(&[&method, &route])
+                        .with_label_values(&[method.as_str(), &route])
                         .observe(started.elapsed().as_secs_f64());
                     Ok(res)
                 }
