@@ -120,7 +120,9 @@ mod tests {
             let body = actix_test::call_and_read_body(&app, req).await;
             assert_eq!(body, want.as_bytes(), "{path}");
         }
-        let req = actix_test::TestRequest::get().uri("/nowhere/1").to_http_request();
+        let req = actix_test::TestRequest::get()
+            .uri("/nowhere/1")
+            .to_http_request();
         assert_eq!(labels.label(&req).as_ref(), "unmatched");
     }
 }
