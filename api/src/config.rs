@@ -11,11 +11,12 @@ pub struct Config {
     #[arg(long, env = "CIVICPROOF_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// PostgreSQL URL.
+    /// `postgres://…` for PostgreSQL; a file path (or `sqlite://PATH`) for the embedded
+    /// SQLite mode, the default.
     #[arg(
         long,
         env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/civicproof"
+        default_value = civicproof_schema::pool::DEFAULT_SQLITE_PATH
     )]
     pub database_url: String,
 

@@ -25,9 +25,5 @@ where
     F: FnOnce(&mut Conn) -> ApiResult<T> + Send + 'static,
     T: Send + 'static,
 {
-    run(pool, move |conn| {
-        use diesel::Connection;
-        conn.transaction(f)
-    })
-    .await
+    run(pool, move |conn| civicproof_schema::transaction(conn, f)).await
 }

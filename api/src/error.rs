@@ -225,6 +225,13 @@ impl From<diesel::result::Error> for ApiError {
                 tracing::warn!(error = %err, "database connection lost");
                 Self::Unavailable("The database")
             }
+            // SQLite's write lock stayed taken past busy_timeout: overload, retry later.
+            Error::DatabaseError(DatabaseErrorKind::Unknown, ref info)
+                if info.message().starts_with("database is locked") =>
+            {
+                tracing::warn!(error = %err, "SQLite write lock busy");
+                Self::Unavailable("The database")
+            }
             other => Self::Internal(other.into()),
         }
     }

@@ -30,7 +30,7 @@ enum Command {
         #[arg(
             long,
             env = "DATABASE_URL",
-            default_value = "postgres://postgres@127.0.0.1:5432/civicproof"
+            default_value = civicproof_schema::pool::DEFAULT_SQLITE_PATH
         )]
         database_url: String,
     },
@@ -43,7 +43,7 @@ enum Command {
         #[arg(
             long,
             env = "DATABASE_URL",
-            default_value = "postgres://postgres@127.0.0.1:5432/civicproof"
+            default_value = civicproof_schema::pool::DEFAULT_SQLITE_PATH
         )]
         database_url: String,
         #[command(subcommand)]
@@ -124,8 +124,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn connect(url: &str) -> anyhow::Result<civicproof_schema::Conn> {
-    use diesel::Connection;
-    civicproof_schema::Conn::establish(url).context("connecting to the database")
+    civicproof_schema::establish(url).context("connecting to the database")
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {

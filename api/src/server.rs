@@ -25,8 +25,15 @@ pub fn build_state(config: Config, local_addr: std::net::SocketAddr) -> anyhow::
         &config.database_url,
         config.db_pool_size,
         metrics.db_queries.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?;
+    // The embedded mode (SQLite) migrates on every start: it has no operator to run
+    // `civicproof migrate`, and its file is this process's own.
+    let embedded = matches!(
+        civicproof_schema::DbTarget::parse(&config.database_url),
+        Ok(civicproof_schema::DbTarget::Sqlite(_))
     );
-    if config.migrate {
+    if config.migrate || embedded {
         let mut conn = pool.get()?;
         civicproof_schema::run_migrations(&mut conn).map_err(|e| anyhow::anyhow!(e))?;
     }

@@ -21,9 +21,9 @@ use alloy::eips::eip2718::Decodable2718;
 use alloy::primitives::{B256, TxKind};
 use anyhow::{Context, anyhow};
 use chrono::Utc;
+use civicproof_schema::pool::PooledConn;
 use civicproof_schema::queries::anchors::{self as q, BatchRow, MemberRow, NewBatch, status};
 use civicproof_schema::{Conn, Pool};
-use diesel::r2d2::{ConnectionManager, PooledConnection};
 use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -96,7 +96,7 @@ enum RoundError {
     Transient(#[from] anyhow::Error),
 }
 
-type Dedicated = PooledConnection<ConnectionManager<Conn>>;
+type Dedicated = PooledConn;
 
 struct Worker {
     pool: Pool,

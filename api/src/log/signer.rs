@@ -13,13 +13,7 @@ use civicproof_schema::Conn;
 use civicproof_schema::queries::checkpoints::{self as q, CheckpointRow, SigningCandidate};
 use civicproof_verify::checkpoint::Checkpoint;
 use civicproof_verify::merkle;
-use diesel::Connection;
-use diesel::RunQueryDsl;
-use diesel::sql_types::Bool;
 use std::time::Duration;
-
-/// Advisory-lock key of the signer ("cpsigner").
-const SIGNER_LOCK: i64 = 0x6370_7369_676e_6572;
 
 /// Runs until `shutdown` fires: a round every interval, or sooner when woken by an append.
 pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
@@ -46,22 +40,22 @@ pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
 
 /// One round: signs a checkpoint for every grown, non-halted dataset. Returns how many.
 pub fn sign_round(state: &AppState, conn: &mut Conn) -> ApiResult<usize> {
-    let signed: Vec<CheckpointRow> = conn.transaction(|conn| {
-        let locked: bool = diesel::select(diesel::dsl::sql::<Bool>(&format!(
-            "pg_try_advisory_xact_lock({SIGNER_LOCK})"
-        )))
-        .get_result(conn)?;
-        if !locked {
+    let signed: Vec<CheckpointRow> = civicproof_schema::transaction(conn, |conn| {
+        if !q::try_signer_lock(conn)? {
             return Ok(Vec::new());
         }
         let mut signed = Vec::new();
         for (candidate, previous) in q::grown(conn)? {
             // Each origin in its own savepoint: one that fails (a missing node, say) is
             // skipped this round without holding back every other origin.
-            match conn.transaction(|conn| sign_one(state, conn, &candidate, previous)) {
+            match civicproof_schema::transaction(conn, |conn| {
+                sign_one(state, conn, &candidate, previous)
+            }) {
                 Ok(Some(row)) => signed.push(row),
                 Ok(None) => {}
-                Err(e) => tracing::error!(dataset_id = candidate.dataset_id, error = %e, "signing failed for this origin; retrying next round"),
+                Err(e) => {
+                    tracing::error!(dataset_id = candidate.dataset_id, error = %e, "signing failed for this origin; retrying next round")
+                }
             }
         }
         Ok::<_, ApiError>(signed)

@@ -30,10 +30,11 @@ pub fn identity(conn: &mut Conn) -> QueryResult<Option<AnchorIdentity>> {
 
 /// Records the identity unless one exists; returns what is stored afterwards.
 pub fn record_identity(conn: &mut Conn, id: &AnchorIdentity) -> QueryResult<AnchorIdentity> {
-    diesel::insert_into(anchor_identity::table)
-        .values(id)
-        .on_conflict_do_nothing()
-        .execute(conn)?;
+    crate::insert_unless_conflict(conn, |conn| {
+        diesel::insert_into(anchor_identity::table)
+            .values(id)
+            .execute(conn)
+    })?;
     anchor_identity::table
         .select(AnchorIdentity::as_select())
         .first(conn)
@@ -121,8 +122,9 @@ pub fn candidates(conn: &mut Conn) -> QueryResult<Vec<Candidate>> {
         "SELECT c.dataset_id, c.size, c.note, i.slug AS institution, d.slug AS dataset \
          FROM datasets d \
          JOIN institutions i ON i.id = d.institution_id \
-         JOIN LATERAL (SELECT dataset_id, size, note FROM checkpoints \
-                       WHERE dataset_id = d.id ORDER BY size DESC LIMIT 1) c ON true \
+         JOIN checkpoints c ON c.dataset_id = d.id \
+          AND c.size = (SELECT max(newest.size) FROM checkpoints newest \
+                        WHERE newest.dataset_id = d.id) \
          WHERE c.size > 0 \
            AND c.size > COALESCE((SELECT max(m.size) FROM anchor_members m \
                                   WHERE m.dataset_id = d.id), 0)",
@@ -168,13 +170,15 @@ pub fn unconfirmed(conn: &mut Conn) -> QueryResult<Vec<BatchRow>> {
 /// Persists a batch and its members in one transaction: after this the batch seq, root and
 /// nonce are fixed.
 pub fn insert_batch(conn: &mut Conn, batch: &NewBatch, members: &[MemberRow]) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    crate::tx::transaction(conn, |conn| {
         diesel::insert_into(anchor_batches::table)
             .values(batch)
             .execute(conn)?;
-        diesel::insert_into(anchor_members::table)
-            .values(members)
-            .execute(conn)?;
+        for member in members {
+            diesel::insert_into(anchor_members::table)
+                .values(member)
+                .execute(conn)?;
+        }
         Ok(())
     })
 }
@@ -184,7 +188,7 @@ pub fn mark_submitted(conn: &mut Conn, batch_seq: i64) -> QueryResult<()> {
         .filter(anchor_batches::status.eq(status::PENDING))
         .set((
             anchor_batches::status.eq(status::SUBMITTED),
-            anchor_batches::submitted_at.eq(diesel::dsl::now),
+            anchor_batches::submitted_at.eq(Utc::now()),
         ))
         .execute(conn)
         .map(|_| ())
@@ -249,7 +253,7 @@ pub fn mark_confirmed(
             anchor_batches::block_hash.eq(block_hash),
             anchor_batches::block_time.eq(block_time),
             anchor_batches::gas_used.eq(gas_used),
-            anchor_batches::confirmed_at.eq(diesel::dsl::now),
+            anchor_batches::confirmed_at.eq(Utc::now()),
         ))
         .execute(conn)
         .map(|_| ())
@@ -379,8 +383,13 @@ struct Locked {
 }
 
 /// Takes the anchoring worker's lock for this connection's session; false when another
-/// process holds it. The lock lives as long as the connection.
+/// process holds it. The lock lives as long as the connection (PostgreSQL: a session
+/// advisory lock) or as this process (SQLite: an exclusive lock on `<database>.anchorer`,
+/// which the operating system releases when the process ends).
 pub fn try_worker_lock(conn: &mut Conn) -> QueryResult<bool> {
+    if let crate::AnyConnection::Sqlite(lite) = conn {
+        return crate::locks::try_file_lock(lite, "anchorer");
+    }
     diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
         .bind::<BigInt, _>(WORKER_LOCK_KEY)
         .get_result::<Locked>(conn)

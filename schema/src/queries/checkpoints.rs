@@ -16,8 +16,17 @@ pub struct CheckpointRow {
 }
 
 pub fn insert(conn: &mut Conn, row: &CheckpointRow) -> QueryResult<()> {
+    // Column by column rather than the Insertable struct: diesel's shared backend inserts
+    // struct fields only when every backend has the column type natively, and SQLite has no
+    // timestamptz or uuid.
     diesel::insert_into(checkpoints::table)
-        .values(row)
+        .values((
+            checkpoints::dataset_id.eq(row.dataset_id),
+            checkpoints::size.eq(row.size),
+            checkpoints::root.eq(&row.root),
+            checkpoints::note.eq(&row.note),
+            checkpoints::signed_at.eq(row.signed_at),
+        ))
         .execute(conn)
         .map(|_| ())
 }
@@ -35,8 +44,12 @@ pub fn latest(conn: &mut Conn, dataset_id: i64) -> QueryResult<Option<Checkpoint
 pub fn latest_of(conn: &mut Conn, ids: &[i64]) -> QueryResult<Vec<CheckpointRow>> {
     checkpoints::table
         .filter(checkpoints::dataset_id.eq_any(ids))
-        .distinct_on(checkpoints::dataset_id)
-        .order((checkpoints::dataset_id, checkpoints::size.desc()))
+        // Portable SQL (no DISTINCT ON): the maximum is one primary-key lookup per dataset.
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "checkpoints.size = (SELECT max(newest.size) FROM checkpoints AS newest \
+             WHERE newest.dataset_id = checkpoints.dataset_id)",
+        ))
+        .order(checkpoints::dataset_id)
         .select(CheckpointRow::as_select())
         .load(conn)
 }
@@ -93,14 +106,15 @@ pub fn grown(conn: &mut Conn) -> QueryResult<Vec<(SigningCandidate, i64)>> {
 }
 
 pub fn halt(conn: &mut Conn, dataset_id: i64, reason: &str) -> QueryResult<()> {
-    diesel::insert_into(halted_origins::table)
-        .values((
-            halted_origins::dataset_id.eq(dataset_id),
-            halted_origins::reason.eq(reason),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .map(|_| ())
+    crate::insert_unless_conflict(conn, |conn| {
+        diesel::insert_into(halted_origins::table)
+            .values((
+                halted_origins::dataset_id.eq(dataset_id),
+                halted_origins::reason.eq(reason),
+            ))
+            .execute(conn)
+    })
+    .map(|_| ())
 }
 
 /// The recorded identity: (origin prefix, log public key).
@@ -115,12 +129,28 @@ pub fn identity(conn: &mut Conn) -> QueryResult<Option<(String, Vec<u8>)>> {
 }
 
 pub fn record_identity(conn: &mut Conn, prefix: &str, public_key: &[u8]) -> QueryResult<()> {
-    diesel::insert_into(instance_identity::table)
-        .values((
-            instance_identity::origin_prefix.eq(prefix),
-            instance_identity::log_public_key.eq(public_key),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .map(|_| ())
+    crate::insert_unless_conflict(conn, |conn| {
+        diesel::insert_into(instance_identity::table)
+            .values((
+                instance_identity::origin_prefix.eq(prefix),
+                instance_identity::log_public_key.eq(public_key),
+            ))
+            .execute(conn)
+    })
+    .map(|_| ())
 }
+
+/// The signer's lock, held until the surrounding transaction ends: one signing round at a
+/// time across all processes on this database. `false` when another process holds it.
+pub fn try_signer_lock(conn: &mut Conn) -> QueryResult<bool> {
+    if conn.backend() == crate::Backend::Sqlite {
+        // The signer's write transaction (BEGIN IMMEDIATE) is exclusive already.
+        return Ok(true);
+    }
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+        "pg_try_advisory_xact_lock({SIGNER_LOCK})"
+    )))
+    .get_result(conn)
+}
+
+const SIGNER_LOCK: i64 = 0x6370_7369_676e_6572; // "cpsigner"

@@ -1,6 +1,6 @@
-use crate::Conn;
 use crate::models::{Dataset, DatasetChanges, Institution, NewDataset};
 use crate::schema::{datasets, institutions};
+use crate::{AnyConnection, Backend, Conn};
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -42,9 +42,22 @@ pub struct CatalogFilter {
 }
 
 pub fn insert(conn: &mut Conn, new: &NewDataset<'_>) -> QueryResult<Dataset> {
+    // Column by column rather than the Insertable struct: diesel's shared backend inserts
+    // struct fields with each backend's native type, and SQLite's native jsonb is a binary
+    // format, while this schema keeps JSON as text there (see `multi_types`).
     diesel::insert_into(datasets::table)
-        .values(new)
-        .returning(Dataset::as_returning())
+        .values((
+            datasets::institution_id.eq(new.institution_id),
+            datasets::slug.eq(new.slug),
+            datasets::title.eq(new.title),
+            datasets::description.eq(new.description),
+            datasets::license.eq(new.license),
+            datasets::access.eq(new.access),
+            datasets::themes.eq(&new.themes),
+            datasets::keywords.eq(&new.keywords),
+            datasets::json_schema.eq(new.json_schema),
+        ))
+        .returning(<Dataset as Selectable<crate::MultiBackend>>::construct_selection())
         .get_result(conn)
 }
 
@@ -86,11 +99,12 @@ pub fn find_any(
 /// Locks the dataset row for the rest of the transaction. Every append takes this lock
 /// first, which is what makes each dataset's `seq` gapless and unique.
 pub fn lock_for_append(conn: &mut Conn, id: i64) -> QueryResult<Dataset> {
-    datasets::table
-        .find(id)
-        .for_update()
-        .select(Dataset::as_select())
-        .first(conn)
+    let row = datasets::table.find(id);
+    match conn {
+        AnyConnection::Pg(pg) => row.for_update().select(Dataset::as_select()).first(pg),
+        // The write transaction (BEGIN IMMEDIATE) already holds the database's write lock.
+        AnyConnection::Sqlite(_) => row.select(Dataset::as_select()).first(conn),
+    }
 }
 
 /// Records the new tree size, record count and newest sequencing time after an append.
@@ -114,7 +128,7 @@ pub fn set_counts(
 pub fn update(conn: &mut Conn, id: i64, changes: &DatasetChanges) -> QueryResult<Dataset> {
     diesel::update(datasets::table.find(id))
         .set(changes)
-        .returning(Dataset::as_returning())
+        .returning(<Dataset as Selectable<crate::MultiBackend>>::construct_selection())
         .get_result(conn)
 }
 
@@ -125,7 +139,7 @@ pub fn list(
     visibility: Visibility,
     limit: i64,
 ) -> QueryResult<Vec<(Dataset, Institution)>> {
-    let mut q = catalog(filter, visibility);
+    let mut q = catalog(filter, visibility, conn.backend());
     if let Some(after) = filter.after_id {
         q = q.filter(datasets::id.gt(after));
     }
@@ -137,17 +151,20 @@ pub fn list(
 
 /// How many visible datasets match `filter`, ignoring `after_id` (GraphQL `totalCount`).
 pub fn count(conn: &mut Conn, filter: &CatalogFilter, visibility: Visibility) -> QueryResult<i64> {
-    catalog(filter, visibility).count().get_result(conn)
+    catalog(filter, visibility, conn.backend())
+        .count()
+        .get_result(conn)
 }
 
 /// The visible datasets matching `filter`'s search terms, as a query to order and page.
 fn catalog(
     filter: &CatalogFilter,
     visibility: Visibility,
+    backend: Backend,
 ) -> diesel::helper_types::IntoBoxed<
     'static,
     diesel::helper_types::InnerJoin<datasets::table, institutions::table>,
-    diesel::pg::Pg,
+    crate::MultiBackend,
 > {
     let mut q = datasets::table.inner_join(institutions::table).into_boxed();
     q = match visibility {
@@ -162,26 +179,55 @@ fn catalog(
     if let Some(inst) = &filter.institution {
         q = q.filter(institutions::slug.eq(inst.clone()));
     }
-    if let Some(theme) = &filter.theme {
-        q = q.filter(
-            sql::<Bool>("datasets.themes @> ").bind::<Jsonb, _>(serde_json::json!([theme])),
-        );
-    }
-    if let Some(keyword) = &filter.keyword {
-        q = q.filter(
-            sql::<Bool>("datasets.keywords @> ").bind::<Jsonb, _>(serde_json::json!([keyword])),
-        );
+    // Membership in a JSON array of strings.
+    for (column, value) in [
+        ("datasets.themes", &filter.theme),
+        ("datasets.keywords", &filter.keyword),
+    ] {
+        let Some(value) = value else { continue };
+        q = match backend {
+            Backend::Postgres => q.filter(
+                sql::<Bool>(&format!("{column} @> ")).bind::<Jsonb, _>(serde_json::json!([value])),
+            ),
+            Backend::Sqlite => q.filter(
+                sql::<Bool>(&format!(
+                    "EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = "
+                ))
+                .bind::<Text, _>(value.clone())
+                .sql(")"),
+            ),
+        };
     }
     if let Some(text) = &filter.q {
         let pattern = format!("%{}%", escape_like(text));
+        // Case-insensitive on both backends (SQLite's `casefold` is Rust's Unicode
+        // lowercasing, registered on every connection).
+        let (title, description, keywords, like) = match backend {
+            Backend::Postgres => (
+                "datasets.title",
+                "datasets.description",
+                "datasets.keywords::text",
+                " ILIKE ",
+            ),
+            Backend::Sqlite => (
+                "casefold(datasets.title)",
+                "casefold(datasets.description)",
+                "casefold(datasets.keywords)",
+                " LIKE casefold(",
+            ),
+        };
+        let close = match backend {
+            Backend::Postgres => " ESCAPE '\\'",
+            Backend::Sqlite => ") ESCAPE '\\'",
+        };
         q = q.filter(
-            sql::<Bool>("(datasets.title ILIKE ")
+            sql::<Bool>(&format!("({title}{like}"))
                 .bind::<Text, _>(pattern.clone())
-                .sql(" OR datasets.description ILIKE ")
+                .sql(&format!("{close} OR {description}{like}"))
                 .bind::<Text, _>(pattern.clone())
-                .sql(" OR datasets.keywords::text ILIKE ")
+                .sql(&format!("{close} OR {keywords}{like}"))
                 .bind::<Text, _>(pattern)
-                .sql(")"),
+                .sql(&format!("{close})")),
         );
     }
     q

@@ -1,6 +1,6 @@
-use crate::Conn;
 use crate::models::{Entry, NewErasureNote};
 use crate::schema::{entries, erasure_notes};
+use crate::{AnyConnection, Backend, Conn};
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -31,10 +31,37 @@ pub struct PayloadFilter {
 }
 
 pub fn insert_batch(conn: &mut Conn, rows: &[Entry]) -> QueryResult<()> {
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        diesel::insert_into(entries::table)
-            .values(chunk)
-            .execute(conn)?;
+    match conn {
+        // Multi-row INSERTs: one statement per chunk.
+        AnyConnection::Pg(pg) => {
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                diesel::insert_into(entries::table)
+                    .values(chunk)
+                    .execute(pg)?;
+            }
+        }
+        // One prepared statement per row: SQLite runs in process, so a statement costs no
+        // round trip.
+        AnyConnection::Sqlite(_) => {
+            for e in rows {
+                diesel::insert_into(entries::table)
+                    .values((
+                        entries::dataset_id.eq(e.dataset_id),
+                        entries::seq.eq(e.seq),
+                        entries::kind.eq(&e.kind),
+                        entries::key.eq(&e.key),
+                        entries::payload.eq(&e.payload),
+                        entries::salt.eq(&e.salt),
+                        entries::payload_digest.eq(&e.payload_digest),
+                        entries::leaf_hash.eq(&e.leaf_hash),
+                        entries::published_at.eq(e.published_at),
+                        entries::supersedes.eq(e.supersedes),
+                        entries::erases.eq(e.erases),
+                        entries::erasure_reason.eq(&e.erasure_reason),
+                    ))
+                    .execute(conn)?;
+            }
+        }
     }
     Ok(())
 }
@@ -70,12 +97,16 @@ pub fn get(conn: &mut Conn, dataset_id: i64, seq: i64) -> QueryResult<Option<Ent
 
 /// Locks one entry row for the rest of the transaction (erasure takes it before checking).
 pub fn get_for_update(conn: &mut Conn, dataset_id: i64, seq: i64) -> QueryResult<Option<Entry>> {
-    entries::table
-        .find((dataset_id, seq))
-        .for_update()
-        .select(Entry::as_select())
-        .first(conn)
-        .optional()
+    let row = entries::table.find((dataset_id, seq));
+    match conn {
+        AnyConnection::Pg(pg) => row
+            .for_update()
+            .select(Entry::as_select())
+            .first(pg)
+            .optional(),
+        // The write transaction (BEGIN IMMEDIATE) already holds the database's write lock.
+        AnyConnection::Sqlite(_) => row.select(Entry::as_select()).first(conn).optional(),
+    }
 }
 
 /// The erasure entry that erased `seq`, if any.
@@ -99,8 +130,16 @@ pub fn erase_payload(conn: &mut Conn, dataset_id: i64, seq: i64) -> QueryResult<
 }
 
 pub fn insert_erasure_note(conn: &mut Conn, note: &NewErasureNote<'_>) -> QueryResult<()> {
+    // Column by column rather than the Insertable struct: diesel's shared backend inserts
+    // struct fields only when every backend has the column type natively, and SQLite has no
+    // timestamptz or uuid.
     diesel::insert_into(erasure_notes::table)
-        .values(note)
+        .values((
+            erasure_notes::dataset_id.eq(note.dataset_id),
+            erasure_notes::seq.eq(note.seq),
+            erasure_notes::note.eq(note.note),
+            erasure_notes::token_id.eq(note.token_id),
+        ))
         .execute(conn)
         .map(|_| ())
 }
@@ -113,7 +152,7 @@ pub fn page(
     filter: &FeedFilter,
     limit: i64,
 ) -> QueryResult<Vec<Entry>> {
-    let mut q = filtered(dataset_id, filter);
+    let mut q = filtered(dataset_id, filter, conn.backend());
     if let Some(after) = after {
         q = q.filter(entries::seq.gt(after));
     }
@@ -133,7 +172,7 @@ pub fn page_before(
     filter: &FeedFilter,
     limit: i64,
 ) -> QueryResult<Vec<Entry>> {
-    let mut q = filtered(dataset_id, filter);
+    let mut q = filtered(dataset_id, filter, conn.backend());
     if let Some(after) = after {
         q = q.filter(entries::seq.gt(after));
     }
@@ -148,11 +187,17 @@ pub fn page_before(
 
 /// How many entries match `filter` (GraphQL `totalCount`).
 pub fn count(conn: &mut Conn, dataset_id: i64, filter: &FeedFilter) -> QueryResult<i64> {
-    filtered(dataset_id, filter).count().get_result(conn)
+    filtered(dataset_id, filter, conn.backend())
+        .count()
+        .get_result(conn)
 }
 
 /// The entries of one dataset that match `filter`, as a query to order and page.
-fn filtered(dataset_id: i64, filter: &FeedFilter) -> entries::BoxedQuery<'static, diesel::pg::Pg> {
+fn filtered(
+    dataset_id: i64,
+    filter: &FeedFilter,
+    backend: Backend,
+) -> entries::BoxedQuery<'static, crate::MultiBackend> {
     let mut q = entries::table
         .filter(entries::dataset_id.eq(dataset_id))
         .into_boxed();
@@ -168,6 +213,10 @@ fn filtered(dataset_id: i64, filter: &FeedFilter) -> entries::BoxedQuery<'static
     for f in &filter.payload {
         // The field name and value are bound parameters, never spliced into SQL. A NULL
         // (erased) payload makes the CASE NULL, so erased records never match.
+        if backend == Backend::Sqlite {
+            q = sqlite_payload_filter(q, f);
+            continue;
+        }
         q = match &f.number {
             Some(n) => q.filter(
                 sql::<Bool>("CASE WHEN jsonb_typeof(entries.payload::jsonb -> ")
@@ -201,6 +250,35 @@ fn filtered(dataset_id: i64, filter: &FeedFilter) -> entries::BoxedQuery<'static
         ));
     }
     q
+}
+
+/// One payload filter on SQLite, with the meaning of the PostgreSQL one: a JSON number
+/// field equals a number value numerically (here as doubles), any other field compares as
+/// its text (`true`/`false` for booleans, the string itself for strings); an erased (NULL)
+/// payload has no fields, so never matches.
+fn sqlite_payload_filter(
+    q: entries::BoxedQuery<'static, crate::MultiBackend>,
+    f: &PayloadFilter,
+) -> entries::BoxedQuery<'static, crate::MultiBackend> {
+    let number: f64 = f
+        .number
+        .as_deref()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(f64::NAN);
+    q.filter(
+        sql::<Bool>("EXISTS (SELECT 1 FROM json_each(entries.payload) AS j WHERE j.key = ")
+            .bind::<Text, _>(f.field.clone())
+            .sql(" AND CASE WHEN j.type IN ('integer', 'real') THEN ")
+            .bind::<Bool, _>(f.number.is_some())
+            .sql(" AND j.value = ")
+            .bind::<diesel::sql_types::Double, _>(number)
+            .sql(
+                " ELSE (CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
+                 ELSE j.value END) = ",
+            )
+            .bind::<Text, _>(f.value.clone())
+            .sql(" END)"),
+    )
 }
 
 /// An entry read together with tree hashes a proof will need, in one round trip.
@@ -257,6 +335,9 @@ pub fn get_with_nodes(
 ) -> QueryResult<Option<EntryWithNodes>> {
     use diesel::sql_types::{Array, BigInt, SmallInt};
     let (levels, idxs): (Vec<i16>, Vec<i64>) = node_keys.iter().copied().unzip();
+    let AnyConnection::Pg(conn) = conn else {
+        return get_with_nodes_portable(conn, dataset_id, seq, leaf_seqs, node_keys);
+    };
     diesel::sql_query(
         "SELECT e.dataset_id, e.seq, e.kind, e.key, e.payload, e.salt, e.payload_digest, e.leaf_hash, \
          e.published_at, e.supersedes, e.erases, e.erasure_reason, \
@@ -274,4 +355,49 @@ pub fn get_with_nodes(
     .bind::<Array<BigInt>, _>(idxs)
     .get_result(conn)
     .optional()
+}
+
+/// [`get_with_nodes`] in three statements, for a backend without arrays (SQLite runs in
+/// process: the statements cost no round trips). The same encoding of leaves and nodes.
+fn get_with_nodes_portable(
+    conn: &mut Conn,
+    dataset_id: i64,
+    seq: i64,
+    leaf_seqs: &[i64],
+    node_keys: &[(i16, i64)],
+) -> QueryResult<Option<EntryWithNodes>> {
+    let Some(e) = get(conn, dataset_id, seq)? else {
+        return Ok(None);
+    };
+    let leaves = crate::queries::tree::leaves(conn, dataset_id, leaf_seqs)?
+        .into_iter()
+        .map(|(seq, hash)| [seq.to_be_bytes().as_slice(), &hash].concat())
+        .collect();
+    let nodes = crate::queries::tree::nodes_portable(conn, dataset_id, node_keys)?
+        .into_iter()
+        .map(|n| {
+            [
+                n.level.to_be_bytes().as_slice(),
+                &n.idx.to_be_bytes(),
+                &n.hash,
+            ]
+            .concat()
+        })
+        .collect();
+    Ok(Some(EntryWithNodes {
+        dataset_id: e.dataset_id,
+        seq: e.seq,
+        kind: e.kind,
+        key: e.key,
+        payload: e.payload,
+        salt: e.salt,
+        payload_digest: e.payload_digest,
+        leaf_hash: e.leaf_hash,
+        published_at: e.published_at,
+        supersedes: e.supersedes,
+        erases: e.erases,
+        erasure_reason: e.erasure_reason,
+        leaves,
+        nodes,
+    }))
 }

@@ -4,8 +4,8 @@
 //! then *completed* inside the publishing transaction, so the stored response commits
 //! atomically with the entries it describes. A crashed claim expires with its lease.
 
-use crate::Conn;
 use crate::schema::idempotency_keys;
+use crate::{AnyConnection, Conn};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -39,13 +39,20 @@ pub fn claim(
     lease_until: DateTime<Utc>,
     expire_before: DateTime<Utc>,
 ) -> QueryResult<Claim> {
-    conn.transaction(|conn| {
-        let existing = idempotency_keys::table
-            .find((dataset_id, key))
-            .for_update()
-            .select(IdempotencyRecord::as_select())
-            .first(conn)
-            .optional()?;
+    crate::tx::transaction(conn, |conn| {
+        let row = idempotency_keys::table.find((dataset_id, key));
+        let existing = match conn {
+            AnyConnection::Pg(pg) => row
+                .for_update()
+                .select(IdempotencyRecord::as_select())
+                .first(pg)
+                .optional()?,
+            // BEGIN IMMEDIATE holds the database's write lock already.
+            AnyConnection::Sqlite(_) => row
+                .select(IdempotencyRecord::as_select())
+                .first(conn)
+                .optional()?,
+        };
         if let Some(rec) = existing {
             let expired = rec.created_at < expire_before;
             let abandoned = rec.status.is_none() && rec.lease_until < now;
@@ -54,16 +61,17 @@ pub fn claim(
             }
             diesel::delete(idempotency_keys::table.find((dataset_id, key))).execute(conn)?;
         }
-        let inserted = diesel::insert_into(idempotency_keys::table)
-            .values((
-                idempotency_keys::dataset_id.eq(dataset_id),
-                idempotency_keys::key.eq(key),
-                idempotency_keys::request_hash.eq(request_hash),
-                idempotency_keys::created_at.eq(now),
-                idempotency_keys::lease_until.eq(lease_until),
-            ))
-            .on_conflict_do_nothing()
-            .execute(conn)?;
+        let inserted = crate::insert_unless_conflict(conn, |conn| {
+            diesel::insert_into(idempotency_keys::table)
+                .values((
+                    idempotency_keys::dataset_id.eq(dataset_id),
+                    idempotency_keys::key.eq(key),
+                    idempotency_keys::request_hash.eq(request_hash),
+                    idempotency_keys::created_at.eq(now),
+                    idempotency_keys::lease_until.eq(lease_until),
+                ))
+                .execute(conn)
+        })?;
         if inserted == 1 {
             return Ok(Claim::Claimed);
         }
@@ -85,15 +93,18 @@ pub fn lock_own_claim(
     key: &str,
     claimed_at: DateTime<Utc>,
 ) -> QueryResult<bool> {
-    idempotency_keys::table
+    let own = idempotency_keys::table
         .find((dataset_id, key))
         .filter(idempotency_keys::status.is_null())
-        .filter(idempotency_keys::created_at.eq(claimed_at))
-        .for_update()
-        .select(idempotency_keys::dataset_id)
-        .first::<i64>(conn)
-        .optional()
-        .map(|row| row.is_some())
+        .filter(idempotency_keys::created_at.eq(claimed_at));
+    let own = own.select(idempotency_keys::dataset_id);
+    match conn {
+        AnyConnection::Pg(pg) => own.for_update().first::<i64>(pg),
+        // Callers hold the write transaction (BEGIN IMMEDIATE), so nothing changes it now.
+        AnyConnection::Sqlite(_) => own.first::<i64>(conn),
+    }
+    .optional()
+    .map(|row| row.is_some())
 }
 
 /// Stores the final status and body of our claim; call inside the transaction that did the

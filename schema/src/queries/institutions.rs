@@ -6,7 +6,7 @@ use diesel::prelude::*;
 pub fn insert(conn: &mut Conn, new: &NewInstitution<'_>) -> QueryResult<Institution> {
     diesel::insert_into(institutions::table)
         .values(new)
-        .returning(Institution::as_returning())
+        .returning(<Institution as Selectable<crate::MultiBackend>>::construct_selection())
         .get_result(conn)
 }
 

@@ -5,9 +5,18 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 pub fn insert(conn: &mut Conn, new: &NewToken<'_>) -> QueryResult<Token> {
+    // Column by column rather than the Insertable struct: diesel's shared backend inserts
+    // struct fields only when every backend has the column type natively, and SQLite has no
+    // timestamptz or uuid.
     diesel::insert_into(tokens::table)
-        .values(new)
-        .returning(Token::as_returning())
+        .values((
+            tokens::id.eq(new.id),
+            tokens::token_hash.eq(new.token_hash),
+            tokens::role.eq(new.role),
+            tokens::institution_id.eq(new.institution_id),
+            tokens::label.eq(new.label),
+        ))
+        .returning(<Token as Selectable<crate::MultiBackend>>::construct_selection())
         .get_result(conn)
 }
 
@@ -55,7 +64,7 @@ pub fn revoke(conn: &mut Conn, id: Uuid) -> QueryResult<Token> {
             .filter(tokens::revoked_at.is_null()),
     )
     .set(tokens::revoked_at.eq(Some(chrono::Utc::now())))
-    .returning(Token::as_returning())
+    .returning(<Token as Selectable<crate::MultiBackend>>::construct_selection())
     .get_result(conn)
     .or_else(|e| match e {
         diesel::result::Error::NotFound => tokens::table

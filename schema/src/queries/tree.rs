@@ -1,8 +1,8 @@
 //! Stored subtree hashes of each dataset's Merkle tree. Level 0 (the leaves) is read from
 //! `entries.leaf_hash`; levels 1 and up from `tree_nodes`. Stored nodes never change.
 
-use crate::Conn;
 use crate::schema::{entries, tree_nodes};
+use crate::{AnyConnection, Conn};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, SmallInt};
 
@@ -19,10 +19,14 @@ pub struct TreeNode {
 }
 
 pub fn insert_nodes(conn: &mut Conn, nodes: &[TreeNode]) -> QueryResult<()> {
+    // Multi-row INSERTs on each backend's own connection (no column here needs the shared
+    // backend's type mapping).
     for chunk in nodes.chunks(INSERT_CHUNK) {
-        diesel::insert_into(tree_nodes::table)
-            .values(chunk)
-            .execute(conn)?;
+        let insert = diesel::insert_into(tree_nodes::table).values(chunk);
+        match conn {
+            AnyConnection::Pg(pg) => insert.execute(pg)?,
+            AnyConnection::Sqlite(lite) => insert.execute(lite)?,
+        };
     }
     Ok(())
 }
@@ -33,6 +37,9 @@ pub fn nodes(conn: &mut Conn, dataset_id: i64, keys: &[(i16, i64)]) -> QueryResu
         return Ok(Vec::new());
     }
     let (levels, idxs): (Vec<i16>, Vec<i64>) = keys.iter().copied().unzip();
+    let AnyConnection::Pg(conn) = conn else {
+        return nodes_portable(conn, dataset_id, keys);
+    };
     diesel::sql_query(
         "SELECT n.dataset_id, n.level, n.idx, n.hash FROM tree_nodes n \
          JOIN unnest($2, $3) AS k(level, idx) ON n.level = k.level AND n.idx = k.idx \
@@ -42,6 +49,33 @@ pub fn nodes(conn: &mut Conn, dataset_id: i64, keys: &[(i16, i64)]) -> QueryResu
     .bind::<Array<SmallInt>, _>(levels)
     .bind::<Array<BigInt>, _>(idxs)
     .load(conn)
+}
+
+/// [`nodes`] without arrays: every node on the requested levels with a requested index (a
+/// superset: both sets hold at most 63 values), filtered to the exact pairs here.
+pub(crate) fn nodes_portable(
+    conn: &mut Conn,
+    dataset_id: i64,
+    keys: &[(i16, i64)],
+) -> QueryResult<Vec<TreeNode>> {
+    let wanted: std::collections::HashSet<(i16, i64)> = keys.iter().copied().collect();
+    let levels: Vec<i16> = wanted.iter().map(|k| k.0).collect();
+    let idxs: Vec<i64> = wanted.iter().map(|k| k.1).collect();
+    let rows: Vec<TreeNode> = tree_nodes::table
+        .filter(tree_nodes::dataset_id.eq(dataset_id))
+        .filter(tree_nodes::level.eq_any(levels))
+        .filter(tree_nodes::idx.eq_any(idxs))
+        .select((
+            tree_nodes::dataset_id,
+            tree_nodes::level,
+            tree_nodes::idx,
+            tree_nodes::hash,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter(|n| wanted.contains(&(n.level, n.idx)))
+        .collect())
 }
 
 /// See [`crate::queries::entries::get_with_nodes`].

@@ -494,7 +494,7 @@ async fn app_contract(config: &civicproof_api::config::Config) -> String {
     let url = config.database_url.clone();
     tokio::task::spawn_blocking(move || {
         use diesel::prelude::*;
-        let mut conn = diesel::PgConnection::establish(&url).unwrap();
+        let mut conn = civicproof_schema::establish(&url).unwrap();
         let rows: Vec<Vec<u8>> = civicproof_schema::schema::anchor_identity::table
             .select(civicproof_schema::schema::anchor_identity::contract)
             .load(&mut conn)
@@ -543,9 +543,10 @@ async fn civicproof_monitor_passes_an_honest_server_and_reports_a_tampered_store
 
     // Someone with database access rewrites a stored batch leaf: the served batch no longer
     // rebuilds the root the chain holds.
-    let n = app.db.execute(
-        "UPDATE anchor_members SET leaf_hash = sha256(leaf_hash) WHERE batch_seq = 0 AND idx = 0",
-    );
+    let n = app.db.execute(&format!(
+        "UPDATE anchor_members SET leaf_hash = {} WHERE batch_seq = 0 AND idx = 0",
+        app.db.blob(&[0x11; 32])
+    ));
     assert_eq!(n, 1);
     match monitor(app.base.clone(), anvil.url.clone()).await.unwrap() {
         Err(MonitorError::Violation(Violation::BatchRoot { .. })) => {}
@@ -614,7 +615,7 @@ async fn two_server_processes_share_one_anchoring_worker() {
         ["standby: another process anchors", "up"],
         "{states:?}"
     );
-    let halts = app.db.count("SELECT count(*)::bigint FROM anchor_halts");
+    let halts = app.db.count("SELECT count(*) FROM anchor_halts");
     assert_eq!(halts, 0);
     replica.stop().await;
 }
@@ -652,7 +653,7 @@ async fn a_chain_that_lost_the_anchors_halts_anchoring_with_an_alert_and_publish
     assert!(metrics.contains("civicproof_anchor_halted 1"), "{metrics}");
     assert_eq!(
         app.db
-            .count("SELECT count(*)::bigint FROM anchor_halts WHERE cleared_at IS NULL"),
+            .count("SELECT count(*) FROM anchor_halts WHERE cleared_at IS NULL"),
         1
     );
     // Nothing new was anchored on the impostor chain, and publishing still works.

@@ -99,10 +99,15 @@ async fn erasure_keeps_the_leaf_removes_payload_and_salt_and_appends_an_entry() 
     // Nothing of the payload remains in the database.
     assert_eq!(
         app.db
-            .count("SELECT count(*)::bigint FROM entries WHERE payload LIKE '%Kowalski%'"),
+            .count("SELECT count(*) FROM entries WHERE payload LIKE '%Kowalski%'"),
         0
     );
-    assert_eq!(app.db.count("SELECT count(*)::bigint FROM entries WHERE seq = 0 AND salt IS NULL AND payload IS NULL"), 1);
+    assert_eq!(
+        app.db.count(
+            "SELECT count(*) FROM entries WHERE seq = 0 AND salt IS NULL AND payload IS NULL"
+        ),
+        1
+    );
 
     let entry: Value = app
         .get("/v1/datasets/city/air/records/2", None)

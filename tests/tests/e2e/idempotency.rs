@@ -62,10 +62,13 @@ async fn reusing_a_key_with_another_body_is_422_and_a_key_in_flight_is_409() {
     assert_problem(r, 422, "idempotency-key-reused").await;
     assert_eq!(app.entry_count("air"), 1);
     // A claim held by a request still running (inserted as the server would).
-    app.db.execute(
+    app.db.execute(&format!(
         "INSERT INTO idempotency_keys (dataset_id, key, request_hash, lease_until) \
-         SELECT id, 'k2', '\\x00', now() + interval '1 minute' FROM datasets WHERE slug = 'air'",
-    );
+         SELECT id, 'k2', {}, {} FROM datasets WHERE slug = 'air'",
+        app.db.blob(&[0]),
+        app.db
+            .timestamp(chrono::Utc::now() + chrono::Duration::minutes(1)),
+    ));
     let r = send(&app, &token, "air", "k2", &json!([{"payload": {"v": 3}}])).await;
     // The fingerprint differs from the claim's, so the mismatch is reported first.
     assert_problem(r, 422, "idempotency-key-reused").await;
@@ -76,9 +79,11 @@ async fn reusing_a_key_with_another_body_is_422_and_a_key_in_flight_is_409() {
     assert_eq!(r.headers()["retry-after"], "1");
     assert_problem(r, 409, "idempotency-key-in-flight").await;
     // An abandoned claim (lease over) is taken over.
-    app.db.execute(
-        "UPDATE idempotency_keys SET lease_until = now() - interval '1 second' WHERE key = 'k2'",
-    );
+    app.db.execute(&format!(
+        "UPDATE idempotency_keys SET lease_until = {} WHERE key = 'k2'",
+        app.db
+            .timestamp(chrono::Utc::now() - chrono::Duration::seconds(1)),
+    ));
     assert_eq!(
         send(&app, &token, "air", "k2", &json!([{"payload": {"v": 1}}]))
             .await

@@ -313,8 +313,10 @@ async fn tampering_in_the_database_fails_bundles_at_the_right_step() {
         Some(2)
     );
     // A rewritten leaf hash: it no longer matches the envelope (step 3).
-    app.db
-        .execute("UPDATE entries SET leaf_hash = sha256('forged') WHERE seq = 3");
+    app.db.execute(&format!(
+        "UPDATE entries SET leaf_hash = {} WHERE seq = 3",
+        app.db.blob(&crate::support::sha256(&[b"forged"]))
+    ));
     assert_eq!(
         failed_at(&verify(&bundle(&app, 3).await, &trust, 3)),
         Some(3)
@@ -327,8 +329,8 @@ async fn tampering_in_the_database_fails_bundles_at_the_right_step() {
     let v: Value = serde_json::from_slice(&b5).unwrap();
     let leaf = merkle::leaf_hash(&civicproof_verify::jcs::canonicalize(&v["envelope"]));
     app.db.execute(&format!(
-        "UPDATE entries SET leaf_hash = '\\x{}' WHERE seq = 5",
-        hex::encode(leaf)
+        "UPDATE entries SET leaf_hash = {} WHERE seq = 5",
+        app.db.blob(&leaf)
     ));
     assert_eq!(
         failed_at(&verify(&bundle(&app, 5).await, &trust, 5)),
@@ -347,15 +349,14 @@ async fn tampering_in_the_database_fails_bundles_at_the_right_step() {
 async fn a_forged_tree_node_halts_signing_for_that_origin() {
     let (app, token) = setup(8).await;
     bundle(&app, 7).await;
-    app.db
-        .execute("UPDATE tree_nodes SET hash = sha256('forged') WHERE level = 3 AND idx = 0");
+    app.db.execute(&format!(
+        "UPDATE tree_nodes SET hash = {} WHERE level = 3 AND idx = 0",
+        app.db.blob(&crate::support::sha256(&[b"forged"]))
+    ));
     publish(&app, &token, 8, 9).await;
     let r = app.get(&format!("{BASE}/records/8/proof"), None).await;
     assert_problem(r, 409, "not-yet-checkpointed").await;
-    assert_eq!(
-        app.db.count("SELECT count(*)::bigint FROM halted_origins"),
-        1
-    );
+    assert_eq!(app.db.count("SELECT count(*) FROM halted_origins"), 1);
     assert_eq!(
         app.db.count("SELECT max(size) FROM checkpoints"),
         8,

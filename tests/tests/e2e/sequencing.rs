@@ -47,8 +47,7 @@ async fn eight_concurrent_publishers_of_a_thousand_records_get_seqs_0_to_7999_on
         "gaps"
     );
     assert_eq!(
-        app.db
-            .count("SELECT count(DISTINCT seq)::bigint FROM entries"),
+        app.db.count("SELECT count(DISTINCT seq) FROM entries"),
         8000
     );
     assert_eq!(app.db.count("SELECT max(seq) FROM entries"), 7999);
@@ -60,7 +59,7 @@ async fn eight_concurrent_publishers_of_a_thousand_records_get_seqs_0_to_7999_on
     // published_at never decreases with seq.
     assert_eq!(
         app.db.count(
-            "SELECT count(*)::bigint FROM entries a JOIN entries b ON b.dataset_id = a.dataset_id AND b.seq = a.seq + 1 \
+            "SELECT count(*) FROM entries a JOIN entries b ON b.dataset_id = a.dataset_id AND b.seq = a.seq + 1 \
              WHERE b.published_at < a.published_at"
         ),
         0

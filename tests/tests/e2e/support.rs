@@ -72,7 +72,7 @@ fn ensure_template(admin: &mut PgConnection) {
             .execute(admin)
             .unwrap();
         {
-            let mut conn = PgConnection::establish(&database_url(&building)).unwrap();
+            let mut conn = civicproof_schema::establish(&database_url(&building)).unwrap();
             civicproof_schema::run_migrations(&mut conn).unwrap();
         }
         diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {tpl}"))
@@ -84,7 +84,31 @@ fn ensure_template(admin: &mut PgConnection) {
         .unwrap();
 }
 
-/// A database of its own for one test, dropped when the test ends.
+/// The backend the suite runs against: `CIVICPROOF_TEST_BACKEND=sqlite` for the embedded
+/// mode's SQLite, PostgreSQL otherwise. `./run test` runs the suite once on each.
+pub fn backend() -> civicproof_schema::Backend {
+    static BACKEND: OnceLock<civicproof_schema::Backend> = OnceLock::new();
+    *BACKEND.get_or_init(
+        || match std::env::var("CIVICPROOF_TEST_BACKEND").as_deref() {
+            Ok("sqlite") => civicproof_schema::Backend::Sqlite,
+            Ok("postgres") | Err(_) => civicproof_schema::Backend::Postgres,
+            Ok(other) => panic!("CIVICPROOF_TEST_BACKEND={other:?}: use postgres or sqlite"),
+        },
+    )
+}
+
+/// For a test of one backend's own behaviour: fails loudly when run on the other, so it can
+/// never pass by not running (the other pass excludes it by name).
+pub fn require_backend(wanted: civicproof_schema::Backend) {
+    assert_eq!(
+        backend(),
+        wanted,
+        "this test is for {wanted:?} only (CIVICPROOF_TEST_BACKEND)"
+    );
+}
+
+/// A database of its own for one test, dropped when the test ends: a database cloned from
+/// the migrated template on PostgreSQL, a migrated file in a directory of its own on SQLite.
 pub struct TestDb {
     pub name: String,
     pub url: String,
@@ -92,6 +116,25 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn new() -> Self {
+        match backend() {
+            civicproof_schema::Backend::Postgres => Self::new_postgres(),
+            civicproof_schema::Backend::Sqlite => Self::new_sqlite(),
+        }
+    }
+
+    fn new_sqlite() -> Self {
+        let dir = std::env::temp_dir().join(format!("civicproof-test-db-{}", uuid_like()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = dir.join("civicproof.db").to_string_lossy().into_owned();
+        let mut conn = civicproof_schema::establish(&url).expect("SQLite opens");
+        civicproof_schema::run_migrations(&mut conn).unwrap();
+        Self {
+            name: dir.to_string_lossy().into_owned(),
+            url,
+        }
+    }
+
+    fn new_postgres() -> Self {
         let mut admin =
             PgConnection::establish(&database_url("postgres")).expect("PostgreSQL is reachable");
         ensure_template(&mut admin);
@@ -119,8 +162,21 @@ impl TestDb {
         }
     }
 
-    pub fn conn(&self) -> PgConnection {
-        PgConnection::establish(&self.url).unwrap()
+    pub fn conn(&self) -> civicproof_schema::Conn {
+        civicproof_schema::establish(&self.url).unwrap()
+    }
+
+    /// A byte-string literal in this backend's SQL.
+    pub fn blob(&self, bytes: &[u8]) -> String {
+        match backend() {
+            civicproof_schema::Backend::Postgres => format!("'\\x{}'::bytea", hex::encode(bytes)),
+            civicproof_schema::Backend::Sqlite => format!("X'{}'", hex::encode(bytes)),
+        }
+    }
+
+    /// A timestamp literal, in the form both backends store and compare correctly.
+    pub fn timestamp(&self, t: chrono::DateTime<chrono::Utc>) -> String {
+        format!("'{}'", t.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
     }
 
     /// Runs one SQL statement (for checks and tampering).
@@ -139,6 +195,10 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if self.name.is_empty() {
+            return;
+        }
+        if backend() == civicproof_schema::Backend::Sqlite {
+            let _ = std::fs::remove_dir_all(&self.name);
             return;
         }
         if let Ok(mut admin) = PgConnection::establish(&database_url("postgres")) {
@@ -507,7 +567,7 @@ impl TestApp {
     /// Number of entries stored for a dataset (any kind).
     pub fn entry_count(&self, ds: &str) -> i64 {
         self.db.count(&format!(
-            "SELECT count(*)::bigint FROM entries e JOIN datasets d ON d.id = e.dataset_id WHERE d.slug = '{ds}'"
+            "SELECT count(*) FROM entries e JOIN datasets d ON d.id = e.dataset_id WHERE d.slug = '{ds}'"
         ))
     }
 }
