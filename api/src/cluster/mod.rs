@@ -66,9 +66,11 @@ impl Cluster {
     /// with the same origin prefix never share cached bundles.
     pub fn new(config: &crate::Config, log_public_key: &str) -> anyhow::Result<Self> {
         let c = &config.cluster;
+        // An empty REDIS_URL (as `.env` files write "unset") means no Redis.
         let link = c
             .redis_url
             .as_deref()
+            .filter(|url| !url.trim().is_empty())
             .map(link::RedisLink::new)
             .transpose()?;
         let stats = Arc::new(stats::CacheStats {
