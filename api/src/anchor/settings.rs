@@ -4,7 +4,7 @@
 use clap::Args;
 use std::path::PathBuf;
 
-#[derive(Clone, Default, Args)]
+#[derive(Clone, Args)]
 pub struct AnchorSettings {
     /// EVM JSON-RPC endpoint; unset: no anchoring.
     #[arg(long = "chain-rpc-url", env = "CIVICPROOF_CHAIN_RPC_URL")]
@@ -50,10 +50,36 @@ pub struct AnchorSettings {
     )]
     pub interval_ms: u64,
 
+    /// Seconds an anchor transaction may wait for inclusion before it is replaced at the same
+    /// nonce with 25% higher fees (and as long again before each further bump).
+    #[arg(
+        long = "anchor-fee-bump-secs",
+        env = "CIVICPROOF_ANCHOR_FEE_BUMP_SECS",
+        default_value_t = 60
+    )]
+    pub fee_bump_secs: u64,
+
     /// Depth that counts as confirmed where the chain has no `finalized` tag; default 2 on
     /// chain 31337, else 64.
     #[arg(long = "anchor-confirmations", env = "CIVICPROOF_ANCHOR_CONFIRMATIONS")]
     pub confirmations: Option<u64>,
+}
+
+/// The defaults of the flags above (anchoring off).
+impl Default for AnchorSettings {
+    fn default() -> Self {
+        Self {
+            rpc_url: None,
+            chain_id: None,
+            contract: None,
+            deploy: false,
+            key_file: None,
+            key: None,
+            interval_ms: 30_000,
+            fee_bump_secs: 60,
+            confirmations: None,
+        }
+    }
 }
 
 impl AnchorSettings {
@@ -79,6 +105,7 @@ impl std::fmt::Debug for AnchorSettings {
             .field("key_file", &self.key_file)
             .field("key", &self.key.as_ref().map(|_| "<redacted>"))
             .field("interval_ms", &self.interval_ms)
+            .field("fee_bump_secs", &self.fee_bump_secs)
             .field("confirmations", &self.confirmations)
             .finish_non_exhaustive()
     }

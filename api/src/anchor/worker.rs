@@ -32,7 +32,6 @@ use std::time::{Duration, Instant};
 const MAX_IN_FLIGHT: usize = 8;
 /// A submitted transaction not mined after this long is replaced at the same nonce with
 /// higher fees.
-const BUMP_AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct AnchorMetrics {
@@ -102,6 +101,8 @@ struct Worker {
     pool: Pool,
     prefix: String,
     interval: Duration,
+    /// How long a transaction may wait for inclusion before each fee bump.
+    bump_after: Duration,
     a: Arc<Anchoring>,
     /// Holds the advisory lock for as long as it lives.
     conn: Option<Dedicated>,
@@ -124,6 +125,7 @@ pub async fn run(
         pool: state.pool.clone(),
         prefix: state.config.origin_prefix.clone(),
         interval,
+        bump_after: Duration::from_secs(state.config.anchor.fee_bump_secs.max(1)),
         code_checked: false,
         a: anchoring,
         conn: None,
@@ -323,7 +325,7 @@ impl Worker {
         let waited = b.submitted_at.map_or(Duration::ZERO, |t| {
             (Utc::now() - t).to_std().unwrap_or_default()
         });
-        let due = BUMP_AFTER * (b.fee_bumps as u32 + 1);
+        let due = self.bump_after * (b.fee_bumps as u32 + 1);
         if waited < due {
             chain.send_raw(&b.raw_tx).await?;
             return Ok(());

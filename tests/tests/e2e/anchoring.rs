@@ -13,7 +13,12 @@ use std::time::{Duration, Instant};
 const ORIGIN: &str = "test.civicproof.example/city/air";
 
 async fn anchored_app(anvil: &Anvil, interval_ms: u64) -> (TestApp, String) {
-    let settings = anchoring(anvil, interval_ms);
+    anchored_app_with(anchoring(anvil, interval_ms)).await
+}
+
+async fn anchored_app_with(
+    settings: civicproof_api::anchor::settings::AnchorSettings,
+) -> (TestApp, String) {
     let app = TestApp::spawn_with(|c| {
         c.checkpoint_interval_ms = 200;
         c.anchor = settings;
@@ -665,5 +670,72 @@ async fn a_chain_that_lost_the_anchors_halts_anchoring_with_an_alert_and_publish
     assert!(
         !old["anchor"].is_null(),
         "confirmed anchors stay in bundles"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_anchor_left_unmined_is_replaced_at_its_nonce_with_higher_fees_and_the_replacement_confirms()
+ {
+    let anvil = Anvil::start().await;
+    let mut settings = anchoring(&anvil, 500);
+    settings.fee_bump_secs = 2;
+    let (app, token) = anchored_app_with(settings).await;
+    let batch = submitted_not_mined(&anvil, &app, &token).await;
+    let seq = batch["batch_seq"].as_u64().unwrap() as usize;
+    let first_hash = batch["tx_hash"].as_str().unwrap().to_owned();
+    let first = anvil
+        .rpc("eth_getTransactionByHash", json!([first_hash]))
+        .await;
+    assert!(first["blockNumber"].is_null(), "mining is paused: {first}");
+
+    // Past the wait, the batch names a new transaction: same nonce, fees 25% higher.
+    let until = Instant::now() + Duration::from_secs(20);
+    let bumped = loop {
+        let b = anchors(&app).await[seq].clone();
+        if b["tx_hash"] != first_hash.as_str() {
+            break b;
+        }
+        assert!(Instant::now() < until, "no fee bump: {b}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(bumped["status"], "submitted", "{bumped}");
+    let second = anvil
+        .rpc("eth_getTransactionByHash", json!([bumped["tx_hash"]]))
+        .await;
+    assert_eq!(second["nonce"], first["nonce"]);
+    assert_eq!(second["input"], first["input"], "the same anchor call");
+    for fee in ["maxFeePerGas", "maxPriorityFeePerGas"] {
+        let (before, after) = (quantity(&first[fee]), quantity(&second[fee]));
+        assert!(after >= before + before / 4, "{fee}: {before} then {after}");
+    }
+    let metrics = app
+        .get("/metrics", Some(ADMIN_TOKEN))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.contains("fee_bumped") && !l.starts_with('#') && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+
+    // Mining resumes: a replacement is what the chain includes, and the batch confirms.
+    anvil.pause_mining(false).await;
+    wait_anchored(&app, 3, Duration::from_secs(30)).await;
+    let confirmed = anchors(&app).await[seq].clone();
+    assert_eq!(confirmed["status"], "confirmed", "{confirmed}");
+    assert_ne!(confirmed["tx_hash"], first_hash.as_str());
+    let receipt = anvil
+        .rpc("eth_getTransactionReceipt", json!([confirmed["tx_hash"]]))
+        .await;
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    let original = anvil
+        .rpc("eth_getTransactionReceipt", json!([first_hash]))
+        .await;
+    assert!(
+        original.is_null(),
+        "the replaced transaction never mined: {original}"
     );
 }

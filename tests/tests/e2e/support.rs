@@ -1031,6 +1031,7 @@ fn config_env(config: &Config) -> Vec<(&'static str, String)> {
         key_file,
         key,
         interval_ms,
+        fee_bump_secs,
         confirmations,
     } = anchor;
     let ClusterConfig {
@@ -1083,6 +1084,7 @@ fn config_env(config: &Config) -> Vec<(&'static str, String)> {
         ("CIVICPROOF_MAX_SCHEMA_BYTES", max_schema_bytes.to_string()),
         ("CIVICPROOF_ANCHOR_DEPLOY", deploy.to_string()),
         ("CIVICPROOF_ANCHOR_INTERVAL_MS", interval_ms.to_string()),
+        ("CIVICPROOF_ANCHOR_FEE_BUMP_SECS", fee_bump_secs.to_string()),
         ("CIVICPROOF_RATE_LIMIT_ADMIN", rate(rate_limit_admin)),
         (
             "CIVICPROOF_RATE_LIMIT_PUBLISHER",
