@@ -3,7 +3,7 @@
 //! reorg without skipping or repeating a batch seq; the identity is fixed once recorded.
 
 use crate::chain::{Anvil, DEV_ADDRESS, anchoring, quantity};
-use crate::support::{ADMIN_TOKEN, TestApp};
+use crate::support::TestApp;
 use civicproof_verify::bundle::{Expect, Report, StepStatus, Trust, VerifyOptions, verify_bundle};
 use civicproof_verify::chain::{AnchorTrust, HttpRpc, parse_address};
 use civicproof_verify::monitor::{HttpServer, Monitor, MonitorConfig, MonitorError, Violation};
@@ -426,12 +426,7 @@ async fn a_reorg_that_drops_a_submitted_anchor_is_resent_and_never_shown_confirm
         )
         .await;
     assert_eq!(canonical["hash"], anchor["block_hash"]);
-    let metrics = app
-        .get("/metrics", Some(ADMIN_TOKEN))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("civicproof_anchor_batches_total{event=\"reorged\"} 1"),
         "{metrics}"
@@ -649,12 +644,7 @@ async fn a_chain_that_lost_the_anchors_halts_anchoring_with_an_alert_and_publish
         assert!(Instant::now() < until, "anchoring did not halt: {r}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let metrics = app
-        .get("/metrics", Some(ADMIN_TOKEN))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(metrics.contains("civicproof_anchor_halted 1"), "{metrics}");
     assert_eq!(
         app.db
@@ -708,12 +698,7 @@ async fn an_anchor_left_unmined_is_replaced_at_its_nonce_with_higher_fees_and_th
         let (before, after) = (quantity(&first[fee]), quantity(&second[fee]));
         assert!(after >= before + before / 4, "{fee}: {before} then {after}");
     }
-    let metrics = app
-        .get("/metrics", Some(ADMIN_TOKEN))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics
             .lines()

@@ -1,7 +1,7 @@
 //! Proof bundles, checkpoints and consistency proofs, verified end to end with the verify
 //! crate (PROOFS.md sections 3, 5 and 6); tampering in PostgreSQL fails at the right step.
 
-use crate::support::{ADMIN_TOKEN, TestApp, assert_problem};
+use crate::support::{TestApp, assert_problem};
 use civicproof_verify::bundle::{Expect, Report, StepStatus, Trust, verify_bundle};
 use civicproof_verify::{checkpoint, merkle};
 use reqwest::Method;
@@ -362,12 +362,7 @@ async fn a_forged_tree_node_halts_signing_for_that_origin() {
         8,
         "nothing inconsistent was signed"
     );
-    let metrics = app
-        .get("/metrics", Some(ADMIN_TOKEN))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("civicproof_signing_halts_total 1"),
         "{metrics}"

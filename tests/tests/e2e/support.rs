@@ -441,6 +441,15 @@ impl TestApp {
         }
     }
 
+    /// The Prometheus text of `/metrics` (with the admin token).
+    pub async fn metrics_text(&self) -> String {
+        self.get("/metrics", Some(ADMIN_TOKEN))
+            .await
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
