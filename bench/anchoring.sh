@@ -29,9 +29,8 @@ sleep 1
 "$bin" serve & server=$!
 for _ in $(seq 1 600); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 base="http://127.0.0.1:$port"
-api() { curl -fsS -H "authorization: Bearer $1" -H 'content-type: application/json' "$base$2" -d "$3"; }
-api bench-admin /v1/institutions '{"slug":"city","name":"Bench City"}' >/dev/null
-token=$(api bench-admin /v1/institutions/city/tokens '{"role":"publisher"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+. bench/lib.sh
+token=$(city_publisher)
 made=0
 echo "interval ${interval} ms, server profile $profile"
 for n in 1 100 1000; do

@@ -25,9 +25,8 @@ export CIVICPROOF_LOG_KEY_FILE="$work/log.key" RUST_LOG=warn
 "$target"/release/civicproof serve & server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
-api() { curl -fsS -H "authorization: Bearer $1" -H 'content-type: application/json' "http://127.0.0.1:$port$2" -d "$3"; }
-api bench-admin /v1/institutions '{"slug":"city","name":"Bench City"}' >/dev/null
-token=$(api bench-admin /v1/institutions/city/tokens '{"role":"publisher"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-api "$token" /v1/datasets '{"slug":"air","title":"Bench","description":"Benchmark data","license":"CC0-1.0","access":"public"}' >/dev/null
+base="http://127.0.0.1:$port"
+. bench/lib.sh
+token=$(city_air)
 "$target"/release/civicproof-bench --server "http://127.0.0.1:$port" --dataset city/air ingest --token "$token" --records "$records"
 "$target"/release/civicproof-bench --server "http://127.0.0.1:$port" --dataset city/air feed

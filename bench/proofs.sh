@@ -23,10 +23,9 @@ start() {
 }
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$keydir"' EXIT
 start
-api() { curl -fsS -H "authorization: Bearer $1" -H 'content-type: application/json' "http://127.0.0.1:$port$2" -d "$3"; }
-api bench-admin /v1/institutions '{"slug":"city","name":"Bench City"}' >/dev/null
-token=$(api bench-admin /v1/institutions/city/tokens '{"role":"publisher"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-api "$token" /v1/datasets '{"slug":"air","title":"Bench","description":"Benchmark data","license":"CC0-1.0","access":"public"}' >/dev/null
+base="http://127.0.0.1:$port"
+. bench/lib.sh
+token=$(city_air)
 bench="$target"/release/civicproof-bench
 $bench --server "http://127.0.0.1:$port" ingest --token "$token" --records "$size" --batch 5000 --record-bytes 150
 # Wait for the checkpoint at the full size.
