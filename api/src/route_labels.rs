@@ -22,7 +22,12 @@ impl RouteLabels {
     /// The pattern `req` was routed by, or `unmatched`.
     pub fn label(&self, req: &HttpRequest) -> Arc<str> {
         let shape = shape(req.path());
-        if let Some(hit) = self.shapes.read().expect("route labels").get(&shape) {
+        if let Some(hit) = self
+            .shapes
+            .read()
+            .expect("route labels")
+            .get(shape.as_ref())
+        {
             return hit.clone();
         }
         let label: Arc<str> = req
@@ -33,25 +38,29 @@ impl RouteLabels {
         if shapes.len() >= CAPACITY {
             shapes.clear();
         }
-        shapes.insert(shape, label.clone());
+        shapes.insert(shape.into_owned(), label.clone());
         label
     }
 }
 
-/// `path` with each non-empty all-digit segment replaced by `0`.
-fn shape(path: &str) -> String {
+/// `path` with each non-empty all-digit segment replaced by `0` (borrowed when it has none).
+fn shape(path: &str) -> std::borrow::Cow<'_, str> {
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !path.split('/').any(|s| numeric(s) && s != "0") {
+        return path.into();
+    }
     let mut out = String::with_capacity(path.len());
     for (i, segment) in path.split('/').enumerate() {
         if i > 0 {
             out.push('/');
         }
-        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+        if numeric(segment) {
             out.push('0');
         } else {
             out.push_str(segment);
         }
     }
-    out
+    out.into()
 }
 
 #[cfg(test)]

@@ -132,10 +132,10 @@ pub async fn serve(
                 let fut = srv.call(req);
                 async move {
                     let res = fut.await?;
-                    let status = res.status().as_u16().to_string();
+                    let status = res.status();
                     metrics
                         .http_requests
-                        .with_label_values(&[method.as_str(), &route, &status])
+                        .with_label_values(&[method.as_str(), &route, status.as_str()])
                         .inc();
                     metrics
                         .http_duration

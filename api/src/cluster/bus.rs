@@ -154,8 +154,7 @@ async fn handle(state: &AppState, line: &str) {
             appended_elsewhere(state, dataset_id, first_seq, end_seq).await
         }
         ("P", &[dataset_id, seq]) => {
-            state.cluster.bundles.purge_record(dataset_id, seq);
-            state.cluster.feed.purge_dataset(dataset_id);
+            state.cluster.purge_local(dataset_id, seq);
         }
         _ => tracing::warn!(line, "unknown bus message"),
     }

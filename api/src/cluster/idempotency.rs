@@ -96,10 +96,13 @@ pub async fn release(state: &AppState, dataset_id: i64, key: &str, fingerprint: 
     let Some(link) = state.cluster.redis() else {
         return;
     };
-    let script = ::redis::Script::new(
-        r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-    );
-    let mut inv = script.prepare_invoke();
+    // Hashed once: the script's SHA is what EVALSHA sends.
+    static RELEASE: std::sync::LazyLock<::redis::Script> = std::sync::LazyLock::new(|| {
+        ::redis::Script::new(
+            r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+        )
+    });
+    let mut inv = RELEASE.prepare_invoke();
     inv.key(redis_key(state, dataset_id, key))
         .arg(format!("L {}", hex::encode(fingerprint)));
     link.invoke::<i64>(inv).await;

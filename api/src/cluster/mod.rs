@@ -105,6 +105,18 @@ impl Cluster {
         self.link.as_deref().filter(|l| l.is_up())
     }
 
+    /// [`Self::redis`], owned, for work that outlives the request.
+    pub fn redis_owned(&self) -> Option<Arc<link::RedisLink>> {
+        self.link.clone().filter(|l| l.is_up())
+    }
+
+    /// Drops one record's bundles and its dataset's feed pages from process memory (after
+    /// an erasure here or announced by another replica).
+    pub fn purge_local(&self, dataset_id: i64, seq: i64) {
+        self.bundles.purge_record(dataset_id, seq);
+        self.feed.purge_dataset(dataset_id);
+    }
+
     /// Whether process-memory caches are trustworthy now (see `subscribed`).
     pub fn local_caches_usable(&self) -> bool {
         self.subscribed.load(Ordering::Acquire)
@@ -283,7 +295,7 @@ pub async fn cached_bundle(
     if local {
         cluster.bundles.insert(key, fresh.clone(), epoch);
     }
-    if let Some(link) = cluster.link.clone().filter(|l| l.is_up()) {
+    if let Some(link) = cluster.redis_owned() {
         let (script, prefix, ttl) = (
             cluster.put_script.clone(),
             cluster.prefix.clone(),
@@ -310,8 +322,7 @@ pub async fn cached_bundle(
 /// cannot take the purge now, the bus publisher retries it until it can.
 pub async fn erased(state: &AppState, dataset_id: i64, seq: i64) {
     let cluster = &state.cluster;
-    cluster.bundles.purge_record(dataset_id, seq);
-    cluster.feed.purge_dataset(dataset_id);
+    cluster.purge_local(dataset_id, seq);
     let Some(link) = cluster.redis() else {
         cluster.send(bus::Outbound::Purge { dataset_id, seq });
         return;

@@ -15,7 +15,6 @@
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::fanout::Appended;
-use crate::services;
 use crate::services::datasets::load_visible;
 use crate::services::feed::{self, FeedFormat, FeedQuery};
 use crate::state::AppState;
@@ -71,8 +70,12 @@ impl Follower {
             Some(s) => (s + 1, i64::MAX),
             None => {
                 // The row itself, not the cache: where the log stands now.
-                let view = services::datasets::get(state, &caller, institution, dataset).await?;
-                (view.entry_count as i64, view.entry_count as i64)
+                let id = ds.id;
+                let end = crate::db::run(&state.pool, move |conn| {
+                    Ok(civicproof_schema::queries::datasets::entry_count(conn, id)?)
+                })
+                .await?;
+                (end, end)
             }
         };
         let public = ds.is_public();

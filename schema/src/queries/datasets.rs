@@ -107,6 +107,14 @@ pub fn lock_for_append(conn: &mut Conn, id: i64) -> QueryResult<Dataset> {
     }
 }
 
+/// The dataset's tree size as committed now (not through any cache).
+pub fn entry_count(conn: &mut Conn, id: i64) -> QueryResult<i64> {
+    datasets::table
+        .find(id)
+        .select(datasets::entry_count)
+        .first(conn)
+}
+
 /// Records the new tree size, record count and newest sequencing time after an append.
 pub fn set_counts(
     conn: &mut Conn,
