@@ -61,12 +61,7 @@ async fn wait_anchored(app: &TestApp, seq: u64, within: Duration) -> Value {
 
 /// The anchor trust a client pins from `/.well-known/civicproof.json`.
 async fn anchor_trust(app: &TestApp) -> AnchorTrust {
-    let wk: Value = app
-        .get("/.well-known/civicproof.json", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let wk: Value = app.get_json("/.well-known/civicproof.json", None).await;
     let a = &wk["anchor"];
     let code_hash = hex::decode(
         a["contract_code_hash"]
@@ -131,12 +126,7 @@ async fn submitted_not_mined(anvil: &Anvil, app: &TestApp, token: &str) -> Value
 }
 
 async fn anchors(app: &TestApp) -> Vec<Value> {
-    let v: Value = app
-        .get("/v1/anchors?limit=1000", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: Value = app.get_json("/v1/anchors?limit=1000", None).await;
     v["anchors"].as_array().unwrap().clone()
 }
 
@@ -150,12 +140,7 @@ async fn a_published_record_gets_a_confirmed_anchor_that_the_chain_holds() {
     eprintln!("publish to confirmed anchor: {:?}", started.elapsed());
 
     // /.well-known names the chain, contract, code hash, anchorer and finality.
-    let wk: Value = app
-        .get("/.well-known/civicproof.json", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let wk: Value = app.get_json("/.well-known/civicproof.json", None).await;
     let a = &wk["anchor"];
     assert_eq!(a["chain_id"], 31337);
     assert_eq!(a["anchorer"], DEV_ADDRESS);
@@ -273,12 +258,7 @@ async fn a_published_record_gets_a_confirmed_anchor_that_the_chain_holds() {
     );
 
     // The dataset view names its newest anchor.
-    let ds: Value = app
-        .get("/v1/datasets/city/air", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let ds: Value = app.get_json("/v1/datasets/city/air", None).await;
     assert!(ds["anchor"]["batch_seq"].as_u64().unwrap() >= seq, "{ds}");
 }
 
@@ -439,12 +419,7 @@ async fn a_reorg_that_drops_a_submitted_anchor_is_resent_and_never_shown_confirm
 async fn the_anchoring_identity_is_fixed_once_recorded() {
     let anvil = Anvil::start().await;
     let (app, _) = anchored_app(&anvil, 1000).await;
-    let wk: Value = app
-        .get("/.well-known/civicproof.json", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let wk: Value = app.get_json("/.well-known/civicproof.json", None).await;
     let contract = wk["anchor"]["contract"].as_str().unwrap().to_owned();
     // The server keeps running: each attempt below is a second process on its database.
     let config = app.config.clone();

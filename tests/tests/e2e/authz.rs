@@ -106,11 +106,8 @@ async fn insiders_read_restricted_data_privately() {
         assert_eq!(r.headers()["cache-control"], "private, no-cache");
         assert_eq!(r.headers()["vary"], "Authorization");
         let list: Value = app
-            .get("/v1/datasets?institution=city", Some(token))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json("/v1/datasets?institution=city", Some(token))
+            .await;
         let slugs: Vec<&str> = list["datasets"]
             .as_array()
             .unwrap()
@@ -234,12 +231,7 @@ async fn tokens_are_managed_by_admin_and_publishers_within_their_role() {
     )
     .await;
     // Listing: the publisher sees reader tokens only; no token values ever.
-    let list: Value = app
-        .get(path, Some(&w.publisher))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json(path, Some(&w.publisher)).await;
     let roles: Vec<&str> = list["tokens"]
         .as_array()
         .unwrap()

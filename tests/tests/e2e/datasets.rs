@@ -29,12 +29,7 @@ async fn a_created_dataset_has_its_origin_vkey_and_counts() {
         (Some(0), Some(0))
     );
     // vkey = <origin>+<key id>+<base64(0x01 || public key)>, key id from PROOFS.md section 1.
-    let wk: Value = app
-        .get("/.well-known/civicproof.json", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let wk: Value = app.get_json("/.well-known/civicproof.json", None).await;
     assert_eq!(wk["origin_prefix"], "test.civicproof.example");
     assert_eq!(wk["anchor"], Value::Null);
     let public = crate::support::pinned_trust(&app).await.public_key;
@@ -48,12 +43,7 @@ async fn a_created_dataset_has_its_origin_vkey_and_counts() {
         base64::Engine::encode(&base64::engine::general_purpose::STANDARD, typed)
     );
     assert_eq!(ds["vkey"], expected);
-    let got: Value = app
-        .get("/v1/datasets/city/air-quality", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let got: Value = app.get_json("/v1/datasets/city/air-quality", None).await;
     assert_eq!(got["vkey"], expected);
 }
 
@@ -181,12 +171,7 @@ async fn patch_changes_metadata_but_never_the_slug() {
     }
     let r = patch(json!({"schema": null})).await.unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["schema"], Value::Null);
-    let ds: Value = app
-        .get("/v1/datasets/city/air", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let ds: Value = app.get_json("/v1/datasets/city/air", None).await;
     assert_eq!(ds["slug"], "air");
     assert_eq!(ds["title"], "Air quality");
     // Turning a dataset restricted hides it at once.
@@ -256,11 +241,8 @@ async fn the_catalog_filters_and_pages() {
     assert_eq!(slugs(first.clone()), ["air", "trams"]);
     let next = first["next_cursor"].as_str().unwrap().to_owned();
     let second: Value = app
-        .get(&format!("/v1/datasets?limit=2&after={next}"), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/v1/datasets?limit=2&after={next}"), None)
+        .await;
     assert_eq!(slugs(second.clone()), ["energy"]);
     assert_eq!(second["next_cursor"], Value::Null);
 }

@@ -30,12 +30,7 @@ async fn erasure_keeps_the_leaf_removes_payload_and_salt_and_appends_an_entry() 
         &json!([{"key": "s1", "payload": {"name": "Jan Kowalski"}}, {"payload": {"x": 1}}]),
     )
     .await;
-    let before: Value = app
-        .get("/v1/datasets/city/air/records/0", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let before: Value = app.get_json("/v1/datasets/city/air/records/0", None).await;
     let leaf_before = app
         .get("/v1/datasets/city/air/records/0/leaf", None)
         .await
@@ -62,12 +57,7 @@ async fn erasure_keeps_the_leaf_removes_payload_and_salt_and_appends_an_entry() 
         (Some(2), Some(0))
     );
 
-    let after: Value = app
-        .get("/v1/datasets/city/air/records/0", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let after: Value = app.get_json("/v1/datasets/city/air/records/0", None).await;
     assert_eq!(
         after["envelope"], before["envelope"],
         "the envelope never changes"
@@ -109,12 +99,7 @@ async fn erasure_keeps_the_leaf_removes_payload_and_salt_and_appends_an_entry() 
         1
     );
 
-    let entry: Value = app
-        .get("/v1/datasets/city/air/records/2", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let entry: Value = app.get_json("/v1/datasets/city/air/records/2", None).await;
     let env = &entry["envelope"];
     assert_eq!(env["kind"], "erasure");
     assert_eq!(env["erases"], 0);
@@ -170,12 +155,7 @@ async fn erasure_keeps_the_leaf_removes_payload_and_salt_and_appends_an_entry() 
         "validation-failed",
     )
     .await;
-    let ds: Value = app
-        .get("/v1/datasets/city/air", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let ds: Value = app.get_json("/v1/datasets/city/air", None).await;
     assert_eq!(
         (ds["record_count"].as_u64(), ds["entry_count"].as_u64()),
         (Some(2), Some(3))

@@ -25,11 +25,8 @@ async fn events_follow_the_log_in_the_api_format_and_resume() {
     for ((seq, record), entry) in got.iter().zip(&published) {
         // The record as read, exactly as `GET …/records/{seq}` serves it.
         let single: Value = app
-            .get(&format!("/v1/datasets/city/air/records/{seq}"), None)
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json(&format!("/v1/datasets/city/air/records/{seq}"), None)
+            .await;
         assert_eq!(record, &single);
         assert_eq!(record["leaf_hash"], entry["leaf_hash"]);
     }

@@ -63,12 +63,7 @@ async fn cursor_paging_visits_every_entry_once_in_order() {
     assert_eq!(pages, 5);
     assert_eq!(seen, (0..250).collect::<Vec<_>>());
     // `after` also takes a plain seq; the default page is 100.
-    let page: Value = app
-        .get(&format!("{FEED}?after=199"), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get_json(&format!("{FEED}?after=199"), None).await;
     assert_eq!(seqs(&page), (200..250).collect::<Vec<_>>());
     let page: Value = app.get(FEED, None).await.json().await.unwrap();
     assert_eq!(seqs(&page).len(), 100);
@@ -78,49 +73,37 @@ async fn cursor_paging_visits_every_entry_once_in_order() {
 async fn filters_select_by_key_time_payload_and_current_version() {
     let (app, token) = setup(100).await;
     let page: Value = app
-        .get(&format!("{FEED}?key=sensor-3&limit=1000"), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{FEED}?key=sensor-3&limit=1000"), None)
+        .await;
     assert_eq!(
         seqs(&page),
         (0..100).filter(|i| i % 10 == 3).collect::<Vec<_>>()
     );
     // Numbers compare as numbers (6.50 == 6.5), strings as strings.
     let page: Value = app
-        .get(&format!("{FEED}?payload.pm10=6.50&limit=1000"), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{FEED}?payload.pm10=6.50&limit=1000"), None)
+        .await;
     assert_eq!(
         seqs(&page),
         (0..100).filter(|i| i % 7 == 6).collect::<Vec<_>>()
     );
     // ... as doubles: this literal is the same double as 6.5.
     let page: Value = app
-        .get(
+        .get_json(
             &format!("{FEED}?payload.pm10=6.5000000000000000001&limit=1000"),
             None,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         seqs(&page),
         (0..100).filter(|i| i % 7 == 6).collect::<Vec<_>>()
     );
     let page: Value = app
-        .get(
+        .get_json(
             &format!("{FEED}?payload.station=st-1&payload.pm10=1.5&limit=1000"),
             None,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         seqs(&page),
         (0..100)
@@ -144,11 +127,8 @@ async fn filters_select_by_key_time_payload_and_current_version() {
     assert_eq!(app.entry_count("air"), 100);
     // current=true: the newest version per key.
     let page: Value = app
-        .get(&format!("{FEED}?current=true&limit=1000"), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{FEED}?current=true&limit=1000"), None)
+        .await;
     assert_eq!(seqs(&page), (90..100).collect::<Vec<_>>());
     // Erased records never match payload filters but stay current.
     let r = app
@@ -158,19 +138,11 @@ async fn filters_select_by_key_time_payload_and_current_version() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let page: Value = app
-        .get(&format!("{FEED}?payload.i=93"), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get_json(&format!("{FEED}?payload.i=93"), None).await;
     assert_eq!(seqs(&page), Vec::<u64>::new());
     let page: Value = app
-        .get(&format!("{FEED}?current=true&limit=1000"), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{FEED}?current=true&limit=1000"), None)
+        .await;
     assert_eq!(
         seqs(&page),
         (90..101).collect::<Vec<_>>(),
@@ -184,22 +156,12 @@ async fn filters_select_by_key_time_payload_and_current_version() {
         .append_pair("published_before", &later)
         .append_pair("limit", "1000")
         .finish();
-    let page: Value = app
-        .get(&format!("{FEED}?{q}"), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get_json(&format!("{FEED}?{q}"), None).await;
     assert_eq!(seqs(&page).len(), 101);
     let q = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("published_after", &later)
         .finish();
-    let page: Value = app
-        .get(&format!("{FEED}?{q}"), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get_json(&format!("{FEED}?{q}"), None).await;
     assert!(seqs(&page).is_empty());
 }
 

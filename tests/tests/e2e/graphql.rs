@@ -114,12 +114,7 @@ async fn dataset_and_records_read_like_rest() {
     )
     .await;
     let ds = &d["dataset"];
-    let rest: Value = app
-        .get("/v1/datasets/city/air", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let rest: Value = app.get_json("/v1/datasets/city/air", None).await;
     for (g, r) in [
         ("slug", "slug"),
         ("origin", "origin"),
@@ -151,12 +146,7 @@ async fn dataset_and_records_read_like_rest() {
     let records = &ds["records"];
     assert_eq!(records["totalCount"], 3);
     assert_eq!(records["pageInfo"]["hasNextPage"], false);
-    let feed: Value = app
-        .get("/v1/datasets/city/air/records", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let feed: Value = app.get_json("/v1/datasets/city/air/records", None).await;
     let nodes = records["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), 3);
     for (n, r) in nodes.iter().zip(feed["records"].as_array().unwrap()) {
@@ -188,11 +178,8 @@ async fn dataset_and_records_read_like_rest() {
     .await;
     let proof = &d["record"]["proof"];
     let rest_bundle: Value = app
-        .get("/v1/datasets/city/air/records/1/proof", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/datasets/city/air/records/1/proof", None)
+        .await;
     assert_eq!(proof["raw"], rest_bundle);
     assert_eq!(proof["format"], "civicproof/bundle/v1");
     assert_eq!(proof["treeSize"], 3);
@@ -375,11 +362,8 @@ async fn records_page_forward_and_backward_without_gaps_or_duplicates() {
     assert_eq!(conn["pageInfo"]["hasPreviousPage"], true);
     // Cursors are REST's: a REST next_cursor continues a GraphQL page and vice versa.
     let rest: Value = app
-        .get("/v1/datasets/city/air/records?limit=5", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/datasets/city/air/records?limit=5", None)
+        .await;
     let d = data(
         app,
         None,
@@ -393,14 +377,11 @@ async fn records_page_forward_and_backward_without_gaps_or_duplicates() {
         .unwrap()
         .to_owned();
     let rest: Value = app
-        .get(
+        .get_json(
             &format!("/v1/datasets/city/air/records?limit=1&after={cursor}"),
             None,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(rest["records"][0]["envelope"]["seq"], 7);
     // Bad arguments are request errors.
     for vars in [
@@ -483,12 +464,7 @@ async fn datasets_page_and_filter_like_the_catalog() {
         assert_eq!(d["datasets"]["totalCount"], want.len(), "{vars}");
     }
     // The REST catalog's cursor works here too.
-    let rest: Value = app
-        .get("/v1/datasets?limit=2", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let rest: Value = app.get_json("/v1/datasets?limit=2", None).await;
     let d = data(
         app,
         None,
@@ -514,12 +490,7 @@ async fn every_feed_filter_matches_rest() {
         ]),
     )
     .await;
-    let middle: Value = app
-        .get("/v1/datasets/city/air/records/2", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let middle: Value = app.get_json("/v1/datasets/city/air/records/2", None).await;
     let t = middle["envelope"]["published_at"]
         .as_str()
         .unwrap()
@@ -586,11 +557,8 @@ async fn every_feed_filter_matches_rest() {
         let d = data(app, None, q, vars.clone()).await;
         let got = seqs(&d["dataset"]["records"]["nodes"]);
         let rest: Value = app
-            .get(&format!("/v1/datasets/city/air/records?{qs}"), None)
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json(&format!("/v1/datasets/city/air/records?{qs}"), None)
+            .await;
         let want: Vec<u64> = rest["records"]
             .as_array()
             .unwrap()
@@ -866,12 +834,7 @@ async fn publish_records_shares_rest_rules_and_idempotency() {
     assert_eq!(first["replayed"], false);
     assert_eq!(seqs(&first["entries"]), [1, 2]);
     // The stored records are exactly what REST would store, and the leaf hashes agree.
-    let rest: Value = app
-        .get("/v1/datasets/city/air/records/1", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let rest: Value = app.get_json("/v1/datasets/city/air/records/1", None).await;
     assert_eq!(rest["payload"], json!({"pm10": 3.5, "sensor": "s9"}));
     assert_eq!(rest["leaf_hash"], first["entries"][0]["leafHash"]);
     // A retry replays; the same key with other records is refused.
@@ -982,12 +945,7 @@ async fn publish_records_shares_rest_rules_and_idempotency() {
     assert_eq!(e["erases"], 1);
     assert_eq!(e["reason"], "PUBLISHER_ERROR");
     assert_eq!(e["envelope"]["reason"], "publisher-error");
-    let leaf: Value = app
-        .get("/v1/datasets/city/air/records/4", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let leaf: Value = app.get_json("/v1/datasets/city/air/records/4", None).await;
     assert_eq!(e["leafHash"], leaf["leaf_hash"]);
     assert_eq!(
         code_of(app, Some(pb), ERASE, json!({"ds": "air", "seq": 1})).await,

@@ -34,11 +34,8 @@ async fn leaf_hashes_match_an_independent_computation() {
     ];
     for (seq, canonical_payload, supersedes) in cases {
         let rec: Value = app
-            .get(&format!("/v1/datasets/city/air/records/{seq}"), None)
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json(&format!("/v1/datasets/city/air/records/{seq}"), None)
+            .await;
         let salt = hex::decode(rec["salt"].as_str().unwrap()).unwrap();
         assert_eq!(salt.len(), 16);
         let digest = hex::encode(sha256(&[&salt, canonical_payload.as_bytes()]));

@@ -227,11 +227,8 @@ async fn consistency_proofs_follow_the_spec_checks_and_statuses() {
     assert!(!c["path"].as_array().unwrap().is_empty());
     assert_consistent(&c, &trust);
     let same: Value = app
-        .get(&format!("{BASE}/consistency?first=5&second=5"), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{BASE}/consistency?first=5&second=5"), None)
+        .await;
     assert_eq!(same["path"], json!([]));
     for (q, status, code) in [
         ("first=5", 400, "bad-request"),
@@ -429,11 +426,8 @@ async fn after_a_restart_old_and_new_proofs_verify_and_history_stays_consistent(
     );
     assert_eq!(old["inclusion"]["tree_size"], 10);
     let c: Value = app
-        .get(&format!("{BASE}/consistency?first=10&second=25"), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{BASE}/consistency?first=10&second=25"), None)
+        .await;
     assert_consistent(&c, &trust);
 }
 
@@ -516,14 +510,11 @@ async fn two_server_processes_sign_one_consistent_history() {
     assert!(sizes.len() >= 3, "{sizes:?}");
     for w in sizes.windows(2).filter(|w| w[0] > 0) {
         let c: Value = b
-            .get(
+            .get_json(
                 &format!("{BASE}/consistency?first={}&second={}", w[0], w[1]),
                 None,
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
         assert_consistent(&c, &trust);
     }
     b.stop().await;

@@ -62,12 +62,7 @@ async fn json_ndjson_and_csv_batches_are_stored_canonically() {
     let payload = |seq: u64| {
         let app = &app;
         async move {
-            let r: Value = app
-                .get(&format!("{RECORDS}/{seq}"), None)
-                .await
-                .json()
-                .await
-                .unwrap();
+            let r: Value = app.get_json(&format!("{RECORDS}/{seq}"), None).await;
             r["payload"].clone()
         }
     };
@@ -88,28 +83,13 @@ async fn json_ndjson_and_csv_batches_are_stored_canonically() {
     assert_eq!(payload(4).await, json!({"pm10": 17.2, "station": "007"}));
     assert_eq!(payload(5).await, json!({"pm10": null, "station": "x"}));
     // Keys make versions: seq 3 (key a) supersedes seq 0; CSV key b is new.
-    let r: Value = app
-        .get(&format!("{RECORDS}/3"), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let r: Value = app.get_json(&format!("{RECORDS}/3"), None).await;
     assert_eq!(r["envelope"]["supersedes"], 0);
     assert_eq!(r["envelope"]["key"], "a");
-    let r: Value = app
-        .get(&format!("{RECORDS}/4"), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let r: Value = app.get_json(&format!("{RECORDS}/4"), None).await;
     assert_eq!(r["envelope"]["key"], "b");
     assert_eq!(r["envelope"]["supersedes"], Value::Null);
-    let ds: Value = app
-        .get("/v1/datasets/city/air", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let ds: Value = app.get_json("/v1/datasets/city/air", None).await;
     assert_eq!(
         (ds["record_count"].as_u64(), ds["entry_count"].as_u64()),
         (Some(6), Some(6))
@@ -126,12 +106,7 @@ async fn within_one_batch_a_later_record_supersedes_an_earlier_one_with_the_same
         &json!([{"key": "k", "payload": {"v": 1}}, {"key": "k", "payload": {"v": 2}}]),
     )
     .await;
-    let r: Value = app
-        .get(&format!("{RECORDS}/1"), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let r: Value = app.get_json(&format!("{RECORDS}/1"), None).await;
     assert_eq!(r["envelope"]["supersedes"], 0);
 }
 
@@ -407,12 +382,7 @@ async fn every_bad_batch_gets_a_precise_problem_and_changes_nothing() {
         );
         assert_eq!(app.entry_count("air"), 1, "{what}: the database changed");
     }
-    let ds: Value = app
-        .get("/v1/datasets/city/air", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let ds: Value = app.get_json("/v1/datasets/city/air", None).await;
     assert_eq!(ds["entry_count"], 1);
 }
 
@@ -449,11 +419,8 @@ async fn a_schema_invalid_record_in_the_middle_fails_the_whole_batch() {
         .await;
     assert_eq!(r.status(), 201);
     let rec: Value = app
-        .get("/v1/datasets/city/typed/records/0", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/datasets/city/typed/records/0", None)
+        .await;
     assert_eq!(
         rec["payload"],
         json!({"pm10": 1.5, "station": "007", "ok": true})

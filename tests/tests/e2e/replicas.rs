@@ -384,11 +384,8 @@ async fn killing_redis_under_load_fails_no_request_and_everything_resumes() {
     let before_b = bundle_hits(&b).await;
     // At a fixed signed size (replicas may know different newest checkpoints for a moment).
     let newest: Value = a
-        .get("/v1/datasets/city/air/records/3/proof", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/datasets/city/air/records/3/proof", None)
+        .await;
     let path = format!(
         "/v1/datasets/city/air/records/3/proof?tree_size={}",
         newest["inclusion"]["tree_size"]

@@ -462,6 +462,11 @@ impl TestApp {
         rb
     }
 
+    /// The JSON body of a GET (whatever the status).
+    pub async fn get_json(&self, path: &str, token: Option<&str>) -> Value {
+        self.get(path, token).await.json().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
         self.request(Method::GET, path, token).send().await.unwrap()
     }
@@ -670,12 +675,7 @@ pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
 /// The trust a client pins from `/.well-known/civicproof.json`.
 pub async fn pinned_trust(app: &TestApp) -> civicproof_verify::bundle::Trust {
     use base64::Engine;
-    let wk: Value = app
-        .get("/.well-known/civicproof.json", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let wk: Value = app.get_json("/.well-known/civicproof.json", None).await;
     let key = base64::engine::general_purpose::STANDARD
         .decode(wk["log_public_key"].as_str().unwrap())
         .unwrap();
