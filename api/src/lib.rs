@@ -12,6 +12,7 @@ pub mod dcat;
 pub mod error;
 pub mod fanout;
 pub mod graphql;
+pub mod headers;
 pub mod log;
 pub mod logkey;
 pub mod maintenance;

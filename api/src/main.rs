@@ -49,12 +49,43 @@ enum Command {
         #[command(subcommand)]
         task: AdminTask,
     },
+    /// Anchoring for operators: `status` (batches in flight, the active halt and its
+    /// evidence) and `resume` (re-checks the chain, then clears a halt).
+    Anchor {
+        #[arg(
+            long,
+            env = "DATABASE_URL",
+            default_value = civicproof_schema::pool::DEFAULT_SQLITE_PATH
+        )]
+        database_url: String,
+        #[command(subcommand)]
+        task: AnchorTask,
+    },
     /// Audit an instance's anchored history against your own chain endpoint (no database; the
     /// checks live in civicproof-verify's `monitor` module).
     Monitor(civicproof_verify::monitor::command::MonitorArgs),
     /// `publish`, `datasets`, `get`: an HTTP client of any civicproof server.
     #[command(flatten)]
     Client(civicproof_api::client::ClientCommand),
+}
+
+#[derive(Subcommand)]
+enum AnchorTask {
+    /// Where anchoring stands; exits 1 while it is halted.
+    Status {
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read the chain again and clear the active halt if the chain and the database agree;
+    /// exits 1 (leaving the halt) when they still disagree.
+    Resume {
+        /// Who clears the halt, recorded with it (default: $USER@hostname).
+        #[arg(long)]
+        by: Option<String>,
+        #[command(flatten)]
+        settings: civicproof_api::anchor::settings::AnchorSettings,
+    },
 }
 
 #[derive(Subcommand)]
@@ -101,6 +132,7 @@ fn main() -> anyhow::Result<()> {
             print!("{}", civicproof_api::graphql::sdl());
             Ok(())
         }
+        Command::Anchor { database_url, task } => anchor(&database_url, task),
         Command::Admin { database_url, task } => match task {
             AdminTask::IssueAdminToken { label } => {
                 let mut conn = connect(&database_url)?;
@@ -120,6 +152,61 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
         },
+    }
+}
+
+fn anchor(database_url: &str, task: AnchorTask) -> anyhow::Result<()> {
+    use civicproof_api::anchor::operator::{self, Resumed};
+    match task {
+        AnchorTask::Status { json } => {
+            let s = operator::status(&mut connect(database_url)?)?;
+            if json {
+                println!("{s:#}");
+            } else {
+                print!("{}", operator::status_text(&s));
+            }
+            if s["halted"] == true {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        AnchorTask::Resume { by, settings } => {
+            let by = by.unwrap_or_else(|| {
+                format!(
+                    "{}@{}",
+                    std::env::var("USER").unwrap_or_else(|_| "operator".into()),
+                    std::fs::read_to_string("/etc/hostname")
+                        .map(|h| h.trim().to_owned())
+                        .unwrap_or_else(|_| "localhost".into())
+                )
+            });
+            let pool = civicproof_schema::connect(database_url, 2)
+                .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            match runtime.block_on(operator::resume(&pool, &settings, &by))? {
+                Resumed::NotHalted => println!("anchoring is not halted: nothing to resume"),
+                Resumed::Cleared { reason, evidence } => {
+                    println!(
+                        "halt cleared: {reason}
+the chain agrees: {evidence}"
+                    );
+                }
+                Resumed::Refused {
+                    reason,
+                    disagreement,
+                } => {
+                    eprintln!(
+                        "the halt stays: the chain still disagrees with the database
+                           halted for: {reason}
+  now: {disagreement}"
+                    );
+                    std::process::exit(1);
+                }
+            }
+            Ok(())
+        }
     }
 }
 

@@ -128,10 +128,12 @@ pub async fn serve(
                 let started = Instant::now();
                 let method = req.method().clone();
                 let route = route_labels.label(req.request());
+                let docs = req.path().starts_with("/docs");
                 let metrics = metrics.clone();
                 let fut = srv.call(req);
                 async move {
-                    let res = fut.await?;
+                    let mut res = fut.await?;
+                    crate::headers::secure(res.headers_mut(), docs);
                     let status = res.status();
                     metrics
                         .http_requests

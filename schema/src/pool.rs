@@ -85,10 +85,12 @@ fn establish_target(target: &DbTarget) -> ConnectionResult<Conn> {
             let mut conn = SqliteConnection::establish(text)?;
             // busy_timeout first, so even the switch to WAL waits for other connections.
             // WAL: readers never block the writer or each other. foreign_keys: SQLite
-            // checks references only when asked to.
+            // checks references only when asked to. secure_delete: an erased payload's
+            // bytes are overwritten with zeros, not left in free pages.
             conn.batch_execute(
                 "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                 PRAGMA secure_delete = ON;",
             )
             .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
             casefold_utils::register_impl(&mut conn, |text: String| text.to_lowercase())

@@ -1,6 +1,15 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    anchor_batch_txs (tx_hash) {
+        tx_hash -> Bytea,
+        batch_seq -> Int8,
+        raw_tx -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     anchor_batches (batch_seq) {
         batch_seq -> Int8,
         root -> Bytea,
@@ -28,6 +37,8 @@ diesel::table! {
         reason -> Text,
         halted_at -> Timestamptz,
         cleared_at -> Nullable<Timestamptz>,
+        cleared_by -> Nullable<Text>,
+        clear_evidence -> Nullable<Text>,
     }
 }
 
@@ -152,6 +163,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    invalidations (id) {
+        id -> Int8,
+        kind -> Text,
+        dataset_id -> Nullable<Int8>,
+        seq -> Nullable<Int8>,
+        token_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        redis_purged_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     tokens (id) {
         id -> Uuid,
         token_hash -> Bytea,
@@ -172,6 +195,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(anchor_batch_txs -> anchor_batches (batch_seq));
 diesel::joinable!(anchor_members -> anchor_batches (batch_seq));
 diesel::joinable!(anchor_members -> datasets (dataset_id));
 diesel::joinable!(checkpoints -> datasets (dataset_id));
@@ -179,10 +203,13 @@ diesel::joinable!(datasets -> institutions (institution_id));
 diesel::joinable!(entries -> datasets (dataset_id));
 diesel::joinable!(halted_origins -> datasets (dataset_id));
 diesel::joinable!(idempotency_keys -> datasets (dataset_id));
+diesel::joinable!(invalidations -> datasets (dataset_id));
+diesel::joinable!(invalidations -> tokens (token_id));
 diesel::joinable!(tokens -> institutions (institution_id));
 diesel::joinable!(tree_nodes -> datasets (dataset_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    anchor_batch_txs,
     anchor_batches,
     anchor_halts,
     anchor_identity,
@@ -195,6 +222,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     instance_identity,
     institutions,
+    invalidations,
     tokens,
     tree_nodes,
 );

@@ -49,6 +49,18 @@ pub struct AnchoredLog {
     pub prev_root: B256,
 }
 
+/// A mined transaction as its receipt shows it, with the `Anchored` event it emitted for the
+/// batch asked about, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MinedTx {
+    pub tx_hash: B256,
+    pub ok: bool,
+    pub block_number: u64,
+    pub block_hash: B256,
+    pub gas_used: u64,
+    pub anchored: Option<AnchoredLog>,
+}
+
 /// Fees for a transaction: EIP-1559 where the chain has a base fee, else legacy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fees {
@@ -235,6 +247,62 @@ impl Chain {
         Ok(timeout(self.provider.get_transaction_receipt(tx))
             .await?
             .map(|r| (r.status(), r.gas_used, r.block_number)))
+    }
+
+    /// The receipt of `tx`, if the node has it mined, with the `Anchored(anchorer, seq)` event
+    /// among its logs (the receipt is read directly: it does not depend on the node's log
+    /// index being up to date).
+    pub async fn mined_tx(
+        &self,
+        tx: B256,
+        contract: Address,
+        anchorer: Address,
+        seq: u64,
+    ) -> anyhow::Result<Option<MinedTx>> {
+        let Some(r) = timeout(self.provider.get_transaction_receipt(tx)).await? else {
+            return Ok(None);
+        };
+        let (Some(block_number), Some(block_hash)) = (r.block_number, r.block_hash) else {
+            return Ok(None); // pending
+        };
+        let topics = [
+            Anchored::SIGNATURE_HASH,
+            anchorer.into_word(),
+            B256::from(U256::from(seq)),
+        ];
+        let anchored = r
+            .inner
+            .logs()
+            .iter()
+            .find(|l| l.address() == contract && l.topics() == topics)
+            .map(|l| Anchored::decode_log_data(l.data()).context("decoding Anchored"))
+            .transpose()?
+            .map(|event| AnchoredLog {
+                tx_hash: tx,
+                block_number,
+                block_hash,
+                root: event.root,
+                count: event.count,
+                prev_root: event.prevRoot,
+            });
+        Ok(Some(MinedTx {
+            tx_hash: tx,
+            ok: r.status(),
+            block_number,
+            block_hash,
+            gas_used: r.gas_used,
+            anchored,
+        }))
+    }
+
+    /// Transactions of `account` mined up to and including `block`.
+    pub async fn nonce_at(&self, account: Address, block: u64) -> anyhow::Result<u64> {
+        timeout(
+            self.provider
+                .get_transaction_count(account)
+                .block_id(BlockId::number(block)),
+        )
+        .await
     }
 
     /// Transactions of `account` mined so far (the next nonce at `latest`).

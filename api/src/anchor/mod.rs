@@ -7,12 +7,13 @@
 //! - `settings`: configuration; `keys`: the anchoring account; `contract`: ABI and artifact;
 //! - `chain`: the JSON-RPC client; `setup`: recording (or deploying) the contract at start;
 //! - `batch`: building batches and their trees; `worker`: the state machine;
-//! - `view`: what routes and bundles read.
+//! - `view`: what routes and bundles read; `operator`: `civicproof anchor status | resume`.
 
 pub mod batch;
 pub mod chain;
 pub mod contract;
 pub mod keys;
+pub mod operator;
 pub mod settings;
 pub mod setup;
 pub mod view;

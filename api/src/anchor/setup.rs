@@ -101,6 +101,14 @@ pub async fn attach(mut state: AppState) -> anyhow::Result<AppState> {
     let metrics = AnchorMetrics::register(&state.metrics)?;
     let url = settings.rpc_url.clone().unwrap_or_default();
     let chain = connect(&url, &settings, recorded.is_some()).await;
+    let chain_id = match (&recorded, &chain) {
+        (Some(r), _) => Some(r.chain_id as u64),
+        (None, Ok(c)) => Some(c.chain_id),
+        (None, Err(_)) => None,
+    };
+    if let Some(id) = chain_id {
+        check_prefix(&state.config.origin_prefix, id)?;
+    }
     let anchoring = match recorded {
         Some(r) => from_recorded(r, &settings, chain, metrics)?,
         None => {
@@ -124,6 +132,20 @@ pub async fn attach(mut state: AppState) -> anyhow::Result<AppState> {
     );
     state.anchoring = Some(Arc::new(anchoring));
     Ok(state)
+}
+
+/// PROOFS.md section 1: the default prefix `localhost` names no instance anyone can find,
+/// so it is refused unless the anchor chain is anvil's 31337 (development).
+fn check_prefix(prefix: &str, chain_id: u64) -> anyhow::Result<()> {
+    let host = prefix.split(['/', ':']).next().unwrap_or_default();
+    if host == "localhost" && chain_id != 31337 {
+        bail!(
+            "CIVICPROOF_ORIGIN_PREFIX is {prefix:?}, but `localhost` is refused when anchoring on \
+             chain {chain_id} (only anvil's 31337 allows it): set the instance's public name, \
+             e.g. data.city.example"
+        );
+    }
+    Ok(())
 }
 
 /// Connects, retrying briefly; a later start tolerates an unreachable chain (the worker keeps
@@ -303,7 +325,8 @@ async fn deploy(chain: &Chain, key: &AnchorKey) -> anyhow::Result<(Address, B256
     Ok((key.address().create(nonce), tx.hash))
 }
 
-async fn blocking<T: Send + 'static>(
+/// Runs a query on a pooled connection off the async executor.
+pub(crate) async fn blocking<T: Send + 'static>(
     pool: &Pool,
     f: impl FnOnce(&mut civicproof_schema::Conn) -> diesel::QueryResult<T> + Send + 'static,
 ) -> anyhow::Result<T> {

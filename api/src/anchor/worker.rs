@@ -8,10 +8,19 @@
 //! Exactly one process anchors: the worker holds a PostgreSQL session advisory lock on a
 //! dedicated connection. When the chain disagrees with the database (a seq or root it never
 //! made, confirmed anchors missing, the account's nonce used by something else), the worker
-//! halts with an alert (`anchor_halted` = 1, a row in `anchor_halts`) until an operator acts.
+//! halts with an alert (`anchor_halted` = 1, a row in `anchor_halts`) until an operator runs
+//! `civicproof anchor resume`.
+//!
+//! A node's reads are not atomic: its account nonce can move before its log index shows the
+//! block that moved it. So a disagreement seen once is only a suspicion. Before suspecting a
+//! used nonce, the worker reads the receipt of every transaction the batch was ever sent as
+//! (fee bumps included) and the logs up to `latest` again; where the evidence is chain state
+//! it must hold at the final block; and it halts only when the same evidence is read again
+//! in [`HALT_AFTER_SIGHTINGS`] rounds over at least [`HALT_AFTER`]. The halt reason quotes
+//! the evidence (transactions, blocks, values).
 
 use super::batch;
-use super::chain::{self, Chain, Fees, SendOutcome};
+use super::chain::{self, AnchoredLog, Chain, Fees, SendOutcome};
 use super::setup::Anchoring;
 use crate::metrics::Metrics;
 use crate::state::AppState;
@@ -21,17 +30,18 @@ use alloy::eips::eip2718::Decodable2718;
 use alloy::primitives::{B256, TxKind};
 use anyhow::{Context, anyhow};
 use chrono::Utc;
-use civicproof_schema::pool::PooledConn;
+use civicproof_schema::Conn;
 use civicproof_schema::queries::anchors::{self as q, BatchRow, MemberRow, NewBatch, status};
-use civicproof_schema::{Conn, Pool};
 use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// At most this many batches in flight (sent, not yet final).
 const MAX_IN_FLIGHT: usize = 8;
-/// A submitted transaction not mined after this long is replaced at the same nonce with
-/// higher fees.
+/// A disagreement halts anchoring only once read this many times in a row…
+pub const HALT_AFTER_SIGHTINGS: u32 = 3;
+/// …over at least this long.
+pub const HALT_AFTER: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct AnchorMetrics {
@@ -41,6 +51,7 @@ pub struct AnchorMetrics {
     pub lag_seconds: Gauge,
     pub halted: IntGauge,
     pub in_flight: IntGauge,
+    pub suspicions: IntCounter,
 }
 
 impl AnchorMetrics {
@@ -73,6 +84,10 @@ impl AnchorMetrics {
                 "1 when anchoring halted because the chain disagrees with the database (alert)",
             )?,
             in_flight: IntGauge::new("anchor_in_flight", "Batches persisted but not yet final")?,
+            suspicions: IntCounter::new(
+                "anchor_suspicions_total",
+                "Reads where the chain seemed to disagree with the database; halting needs the same evidence read again",
+            )?,
         };
         metrics.register(Box::new(m.batches.clone()))?;
         metrics.register(Box::new(m.failures.clone()))?;
@@ -80,6 +95,7 @@ impl AnchorMetrics {
         metrics.register(Box::new(m.lag_seconds.clone()))?;
         metrics.register(Box::new(m.halted.clone()))?;
         metrics.register(Box::new(m.in_flight.clone()))?;
+        metrics.register(Box::new(m.suspicions.clone()))?;
         Ok(m)
     }
 }
@@ -90,26 +106,41 @@ enum RoundError {
     /// The chain disagrees with the database: stop until an operator acts.
     #[error("anchoring halted: {0}")]
     Halted(String),
+    /// The chain seemed to disagree: read it again next round before believing it.
+    #[error("checking: {0}")]
+    Suspect(String),
     /// The chain or database could not be reached; retried with backoff.
     #[error(transparent)]
     Transient(#[from] anyhow::Error),
 }
 
-type Dedicated = PooledConn;
-
 struct Worker {
-    pool: Pool,
+    /// The worker's own connection is opened from this URL, outside the pool: the session
+    /// advisory lock lives and dies with it, and never goes back to a pool.
+    database_url: String,
     prefix: String,
     interval: Duration,
     /// How long a transaction may wait for inclusion before each fee bump.
     bump_after: Duration,
     a: Arc<Anchoring>,
     /// Holds the advisory lock for as long as it lives.
-    conn: Option<Dedicated>,
+    conn: Option<Conn>,
     chain: Option<Chain>,
     /// The chain's code was checked since (re)connecting.
     code_checked: bool,
     last_batch: Option<Instant>,
+    /// Evidence of a disagreement read in earlier rounds, not yet believed.
+    suspicion: Option<Suspicion>,
+}
+
+/// A disagreement read once or more: `key` names what disagrees (so that different
+/// evidence starts afresh), `evidence` says it with transactions, blocks and values.
+#[derive(Debug)]
+struct Suspicion {
+    key: String,
+    evidence: String,
+    sightings: u32,
+    first: Instant,
 }
 
 /// Runs until `shutdown` fires.
@@ -122,7 +153,7 @@ pub async fn run(
     let tick = interval.min(Duration::from_millis(500));
     let chain = anchoring.chain.lock().expect("chain lock").take();
     let mut w = Worker {
-        pool: state.pool.clone(),
+        database_url: state.config.database_url.clone(),
         prefix: state.config.origin_prefix.clone(),
         interval,
         bump_after: Duration::from_secs(state.config.anchor.fee_bump_secs.max(1)),
@@ -131,6 +162,7 @@ pub async fn run(
         conn: None,
         chain,
         last_batch: None,
+        suspicion: None,
     };
     let mut backoff = Duration::ZERO;
     loop {
@@ -144,6 +176,10 @@ pub async fn run(
                 w.a.metrics.halted.set(1);
                 w.a.set_health(format!("halted: {reason}"));
                 backoff = Duration::from_secs(5);
+            }
+            Err(RoundError::Suspect(evidence)) => {
+                w.a.set_health(format!("checking: {evidence}"));
+                backoff = Duration::ZERO;
             }
             Err(RoundError::Transient(e)) => {
                 w.a.metrics.failures.inc();
@@ -181,6 +217,10 @@ impl Worker {
         });
         self.a.metrics.lag_seconds.set(lag);
         self.maybe_new_batch(&chain, &open).await?;
+        // A whole round without a disagreement: whatever was suspected did not persist.
+        if let Some(s) = self.suspicion.take() {
+            tracing::info!(evidence = %s.evidence, "the suspected disagreement did not persist");
+        }
         self.a.set_health("up");
         Ok(())
     }
@@ -204,7 +244,7 @@ impl Worker {
             let (hash, len) = chain.code_hash(self.a.contract).await?;
             if len == 0 || hash != self.a.code_hash {
                 return self
-                    .halt(format!(
+                    .suspect("code", format!(
                         "the anchor contract {} has {} on chain {} (a fresh or different chain?)",
                         super::setup::hex_address(self.a.contract),
                         if len == 0 {
@@ -230,49 +270,39 @@ impl Worker {
             self.db(move |c| q::mark_submitted(c, seq)).await?;
         }
         // The nonce first, then the logs: a transaction mined before the nonce read is
-        // certainly in the logs read after it.
+        // normally in the logs read after it (but see `find_by_receipts`).
         let mined_nonce = chain.mined_nonce(anchorer).await?;
         let log = chain
             .anchored_log(contract, anchorer, seq as u64, b.search_from as u64)
             .await?;
-        let Some(log) = log else {
-            if b.block_number.is_some() {
-                // It was in a block and is not any more: a reorg dropped it.
-                self.a.metrics.batches.with_label_values(&["reorged"]).inc();
-                tracing::warn!(
-                    batch_seq = seq,
-                    "anchor dropped by a reorg; re-sending unchanged"
-                );
-                self.db(move |c| q::set_inclusion(c, seq, None)).await?;
-            }
-            if mined_nonce > b.nonce as u64 {
-                let reverted = matches!(
-                    chain.receipt(B256::from_slice(&b.tx_hash)).await?,
-                    Some((false, _, _))
-                );
-                return self
-                    .halt(if reverted {
-                        format!("the anchor transaction of batch {seq} reverted (nextSeq or prevRoot disagree with the database)")
-                    } else {
-                        format!(
-                            "the anchoring account's nonce {} was used by a transaction that did not anchor batch {seq}",
-                            b.nonce
-                        )
-                    })
-                    .await;
-            }
-            return self.rebroadcast(chain, b).await;
+        let log = match log {
+            Some(log) => log,
+            None => match self.find_by_receipts(chain, b).await? {
+                Some(log) => log,
+                None => return self.not_in_chain(chain, b, mined_nonce).await,
+            },
         };
         if log.root.as_slice() != b.root.as_slice()
             || i64::from(log.count) != i64::from(b.size)
             || log.prev_root.as_slice() != b.prev_root.as_slice()
         {
             return self
-                .halt(format!(
-                    "the chain holds batch {seq} with root {} but this database made {}",
-                    log.root,
-                    B256::from_slice(&b.root)
-                ))
+                .suspect(
+                    format!("root:{seq}"),
+                    format!(
+                        "the chain holds batch {seq} as root {} count {} prevRoot {} (transaction \
+                         {}, block {} {}), but this database made root {} count {} prevRoot {}",
+                        log.root,
+                        log.count,
+                        log.prev_root,
+                        log.tx_hash,
+                        log.block_number,
+                        log.block_hash,
+                        B256::from_slice(&b.root),
+                        b.size,
+                        B256::from_slice(&b.prev_root)
+                    ),
+                )
                 .await;
         }
         let Some((block_hash, block_time)) = chain.block(log.block_number).await? else {
@@ -317,6 +347,123 @@ impl Worker {
         self.a.metrics.gas_used.observe(gas as f64);
         tracing::info!(batch_seq = seq, block = number, gas, "anchor confirmed");
         Ok(())
+    }
+
+    /// The batch's event read from the receipts of every transaction it was ever sent as
+    /// (the log index can lag behind the node's state). A transaction mined without the
+    /// event is evidence once its block is final: the contract refused it.
+    async fn find_by_receipts(
+        &mut self,
+        chain: &Chain,
+        b: &BatchRow,
+    ) -> Result<Option<AnchoredLog>, RoundError> {
+        let (contract, anchorer, seq) = (self.a.contract, self.a.anchorer, b.batch_seq);
+        for hash in self.sent_as(b).await? {
+            let Some(mined) = chain.mined_tx(hash, contract, anchorer, seq as u64).await? else {
+                continue;
+            };
+            if let Some(log) = mined.anchored {
+                return Ok(Some(log));
+            }
+            let final_block = chain.final_block().await?;
+            if mined.block_number > final_block {
+                return Err(RoundError::Suspect(format!(
+                    "the anchor transaction {hash} of batch {seq} was mined without an Anchored \
+                     event in block {}, not final yet",
+                    mined.block_number
+                )));
+            }
+            return self
+                .suspect(
+                    format!("reverted:{seq}"),
+                    format!(
+                        "the anchor transaction {hash} of batch {seq} was mined in block {} ({}) \
+                         with status {} and no Anchored event, and that block is final (finalized \
+                         block {final_block}): the contract refused it (nextSeq or prevRoot \
+                         disagree with this database)",
+                        mined.block_number,
+                        mined.block_hash,
+                        u8::from(mined.ok)
+                    ),
+                )
+                .await;
+        }
+        Ok(None)
+    }
+
+    /// Every transaction hash the batch was sent as, oldest first.
+    async fn sent_as(&mut self, b: &BatchRow) -> Result<Vec<B256>, RoundError> {
+        let seq = b.batch_seq;
+        let mut hashes: Vec<B256> = self
+            .db(move |c| q::tx_hashes(c, seq))
+            .await?
+            .iter()
+            .map(|h| B256::from_slice(h))
+            .collect();
+        let current = B256::from_slice(&b.tx_hash);
+        if !hashes.contains(&current) {
+            hashes.push(current);
+        }
+        Ok(hashes)
+    }
+
+    /// Neither the logs nor the receipts show the batch's event: it was dropped by a reorg,
+    /// is still waiting in a mempool, or its nonce went to another transaction. Only the
+    /// last halts, and only when the nonce is used at the final block.
+    async fn not_in_chain(
+        &mut self,
+        chain: &Chain,
+        b: &BatchRow,
+        mined_nonce: u64,
+    ) -> Result<(), RoundError> {
+        let (contract, anchorer, seq) = (self.a.contract, self.a.anchorer, b.batch_seq);
+        if b.block_number.is_some() {
+            // It was in a block and is not any more: a reorg dropped it.
+            self.a.metrics.batches.with_label_values(&["reorged"]).inc();
+            tracing::warn!(
+                batch_seq = seq,
+                "anchor dropped by a reorg; re-sending unchanged"
+            );
+            self.db(move |c| q::set_inclusion(c, seq, None)).await?;
+        }
+        if mined_nonce <= b.nonce as u64 {
+            return self.rebroadcast(chain, b).await;
+        }
+        let final_block = chain.final_block().await?;
+        let at_final = chain.nonce_at(anchorer, final_block).await?;
+        if at_final <= b.nonce as u64 {
+            // The nonce is used only above the final block: a reorg may still undo that.
+            return self.rebroadcast(chain, b).await;
+        }
+        // Used for good: read the logs once more, now up to the head, before suspecting.
+        let head = chain.head().await?;
+        if chain
+            .anchored_log(contract, anchorer, seq as u64, b.search_from as u64)
+            .await?
+            .is_some()
+        {
+            return Err(RoundError::Suspect(format!(
+                "batch {seq}'s event appeared on a second read; taking it next round"
+            )));
+        }
+        let hashes = self
+            .sent_as(b)
+            .await?
+            .iter()
+            .map(|h| h.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.suspect(
+            format!("nonce:{seq}"),
+            format!(
+                "the anchoring account's nonce {} is used at the final block {final_block} (its \
+                 nonce there is {at_final}), yet none of batch {seq}'s transactions ({hashes}) \
+                 has a receipt and no Anchored event of seq {seq} appears from block {} to the \
+                 head {head}: another transaction took the nonce",
+                b.nonce, b.search_from
+            ),
+        )
+        .await
     }
 
     /// Re-sends the batch's transaction unchanged (a no-op when the node has it), or replaces
@@ -466,17 +613,25 @@ impl Worker {
         let confirmed = open.first().map_or(made, |b| b.batch_seq);
         if next > made {
             return self
-                .halt(format!(
-                    "the chain's nextSeq is {next} but this database made only {made} batches"
-                ))
+                .suspect(
+                    "next-seq",
+                    format!(
+                        "the chain's nextSeq is {next} at the head but this database made only \
+                         {made} batches"
+                    ),
+                )
                 .await;
         }
         if next < confirmed {
             return self
-                .halt(format!(
-                    "the chain's nextSeq is {next} but batches up to {} were confirmed",
-                    confirmed - 1
-                ))
+                .suspect(
+                    "next-seq",
+                    format!(
+                        "the chain's nextSeq is {next} at the head but batches up to {} were \
+                         confirmed",
+                        confirmed - 1
+                    ),
+                )
                 .await;
         }
         if confirmed > 0 {
@@ -489,14 +644,62 @@ impl Worker {
                 .await?;
             if on_chain.as_slice() != row.root.as_slice() {
                 return self
-                    .halt(format!(
-                        "the chain's root of batch {seq} is {on_chain}, not {}",
-                        B256::from_slice(&row.root)
-                    ))
+                    .suspect(
+                        format!("root:{seq}"),
+                        format!(
+                            "the chain's rootOf batch {seq} is {on_chain} at the head, not {} \
+                             (confirmed in transaction {} block {})",
+                            B256::from_slice(&row.root),
+                            B256::from_slice(&row.tx_hash),
+                            row.block_number.unwrap_or_default()
+                        ),
+                    )
                     .await;
             }
         }
         Ok(())
+    }
+
+    /// Records a sighting of a disagreement; halts when the same evidence was read
+    /// [`HALT_AFTER_SIGHTINGS`] times over [`HALT_AFTER`], else ends the round to read the
+    /// chain again.
+    async fn suspect<T>(
+        &mut self,
+        key: impl Into<String>,
+        evidence: String,
+    ) -> Result<T, RoundError> {
+        let key = key.into();
+        let s = match self.suspicion.take() {
+            Some(mut s) if s.key == key => {
+                s.sightings += 1;
+                s.evidence = evidence;
+                s
+            }
+            _ => Suspicion {
+                key,
+                evidence,
+                sightings: 1,
+                first: Instant::now(),
+            },
+        };
+        self.a.metrics.suspicions.inc();
+        if s.sightings >= HALT_AFTER_SIGHTINGS && s.first.elapsed() >= HALT_AFTER {
+            let reason = format!(
+                "{} (read {} times over {} s)",
+                s.evidence,
+                s.sightings,
+                s.first.elapsed().as_secs()
+            );
+            return self.halt(reason).await;
+        }
+        tracing::warn!(
+            evidence = %s.evidence,
+            sightings = s.sightings,
+            "the chain seems to disagree with the database; reading it again before halting"
+        );
+        let evidence = s.evidence.clone();
+        self.suspicion = Some(s);
+        Err(RoundError::Suspect(evidence))
     }
 
     async fn halt<T>(&mut self, reason: String) -> Result<T, RoundError> {
@@ -507,20 +710,28 @@ impl Worker {
     }
 
     /// Runs `f` on the dedicated (lock-holding) connection, off the async executor. A failed
-    /// query drops the connection, so the lock is taken afresh on the next round.
+    /// query closes the connection, and with it the session and its advisory lock (a pooled
+    /// connection would have gone back to the pool still holding the lock, and every
+    /// replica, this one included, would have stood by), so the lock is taken afresh on
+    /// the next round.
     async fn db<T, F>(&mut self, f: F) -> anyhow::Result<T>
     where
         F: FnOnce(&mut Conn) -> diesel::QueryResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
+        let url = self.database_url.clone();
         let conn = self.conn.take();
         let (conn, result) = tokio::task::spawn_blocking(move || {
             let mut conn = match conn {
                 Some(c) => c,
-                None => match pool.get() {
+                None => match civicproof_schema::establish(&url)
+                    .map_err(|e| anyhow!("database: {e}"))
+                    .and_then(|mut c| {
+                        q::name_worker_session(&mut c).map_err(|e| anyhow!("database: {e}"))?;
+                        Ok(c)
+                    }) {
                     Ok(c) => c,
-                    Err(e) => return (None, Err(anyhow!("database: {e}"))),
+                    Err(e) => return (None, Err(e)),
                 },
             };
             match f(&mut conn) {

@@ -72,11 +72,30 @@ const PAGE: &str = r#"<!DOCTYPE html>
 </html>
 "#;
 
+/// The page's Content-Security-Policy: its own assets, its one inline script by hash, and
+/// requests to this origin only (`'self'` covers the WebSocket); never framed. GraphiQL sets
+/// inline styles as it renders, hence `'unsafe-inline'` for styles only.
+static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    use base64::Engine;
+    use sha2::Digest;
+    let start = PAGE.rfind("<script>").expect("inline script") + "<script>".len();
+    let end = PAGE.rfind("</script>").expect("inline script end");
+    let hash = sha2::Sha256::digest(&PAGE.as_bytes()[start..end]);
+    format!(
+        "default-src 'none'; script-src 'self' 'sha256-{}'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+         form-action 'none'; frame-ancestors 'none'",
+        base64::engine::general_purpose::STANDARD.encode(hash)
+    )
+});
+
 /// `GET /graphql` without a WebSocket upgrade.
 pub fn page() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, POLICY.as_str()))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         .body(PAGE)
 }
 

@@ -12,7 +12,7 @@ use crate::graphql::types::scalars::Seq;
 use crate::graphql::{caller, state};
 use crate::services::datasets::CreateDataset;
 use crate::services::erasure::EraseRequest;
-use crate::services::input::BatchFormat;
+use crate::services::input::{BatchFormat, in_memory};
 use crate::services::publish::{PublishOutcome, PublishRequest};
 use crate::services::tokens::IssueToken;
 use crate::services::{datasets, erasure, publish, records, tokens};
@@ -95,7 +95,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<PublishResult> {
         let request = PublishRequest {
             format: BatchFormat::Json,
-            body: batch_body(&records),
+            body: in_memory(batch_body(&records)),
             idempotency_key,
         };
         let outcome =

@@ -77,7 +77,15 @@ pub async fn events(
     });
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/event-stream"))
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        // A restricted stream must never sit in a shared cache.
+        .insert_header((
+            header::CACHE_CONTROL,
+            if public {
+                "no-cache"
+            } else {
+                "private, no-store"
+            },
+        ))
         .insert_header((
             header::VARY,
             if public { "Accept" } else { "Authorization" },

@@ -75,7 +75,17 @@ pub async fn publish(
         ),
         None => None,
     };
-    let body = read_body(&req, payload, state.config.limits.max_body_bytes).await?;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let limit = state.config.limits.max_body_bytes;
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
+    // Streamed to the parser as it arrives (services::input): never held whole.
+    let body = payload.map(|chunk| chunk.map_err(|_| ()));
     let outcome = publish_svc::publish(
         &state,
         &caller,

@@ -46,6 +46,10 @@ pub async fn load_visible(
     institution: &str,
     dataset: &str,
 ) -> ApiResult<(Dataset, Institution)> {
+    // A slug outside the grammar names nothing: no lookup (and no odd bytes reach SQL).
+    if !is_valid_slug(institution) || !is_valid_slug(dataset) {
+        return Err(ApiError::NotFound);
+    }
     let key = (institution.to_owned(), dataset.to_owned());
     let found = match state.datasets.get(&key) {
         Some(hit) => hit,
@@ -65,6 +69,10 @@ pub fn find_visible(
     dataset: &str,
     visibility: Visibility,
 ) -> ApiResult<(Dataset, Institution)> {
+    // A slug outside the grammar names nothing: no lookup (and no odd bytes reach SQL).
+    if !is_valid_slug(institution) || !is_valid_slug(dataset) {
+        return Err(ApiError::NotFound);
+    }
     let key = (institution.to_owned(), dataset.to_owned());
     let found = match state.datasets.get(&key) {
         Some(hit) => hit,
@@ -301,6 +309,7 @@ pub async fn list_with_ids(
     filter: CatalogFilter,
     limit: usize,
 ) -> ApiResult<(Vec<(i64, DatasetView, Institution)>, bool)> {
+    crate::services::text::check_catalog_filter(&filter)?;
     let vis = caller.visibility();
     let (rows, mut notes) = db::run(&state.pool, move |conn| {
         let rows = datasets::list(conn, &filter, vis, limit as i64 + 1)?;
@@ -323,6 +332,7 @@ pub async fn list_with_ids(
 
 /// How many datasets the catalog `filter` matches for this caller (`after_id` ignored).
 pub async fn count(state: &AppState, caller: &Caller, filter: CatalogFilter) -> ApiResult<u64> {
+    crate::services::text::check_catalog_filter(&filter)?;
     let vis = caller.visibility();
     let n = db::run(&state.pool, move |conn| {
         Ok(datasets::count(conn, &filter, vis)?)

@@ -117,6 +117,9 @@ pub async fn erase(
         })
     })
     .await?;
+    if let Err(e) = db::run(&state.pool, |conn| Ok(entries::flush_erased(conn)?)).await {
+        tracing::warn!(error = %e, "erased bytes not yet flushed from the write-ahead log");
+    }
     crate::cluster::erased(state, ds.id, target).await;
     state.fanout.notify(crate::fanout::Appended::range(
         ds.id,

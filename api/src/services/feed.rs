@@ -118,6 +118,7 @@ pub fn parse_query(query: &str, accept: Option<&str>, max_page: usize) -> ApiRes
     if q.filter.payload.len() > MAX_PAYLOAD_FILTERS {
         return Err(ApiError::BadRequest("At most 10 payload filters.".into()));
     }
+    crate::services::text::check_feed_filter(&q.filter)?;
     Ok(q)
 }
 
@@ -188,6 +189,7 @@ pub async fn page(
     q: &FeedQuery,
     limit: usize,
 ) -> ApiResult<(Vec<Entry>, bool)> {
+    crate::services::text::check_feed_filter(&q.filter)?;
     let (after, filter) = (q.after, q.filter.clone());
     let mut rows = db::run(&state.pool, move |conn| {
         Ok(entries::page(
@@ -214,6 +216,7 @@ pub async fn page_before(
     before: Option<i64>,
     limit: usize,
 ) -> ApiResult<(Vec<Entry>, bool)> {
+    crate::services::text::check_feed_filter(&q.filter)?;
     let (after, filter) = (q.after, q.filter.clone());
     let mut rows = db::run(&state.pool, move |conn| {
         Ok(entries::page_before(
@@ -234,6 +237,7 @@ pub async fn page_before(
 
 /// How many entries match the filter (cursors ignored).
 pub async fn count(state: &AppState, dataset_id: i64, filter: &FeedFilter) -> ApiResult<u64> {
+    crate::services::text::check_feed_filter(filter)?;
     let filter = filter.clone();
     let n = db::run(&state.pool, move |conn| {
         Ok(entries::count(conn, dataset_id, &filter)?)

@@ -72,6 +72,9 @@ pub async fn create(
 
 /// Loads an institution by slug; 404 when it does not exist.
 pub async fn load(state: &AppState, slug: &str) -> ApiResult<Institution> {
+    if !is_valid_slug(slug) {
+        return Err(ApiError::NotFound);
+    }
     let slug = slug.to_owned();
     db::run(&state.pool, move |conn| {
         institutions::by_slug(conn, &slug)?.ok_or(ApiError::NotFound)

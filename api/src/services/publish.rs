@@ -9,14 +9,13 @@ use crate::cluster::idempotency as idem_fast;
 use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::services::datasets::load_writable;
-use crate::services::input::{self, BatchFormat, CheckedRecord};
+use crate::services::input::{self, BatchFormat, Body, Caps, CheckedRecord};
 use crate::state::AppState;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use civicproof_schema::models::Entry;
 use civicproof_schema::queries::{datasets, entries, idempotency};
 use civicproof_verify::envelope::{self, Envelope};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use utoipa::ToSchema;
 
@@ -36,12 +35,12 @@ pub struct PublishResult {
     pub entries: Vec<PublishedEntry>,
 }
 
-/// A publishing request as it arrived: REST gives raw bytes with a media type, GraphQL a
+/// A publishing request as it arrived: REST streams its body with a media type, GraphQL a
 /// list of records (serialized to a canonical JSON body so both share one idempotency
 /// namespace and fingerprint).
-pub struct PublishRequest {
+pub struct PublishRequest<B> {
     pub format: BatchFormat,
-    pub body: Vec<u8>,
+    pub body: B,
     pub idempotency_key: Option<String>,
 }
 
@@ -62,16 +61,36 @@ pub async fn publish(
     caller: &Caller,
     institution: &str,
     dataset: &str,
-    req: PublishRequest,
+    req: PublishRequest<impl Body>,
 ) -> ApiResult<PublishOutcome> {
+    // Authorized before a byte of the body is read.
     let (ds, inst) = load_writable(state, caller, institution, dataset).await?;
-    let Some(key) = req.idempotency_key.clone() else {
-        return append(state, &ds, &inst.slug, &req, None)
+    if let Some(key) = &req.idempotency_key {
+        check_idempotency_key(key)?;
+    }
+    let validator = match &ds.json_schema {
+        Some(text) => Some(state.schemas.get(ds.id, text)?),
+        None => None,
+    };
+    let schema_value: Option<serde_json::Value> = ds
+        .json_schema
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok());
+    let limits = &state.config.limits;
+    let (fingerprint, parsed) = input::read_batch(
+        req.format,
+        req.body,
+        limits.max_body_bytes,
+        Caps::from_limits(limits),
+        schema_value,
+        validator,
+    )
+    .await?;
+    let Some(key) = req.idempotency_key else {
+        return append(state, &ds, &inst.slug, parsed?, None)
             .await
             .map(PublishOutcome::Created);
     };
-    check_idempotency_key(&key)?;
-    let fingerprint = fingerprint(&req);
     // Redis first (when there is one): the in-flight lock across replicas and fast replays.
     match idem_fast::begin(
         state,
@@ -87,7 +106,7 @@ pub async fn publish(
         idem_fast::Begin::InFlight => return Err(ApiError::InFlight),
         idem_fast::Begin::Proceed => {}
     }
-    let outcome = publish_keyed(state, &ds, &inst.slug, &req, &key, &fingerprint).await;
+    let outcome = publish_keyed(state, &ds, &inst.slug, parsed, &key, &fingerprint).await;
     let ttl = IDEMPOTENCY_TTL_HOURS as u64 * 3600;
     match &outcome {
         Ok(PublishOutcome::Created(result)) => {
@@ -112,7 +131,7 @@ async fn publish_keyed(
     state: &AppState,
     ds: &civicproof_schema::models::Dataset,
     institution_slug: &str,
-    req: &PublishRequest,
+    parsed: ApiResult<Vec<CheckedRecord>>,
     key: &str,
     fingerprint: &[u8],
 ) -> ApiResult<PublishOutcome> {
@@ -146,7 +165,11 @@ async fn publish_keyed(
             _ => Err(ApiError::InFlight),
         };
     }
-    match append(state, ds, institution_slug, req, Some((&key, now))).await {
+    let appended = match parsed {
+        Ok(records) => append(state, ds, institution_slug, records, Some((&key, now))).await,
+        Err(e) => Err(e),
+    };
+    match appended {
         Ok(result) => Ok(PublishOutcome::Created(result)),
         Err(err @ (ApiError::Validation(_) | ApiError::BadRequest(_))) => {
             // A client error is the request's final answer: keep it, so a retry gets it too.
@@ -184,42 +207,15 @@ fn check_idempotency_key(key: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// What makes two requests "the same" for an idempotency key: media type and exact body.
-fn fingerprint(req: &PublishRequest) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update([req.format as u8]);
-    h.update(&req.body);
-    h.finalize().to_vec()
-}
-
-/// Parses, checks and appends one batch; completes the idempotency record in the same
-/// transaction when there is one.
+/// Appends one checked batch; completes the idempotency record in the same transaction
+/// when there is one.
 async fn append(
     state: &AppState,
     ds: &civicproof_schema::models::Dataset,
     institution_slug: &str,
-    req: &PublishRequest,
+    records: Vec<CheckedRecord>,
     idempotency_key: Option<(&str, DateTime<Utc>)>,
 ) -> ApiResult<PublishResult> {
-    let validator = match &ds.json_schema {
-        Some(text) => Some(state.schemas.get(ds.id, text)?),
-        None => None,
-    };
-    let schema_value: Option<serde_json::Value> = ds
-        .json_schema
-        .as_deref()
-        .and_then(|t| serde_json::from_str(t).ok());
-    let limits = state.config.limits.clone();
-    let format = req.format;
-    let body = req.body.clone();
-    // Parsing and canonicalizing a large batch is CPU work: keep it off the executor.
-    let records = tokio::task::spawn_blocking(move || {
-        let parsed = input::parse_batch(format, &body, schema_value.as_ref())?;
-        input::check_records(parsed, &limits, validator.as_deref())
-    })
-    .await
-    .map_err(ApiError::internal)??;
-
     let origin = state.origin(institution_slug, &ds.slug);
     let ds_id = ds.id;
     let idem = idempotency_key.map(|(k, at)| (k.to_owned(), at));

@@ -3,7 +3,8 @@
 
 use crate::Conn;
 use crate::schema::{
-    anchor_batches, anchor_halts, anchor_identity, anchor_members, checkpoints, datasets,
+    anchor_batch_txs, anchor_batches, anchor_halts, anchor_identity, anchor_members, checkpoints,
+    datasets,
 };
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -174,6 +175,7 @@ pub fn insert_batch(conn: &mut Conn, batch: &NewBatch, members: &[MemberRow]) ->
         diesel::insert_into(anchor_batches::table)
             .values(batch)
             .execute(conn)?;
+        record_tx(conn, batch.batch_seq, &batch.raw_tx, &batch.tx_hash)?;
         for member in members {
             diesel::insert_into(anchor_members::table)
                 .values(member)
@@ -194,7 +196,8 @@ pub fn mark_submitted(conn: &mut Conn, batch_seq: i64) -> QueryResult<()> {
         .map(|_| ())
 }
 
-/// The transaction that now carries the batch (a fee bump, or the one the chain adopted).
+/// The transaction that now carries the batch (a fee bump), recorded among every
+/// transaction the batch was ever sent as, in one transaction.
 pub fn replace_tx(
     conn: &mut Conn,
     batch_seq: i64,
@@ -202,15 +205,42 @@ pub fn replace_tx(
     tx_hash: &[u8],
     bumped: bool,
 ) -> QueryResult<()> {
-    diesel::update(anchor_batches::table.find(batch_seq))
-        .filter(anchor_batches::status.ne(status::CONFIRMED))
-        .set((
-            anchor_batches::raw_tx.eq(raw_tx),
-            anchor_batches::tx_hash.eq(tx_hash),
-            anchor_batches::fee_bumps.eq(anchor_batches::fee_bumps + i32::from(bumped)),
+    crate::tx::transaction(conn, |conn| {
+        diesel::update(anchor_batches::table.find(batch_seq))
+            .filter(anchor_batches::status.ne(status::CONFIRMED))
+            .set((
+                anchor_batches::raw_tx.eq(raw_tx),
+                anchor_batches::tx_hash.eq(tx_hash),
+                anchor_batches::fee_bumps.eq(anchor_batches::fee_bumps + i32::from(bumped)),
+            ))
+            .execute(conn)?;
+        record_tx(conn, batch_seq, raw_tx, tx_hash)
+    })
+}
+
+fn record_tx(conn: &mut Conn, batch_seq: i64, raw_tx: &[u8], tx_hash: &[u8]) -> QueryResult<()> {
+    crate::insert_unless_conflict(conn, |conn| {
+        diesel::insert_into(anchor_batch_txs::table)
+            .values((
+                anchor_batch_txs::tx_hash.eq(tx_hash),
+                anchor_batch_txs::batch_seq.eq(batch_seq),
+                anchor_batch_txs::raw_tx.eq(raw_tx),
+            ))
+            .execute(conn)
+    })
+    .map(|_| ())
+}
+
+/// The hashes of every transaction a batch was ever sent as, oldest first.
+pub fn tx_hashes(conn: &mut Conn, batch_seq: i64) -> QueryResult<Vec<Vec<u8>>> {
+    anchor_batch_txs::table
+        .filter(anchor_batch_txs::batch_seq.eq(batch_seq))
+        .order((
+            anchor_batch_txs::created_at.asc(),
+            anchor_batch_txs::tx_hash.asc(),
         ))
-        .execute(conn)
-        .map(|_| ())
+        .select(anchor_batch_txs::tx_hash)
+        .load(conn)
 }
 
 /// Where the chain holds the anchor right now (not yet final: a reorg may still move it).
@@ -364,13 +394,64 @@ pub fn active_halt(conn: &mut Conn) -> QueryResult<Option<String>> {
 }
 
 pub fn halt(conn: &mut Conn, reason: &str) -> QueryResult<()> {
-    if active_halt(conn)?.is_some() {
-        return Ok(());
-    }
-    diesel::insert_into(anchor_halts::table)
-        .values(anchor_halts::reason.eq(reason))
-        .execute(conn)
-        .map(|_| ())
+    crate::tx::transaction(conn, |conn| {
+        if active_halt(conn)?.is_some() {
+            return Ok(());
+        }
+        diesel::insert_into(anchor_halts::table)
+            .values(anchor_halts::reason.eq(reason))
+            .execute(conn)
+            .map(|_| ())
+    })
+}
+
+/// A halt and how it ended.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = anchor_halts)]
+pub struct HaltRow {
+    pub id: i64,
+    pub reason: String,
+    pub halted_at: DateTime<Utc>,
+    pub cleared_at: Option<DateTime<Utc>>,
+    pub cleared_by: Option<String>,
+    pub clear_evidence: Option<String>,
+}
+
+/// The newest halts first.
+pub fn halts(conn: &mut Conn, limit: i64) -> QueryResult<Vec<HaltRow>> {
+    anchor_halts::table
+        .order(anchor_halts::id.desc())
+        .limit(limit)
+        .select(HaltRow::as_select())
+        .load(conn)
+}
+
+/// Clears the active halt, recording who cleared it and what the chain showed; returns the
+/// halt cleared, or `None` when none was active.
+pub fn clear_halt(conn: &mut Conn, by: &str, evidence: &str) -> QueryResult<Option<HaltRow>> {
+    crate::tx::transaction(conn, |conn| {
+        let Some(id) = anchor_halts::table
+            .filter(anchor_halts::cleared_at.is_null())
+            .order(anchor_halts::id.desc())
+            .select(anchor_halts::id)
+            .first::<i64>(conn)
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        diesel::update(anchor_halts::table.find(id))
+            .set((
+                anchor_halts::cleared_at.eq(Some(Utc::now())),
+                anchor_halts::cleared_by.eq(Some(by)),
+                anchor_halts::clear_evidence.eq(Some(evidence)),
+            ))
+            .execute(conn)?;
+        anchor_halts::table
+            .find(id)
+            .select(HaltRow::as_select())
+            .first(conn)
+            .map(Some)
+    })
 }
 
 /// Arbitrary but fixed key of the session advisory lock that makes one process the anchorer.
@@ -394,6 +475,16 @@ pub fn try_worker_lock(conn: &mut Conn) -> QueryResult<bool> {
         .bind::<BigInt, _>(WORKER_LOCK_KEY)
         .get_result::<Locked>(conn)
         .map(|r| r.locked)
+}
+
+/// Names the worker's own session (PostgreSQL's `application_name`), so that operators see
+/// which session holds the anchoring lock in `pg_stat_activity`.
+pub fn name_worker_session(conn: &mut Conn) -> QueryResult<()> {
+    if let crate::AnyConnection::Pg(pg) = conn {
+        use diesel::connection::SimpleConnection;
+        pg.batch_execute("SET application_name = 'civicproof anchoring worker'")?;
+    }
+    Ok(())
 }
 
 /// Records the finality policy last seen on the chain.

@@ -129,6 +129,19 @@ pub fn erase_payload(conn: &mut Conn, dataset_id: i64, seq: i64) -> QueryResult<
         .execute(conn)
 }
 
+/// After an erasure commits, pushes the zeroed pages through to the database file and
+/// truncates SQLite's write-ahead log, whose old frames still hold the erased bytes (with
+/// `secure_delete` the pages themselves are zeroed). Best effort: readers can keep the
+/// log from being truncated, and the next checkpoint then does it. On PostgreSQL the old
+/// row version stays until VACUUM (see docs/OPERATIONS.md): nothing to do here.
+pub fn flush_erased(conn: &mut Conn) -> QueryResult<()> {
+    if let AnyConnection::Sqlite(lite) = conn {
+        use diesel::connection::SimpleConnection;
+        lite.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")?;
+    }
+    Ok(())
+}
+
 pub fn insert_erasure_note(conn: &mut Conn, note: &NewErasureNote<'_>) -> QueryResult<()> {
     // Column by column rather than the Insertable struct: diesel's shared backend inserts
     // struct fields only when every backend has the column type natively, and SQLite has no

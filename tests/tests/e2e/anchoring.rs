@@ -2,7 +2,7 @@
 //! confirmed anchor that the chain itself confirms; the worker survives a chain outage and a
 //! reorg without skipping or repeating a batch seq; the identity is fixed once recorded.
 
-use crate::chain::{Anvil, DEV_ADDRESS, anchoring, quantity};
+use crate::chain::{Anvil, DEV_ADDRESS, RpcProxy, anchoring, quantity};
 use crate::support::TestApp;
 use civicproof_verify::bundle::{Expect, Report, StepStatus, Trust, VerifyOptions, verify_bundle};
 use civicproof_verify::chain::{AnchorTrust, HttpRpc, parse_address};
@@ -698,4 +698,214 @@ async fn an_anchor_left_unmined_is_replaced_at_its_nonce_with_higher_fees_and_th
         original.is_null(),
         "the replaced transaction never mined: {original}"
     );
+}
+
+/// Waits until `/readyz` reports the chain state `pred` accepts; returns that state.
+async fn wait_chain_state(app: &TestApp, within: Duration, pred: impl Fn(&str) -> bool) -> String {
+    let until = Instant::now() + within;
+    loop {
+        let r: Value = app.get("/readyz", None).await.json().await.unwrap();
+        let chain = r["chain"].as_str().unwrap_or_default().to_owned();
+        if pred(&chain) {
+            return chain;
+        }
+        assert!(Instant::now() < until, "chain state stayed {r}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// `civicproof anchor …` against the test's database (and chain, for `resume`).
+async fn anchor_command(app: &TestApp, args: &[&str], rpc: &str) -> std::process::Output {
+    let mut cmd = crate::support::civicproof_command();
+    cmd.arg("anchor")
+        .args(args)
+        .env("DATABASE_URL", &app.db.url)
+        .env("CIVICPROOF_CHAIN_RPC_URL", rpc);
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// The defect of a long demo run: a node whose account nonce moved before its log index
+/// showed the block (a read seen once) made the worker halt although its transaction had
+/// succeeded. The node's logs are hidden here for many rounds: the worker finds its events
+/// in the receipts of its own transactions and never halts.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_log_index_lagging_behind_the_nonce_never_halts_anchoring() {
+    let anvil = Anvil::start().await;
+    let proxy = RpcProxy::start(&anvil.url).await;
+    let mut settings = anchoring(&anvil, 500);
+    settings.rpc_url = Some(proxy.url.clone());
+    let (app, token) = anchored_app_with(settings).await;
+    publish(&app, &token, "air", 0, 2).await;
+    wait_anchored(&app, 1, Duration::from_secs(30)).await;
+    let before = anchors(&app).await.len();
+
+    proxy.hide_logs(true);
+    for i in 0..3 {
+        publish(&app, &token, "air", 2 + 2 * i, 4 + 2 * i).await;
+        wait_anchored(&app, 3 + 2 * i as u64, Duration::from_secs(30)).await;
+    }
+    assert!(
+        proxy.hidden.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the worker read the (hidden) logs"
+    );
+    let all = anchors(&app).await;
+    assert!(all.len() >= before + 3, "{all:?}");
+    assert!(all.iter().all(|a| a["status"] == "confirmed"), "{all:?}");
+    assert_eq!(app.db.count("SELECT count(*) FROM anchor_halts"), 0);
+    let metrics = app.metrics_text().await;
+    assert!(metrics.contains("civicproof_anchor_halted 0"), "{metrics}");
+    proxy.stop().await;
+}
+
+/// A nonce really taken by another transaction is evidence once its block is final and it
+/// is read again: then anchoring halts, quoting the transactions and blocks; `anchor status`
+/// shows the halt and `anchor resume` refuses while the chain still disagrees.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nonce_taken_by_another_transaction_halts_with_its_evidence_and_resume_refuses() {
+    let anvil = Anvil::start().await;
+    let mut settings = anchoring(&anvil, 500);
+    settings.fee_bump_secs = 3600;
+    let (app, token) = anchored_app_with(settings).await;
+    let batch = submitted_not_mined(&anvil, &app, &token).await;
+    let our_tx = batch["tx_hash"].as_str().unwrap().to_owned();
+    let ours = anvil.rpc("eth_getTransactionByHash", json!([our_tx])).await;
+    // The same account (anvil unlocks its dev accounts) sends something else at that nonce,
+    // paying more, so it replaces the anchor in the mempool and is mined instead.
+    anvil
+        .rpc(
+            "eth_sendTransaction",
+            json!([{"from": DEV_ADDRESS, "to": DEV_ADDRESS, "value": "0x0", "nonce": ours["nonce"],
+                    "gas": "0x5208", "maxFeePerGas": "0x174876e800", "maxPriorityFeePerGas": "0xba43b7400"}]),
+        )
+        .await;
+    anvil.pause_mining(false).await;
+    let state =
+        wait_chain_state(&app, Duration::from_secs(40), |s| s.starts_with("halted: ")).await;
+    for quoted in [
+        format!("nonce {}", quantity(&ours["nonce"])),
+        our_tx.clone(),
+        "final block".into(),
+        "times over".into(),
+    ] {
+        assert!(state.contains(&quoted), "{quoted:?} not in {state}");
+    }
+    let metrics = app.metrics_text().await;
+    assert!(metrics.contains("civicproof_anchor_halted 1"), "{metrics}");
+
+    let status = anchor_command(&app, &["status", "--json"], &anvil.url).await;
+    assert_eq!(status.status.code(), Some(1), "status exits 1 while halted");
+    let s: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(s["halted"], true, "{s}");
+    assert!(
+        s["halt"]["reason"].as_str().unwrap().contains(&our_tx),
+        "{s}"
+    );
+
+    let resume = anchor_command(&app, &["resume", "--by", "test-operator"], &anvil.url).await;
+    let err = String::from_utf8_lossy(&resume.stderr);
+    assert_eq!(resume.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("still disagrees") && err.contains(&our_tx),
+        "{err}"
+    );
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM anchor_halts WHERE cleared_at IS NULL"),
+        1,
+        "the halt stays"
+    );
+}
+
+/// `anchor resume` reads the chain and, when it agrees with the database, clears a halt
+/// (here one recorded as the long demo run recorded its false one), saying who cleared it
+/// and what the chain showed; the worker then anchors again.
+#[tokio::test(flavor = "multi_thread")]
+async fn anchor_resume_rechecks_the_chain_then_clears_a_halt_and_anchoring_goes_on() {
+    let anvil = Anvil::start().await;
+    let (app, token) = anchored_app(&anvil, 500).await;
+    publish(&app, &token, "air", 0, 2).await;
+    wait_anchored(&app, 1, Duration::from_secs(30)).await;
+    app.db.execute(
+        "INSERT INTO anchor_halts (reason) VALUES ('the anchoring account''s nonce 2 was used by a transaction that did not anchor batch 1')",
+    );
+    wait_chain_state(&app, Duration::from_secs(20), |s| s.starts_with("halted: ")).await;
+    publish(&app, &token, "air", 2, 4).await;
+
+    let resume = anchor_command(&app, &["resume", "--by", "test-operator"], &anvil.url).await;
+    let out = String::from_utf8_lossy(&resume.stdout);
+    assert_eq!(
+        resume.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&resume.stderr)
+    );
+    assert!(
+        out.contains("halt cleared") && out.contains("nextSeq"),
+        "{out}"
+    );
+    assert_eq!(
+        app.db.count(
+            "SELECT count(*) FROM anchor_halts WHERE cleared_by = 'test-operator' \
+             AND clear_evidence LIKE '%rootOf batch%matches%'"
+        ),
+        1
+    );
+    wait_anchored(&app, 3, Duration::from_secs(30)).await;
+    let again = anchor_command(&app, &["resume"], &anvil.url).await;
+    assert_eq!(again.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("not halted"));
+    let status = anchor_command(&app, &["status"], &anvil.url).await;
+    assert_eq!(status.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&status.stdout).contains("cleared"));
+}
+
+/// Sessions holding the anchoring worker's advisory lock in this test's database, by
+/// `application_name` (`worker`: the worker's own session; `other`: any other).
+fn anchoring_lock_holders(app: &TestApp, worker: bool) -> i64 {
+    app.db.count(&format!(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 1667855977 \
+         AND l.objid = 1667329635 AND l.database = (SELECT oid FROM pg_database \
+         WHERE datname = current_database()) AND a.application_name {} 'civicproof anchoring worker'",
+        if worker { "=" } else { "<>" }
+    ))
+}
+
+/// A database error on the worker's connection (here: its table renamed away for a moment)
+/// used to send that connection back to the pool still holding the session advisory lock,
+/// so that every replica stood by. The lock lives only in the worker's own session.
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_only_a_database_error_never_leaves_the_anchoring_lock_in_a_pooled_connection() {
+    crate::support::require_backend(civicproof_schema::Backend::Postgres);
+    let anvil = Anvil::start().await;
+    let (app, token) = anchored_app(&anvil, 500).await;
+    publish(&app, &token, "air", 0, 2).await;
+    wait_anchored(&app, 1, Duration::from_secs(30)).await;
+    assert_eq!(anchoring_lock_holders(&app, true), 1);
+
+    let failures = |text: String| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix("civicproof_anchor_failures_total "))
+            .map_or(0.0, |v| v.parse().unwrap())
+    };
+    let before = failures(app.metrics_text().await);
+    app.db
+        .execute("ALTER TABLE anchor_batches RENAME TO anchor_batches_away");
+    let until = Instant::now() + Duration::from_secs(20);
+    while failures(app.metrics_text().await) <= before {
+        assert!(Instant::now() < until, "the worker saw no database error");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.db
+        .execute("ALTER TABLE anchor_batches_away RENAME TO anchor_batches");
+    publish(&app, &token, "air", 2, 4).await;
+    wait_anchored(&app, 3, Duration::from_secs(60)).await;
+    assert_eq!(
+        anchoring_lock_holders(&app, false),
+        0,
+        "a pooled session holds the lock"
+    );
+    assert_eq!(anchoring_lock_holders(&app, true), 1);
 }

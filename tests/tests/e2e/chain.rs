@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// anvil's first development key (chain 31337 only; the server refuses it elsewhere).
@@ -174,6 +176,87 @@ impl Drop for Anvil {
             let _ = child.wait();
         }
         let _ = std::fs::remove_file(&self.state);
+    }
+}
+
+/// A JSON-RPC proxy in front of a real chain that can make the node look as a lagging node
+/// does: with `hide_logs`, `eth_getLogs` answers `[]` while every other call (nonces,
+/// receipts, state) is the chain's own. Faults are injected here; the chain stays real.
+pub struct RpcProxy {
+    pub url: String,
+    hide_logs: Arc<AtomicBool>,
+    /// `eth_getLogs` calls answered empty while hiding.
+    pub hidden: Arc<AtomicU64>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl RpcProxy {
+    pub async fn start(upstream: &str) -> Self {
+        use actix_web::{App, HttpResponse, HttpServer, web};
+        let hide_logs = Arc::new(AtomicBool::new(false));
+        let hidden = Arc::new(AtomicU64::new(0));
+        let (upstream, hide, count) = (upstream.to_owned(), hide_logs.clone(), hidden.clone());
+        let client = reqwest::Client::new();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = HttpServer::new(move || {
+            let (upstream, hide, count, client) = (
+                upstream.clone(),
+                hide.clone(),
+                count.clone(),
+                client.clone(),
+            );
+            App::new().default_service(web::to(move |body: web::Bytes| {
+                let (upstream, hide, count, client) = (
+                    upstream.clone(),
+                    hide.clone(),
+                    count.clone(),
+                    client.clone(),
+                );
+                async move {
+                    let call: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    if hide.load(Ordering::SeqCst) && call["method"] == "eth_getLogs" {
+                        count.fetch_add(1, Ordering::SeqCst);
+                        return HttpResponse::Ok()
+                            .json(json!({"jsonrpc": "2.0", "id": call["id"], "result": []}));
+                    }
+                    match client
+                        .post(&upstream)
+                        .header("content-type", "application/json")
+                        .body(body.to_vec())
+                        .send()
+                        .await
+                    {
+                        Ok(r) => HttpResponse::Ok()
+                            .content_type("application/json")
+                            .body(r.bytes().await.unwrap_or_default()),
+                        Err(_) => HttpResponse::BadGateway().finish(),
+                    }
+                }
+            }))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            url,
+            hide_logs,
+            hidden,
+            handle,
+        }
+    }
+
+    /// From now on `eth_getLogs` sees nothing (`true`) or the chain's logs again.
+    pub fn hide_logs(&self, on: bool) {
+        self.hide_logs.store(on, Ordering::SeqCst);
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
     }
 }
 

@@ -899,6 +899,13 @@ pub struct ServerProcess {
     log: PathBuf,
 }
 
+/// The `civicproof` binary as a command (operator commands run against a test's database).
+pub fn civicproof_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(ServerProcess::binary());
+    cmd.env_clear().env("NO_COLOR", "1").env("RUST_LOG", "warn");
+    cmd
+}
+
 impl ServerProcess {
     fn binary() -> PathBuf {
         if let Some(p) = std::env::var_os("CIVICPROOF_BIN") {

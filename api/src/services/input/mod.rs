@@ -1,0 +1,335 @@
+//! Publishing input: a request body (JSON array, NDJSON or CSV) turned into checked records,
+//! read as it arrives.
+//!
+//! Status policy: a body that is not what its media type says (broken JSON syntax, a bad
+//! CSV row shape) is 400; a well-formed body with a bad record is 422 naming the record's
+//! index. Every payload passes PROOFS.md section 2's JSON rules here and leaves as its
+//! canonical bytes.
+//!
+//! Memory is bounded whatever the body holds. Bodies are parsed from a stream (`body`), one
+//! record at a time (`json`, `ndjson`, `csv`), and reading stops at the record-count limit
+//! and at [`MAX_ERRORS`] problems; the rest of a body is then only hashed (for the
+//! Idempotency-Key fingerprint), never kept. A record's raw text is held only up to
+//! [`Caps::max_element_bytes`]. What a request in flight holds beyond its read buffer is the
+//! canonical payloads of the records accepted so far (at most the body size), or, once one
+//! record failed, at most [`MAX_ERRORS`] problems: a 32 MiB `[1,1,1,…]` costs 100 short
+//! problems, not 16 million.
+
+mod body;
+mod csv;
+mod json;
+mod ndjson;
+
+pub use body::{Body, in_memory, read_batch};
+
+use crate::config::Limits;
+use crate::error::{ApiError, FieldError};
+use civicproof_verify::{jcs, json as json_rules};
+use serde_json::{Map, Value};
+
+/// Problems reported for one batch at most; parsing stops at this many.
+pub const MAX_ERRORS: usize = 100;
+/// Schema problems reported for one record at most.
+const MAX_ERRORS_PER_RECORD: usize = 10;
+
+/// The media types a batch may come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchFormat {
+    Json,
+    Ndjson,
+    Csv,
+}
+
+impl BatchFormat {
+    /// From a `Content-Type` header; 415 for anything else.
+    pub fn from_content_type(ct: Option<&str>) -> Result<Self, ApiError> {
+        let essence = ct
+            .and_then(|c| c.split(';').next())
+            .map(|c| c.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        match essence.as_str() {
+            "application/json" => Ok(Self::Json),
+            "application/x-ndjson" | "application/ndjson" | "application/jsonl" => Ok(Self::Ndjson),
+            "text/csv" => Ok(Self::Csv),
+            _ => Err(ApiError::UnsupportedMediaType(
+                "Send records as application/json, application/x-ndjson or text/csv.".into(),
+            )),
+        }
+    }
+}
+
+/// One checked record, ready to sequence.
+#[derive(Debug, Clone)]
+pub struct CheckedRecord {
+    pub key: Option<String>,
+    /// `JCS(payload)`: what is hashed, stored and served.
+    pub canonical: Vec<u8>,
+}
+
+/// What one batch may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    pub max_records: usize,
+    pub max_payload_bytes: usize,
+    /// The longest raw text of one record (a JSON element, an NDJSON line, a CSV row)
+    /// that is parsed at all: 16 times the payload limit, at least 1 MiB.
+    pub max_element_bytes: usize,
+}
+
+impl Caps {
+    pub fn from_limits(limits: &Limits) -> Self {
+        Self {
+            max_records: limits.max_batch_records,
+            max_payload_bytes: limits.max_payload_bytes,
+            max_element_bytes: limits.max_payload_bytes.saturating_mul(16).max(1 << 20),
+        }
+    }
+}
+
+/// Whether a parser should go on reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+/// Checks records as the parsers find them, with every problem of every record collected
+/// (up to [`MAX_ERRORS`]), so that a publisher can fix a batch in one go. Once a record has
+/// failed, the batch cannot succeed, so accepted records are no longer kept.
+pub struct Checker<'a> {
+    caps: Caps,
+    validator: Option<&'a jsonschema::Validator>,
+    records: Vec<CheckedRecord>,
+    errors: Vec<FieldError>,
+    seen: usize,
+}
+
+impl<'a> Checker<'a> {
+    pub fn new(caps: Caps, validator: Option<&'a jsonschema::Validator>) -> Self {
+        Self {
+            caps,
+            validator,
+            records: Vec::new(),
+            errors: Vec::new(),
+            seen: 0,
+        }
+    }
+
+    /// The index the next record gets.
+    pub fn next_index(&self) -> usize {
+        self.seen
+    }
+
+    /// Takes the next record as parsed (`key`, payload) or a problem with it. Fails at once
+    /// when the batch holds more records than allowed.
+    pub fn push(
+        &mut self,
+        parsed: Result<(Option<String>, Value), String>,
+    ) -> Result<Flow, ApiError> {
+        let index = self.seen;
+        self.seen += 1;
+        if self.seen > self.caps.max_records {
+            return Err(ApiError::validation(
+                "",
+                format!(
+                    "The batch has more than {limit} records; the limit is {limit}.",
+                    limit = self.caps.max_records
+                ),
+            ));
+        }
+        match parsed.and_then(|(key, payload)| check_key(key.as_deref()).map(|()| (key, payload))) {
+            Ok((key, payload)) => self.check(index, key, payload),
+            Err(detail) => self.fail(FieldError::record(index, detail)),
+        }
+        Ok(if self.errors.len() >= MAX_ERRORS {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        })
+    }
+
+    fn fail(&mut self, e: FieldError) {
+        if self.errors.is_empty() {
+            self.records = Vec::new();
+        }
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(e);
+        }
+    }
+
+    /// Payload rules, size and schema of one record.
+    fn check(&mut self, index: usize, key: Option<String>, payload: Value) {
+        let at = |detail: String| FieldError {
+            pointer: format!("/{index}/payload"),
+            index: Some(index),
+            detail,
+        };
+        let payload = match json_rules::check_value(&payload, json_rules::MAX_DEPTH) {
+            Ok(p) => p,
+            Err(e) => return self.fail(at(e.to_string())),
+        };
+        let canonical = jcs::canonicalize(&payload);
+        if canonical.len() > self.caps.max_payload_bytes {
+            return self.fail(at(format!(
+                "the canonical payload is {} bytes; the limit is {}",
+                canonical.len(),
+                self.caps.max_payload_bytes
+            )));
+        }
+        if let Some(validator) = self.validator {
+            let mut failed = false;
+            for e in validator.iter_errors(&payload).take(MAX_ERRORS_PER_RECORD) {
+                failed = true;
+                self.fail(FieldError {
+                    pointer: format!("/{index}/payload{}", e.instance_path()),
+                    index: Some(index),
+                    detail: format!("schema: {e}"),
+                });
+            }
+            if failed {
+                return;
+            }
+        }
+        if self.errors.is_empty() {
+            self.records.push(CheckedRecord { key, canonical });
+        }
+    }
+
+    /// The batch's records, or every problem found.
+    pub fn finish(self) -> Result<Vec<CheckedRecord>, ApiError> {
+        if self.seen == 0 {
+            return Err(ApiError::validation("", "The batch contains no records."));
+        }
+        if self.errors.is_empty() {
+            Ok(self.records)
+        } else {
+            Err(ApiError::Validation(self.errors))
+        }
+    }
+}
+
+/// Parses one batch from `reader` in `format`, records checked as they come.
+pub fn parse(
+    format: BatchFormat,
+    reader: impl std::io::Read,
+    caps: Caps,
+    schema: Option<&Value>,
+    validator: Option<&jsonschema::Validator>,
+) -> Result<Vec<CheckedRecord>, ApiError> {
+    let mut checker = Checker::new(caps, validator);
+    match format {
+        BatchFormat::Json => json::parse_array(reader, caps, &mut checker)?,
+        BatchFormat::Ndjson => ndjson::parse_lines(reader, caps, &mut checker)?,
+        BatchFormat::Csv => csv::parse_csv(reader, caps, schema, &mut checker)?,
+    }
+    checker.finish()
+}
+
+/// `{"key"?: string|null, "payload": object}` and nothing else.
+fn record_fields(v: Value) -> Result<(Option<String>, Value), String> {
+    let Value::Object(mut map) = v else {
+        return Err("each record must be an object {\"key\"?, \"payload\"}".into());
+    };
+    if let Some(unknown) = map.keys().find(|k| *k != "key" && *k != "payload") {
+        return Err(format!(
+            "unknown field {unknown:?}; a record has only \"key\" and \"payload\""
+        ));
+    }
+    let key = match map.remove("key") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => return Err("key must be a string or null".into()),
+    };
+    match map.remove("payload") {
+        Some(p @ Value::Object(_)) => Ok((key, p)),
+        Some(_) => Err("payload must be a JSON object".into()),
+        None => Err("payload is missing".into()),
+    }
+}
+
+/// A JSON record's text (an array element or an NDJSON line) parsed strictly. `Err(Ok(_))`
+/// is a problem of the record (422), `Err(Err(_))` a body that is not JSON (400).
+fn parse_record(text: &[u8]) -> Result<(Option<String>, Value), Result<String, String>> {
+    match json_rules::parse_strict_with_depth(text, json_rules::MAX_DEPTH + 1) {
+        Ok(v) => record_fields(v).map_err(Ok),
+        Err(
+            e @ (json_rules::JsonError::Syntax { .. }
+            | json_rules::JsonError::TrailingData { .. }
+            | json_rules::JsonError::InvalidUtf8),
+        ) => Err(Err(e.to_string())),
+        Err(e) => Err(Ok(e.to_string())),
+    }
+}
+
+fn check_key(key: Option<&str>) -> Result<(), String> {
+    key.map_or(Ok(()), check_key_text)
+}
+
+/// A key is public forever: at most 256 UTF-8 bytes and no control characters.
+pub fn check_key_text(key: &str) -> Result<(), String> {
+    if key.len() > 256 {
+        return Err("key must be at most 256 UTF-8 bytes".into());
+    }
+    if key.chars().any(char::is_control) {
+        return Err("key must not contain control characters".into());
+    }
+    Ok(())
+}
+
+/// An object from CSV cells and header names, kept in column order.
+pub fn object_from_pairs(pairs: Vec<(String, Value)>) -> Value {
+    Value::Object(pairs.into_iter().collect::<Map<String, Value>>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caps(max_records: usize) -> Caps {
+        Caps {
+            max_records,
+            max_payload_bytes: 64 * 1024,
+            max_element_bytes: 1 << 20,
+        }
+    }
+
+    #[test]
+    fn a_body_of_millions_of_bad_records_stops_at_the_error_cap() {
+        let mut body = b"[1".to_vec();
+        body.extend(std::iter::repeat_n(*b",1", 2_000_000).flatten());
+        body.push(b']');
+        match parse(BatchFormat::Json, &body[..], caps(10_000_000), None, None) {
+            Err(ApiError::Validation(errors)) => assert_eq!(errors.len(), MAX_ERRORS),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_body_with_too_many_records_stops_at_the_limit() {
+        let body = "{\"payload\":{}}\n".repeat(50_000);
+        match parse(BatchFormat::Ndjson, body.as_bytes(), caps(1000), None, None) {
+            Err(ApiError::Validation(errors)) => {
+                assert_eq!(errors.len(), 1);
+                assert!(errors[0].detail.contains("limit is 1000"), "{errors:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_three_formats_agree() {
+        let json = br#"[{"key":"a","payload":{"x":1.50}},{"payload":{"y":"z"}}]"#;
+        let ndjson = b"{\"key\":\"a\",\"payload\":{\"x\":1.50}}\n\n{\"payload\":{\"y\":\"z\"}}\n";
+        let csv = b"key,x,y\na,1.50,\n,,z\n";
+        let out = |f, b: &[u8]| parse(f, b, caps(10), None, None).unwrap();
+        let a = out(BatchFormat::Json, json);
+        let b = out(BatchFormat::Ndjson, ndjson);
+        assert_eq!(a.len(), 2);
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!((&x.key, &x.canonical), (&y.key, &y.canonical));
+        }
+        let c = out(BatchFormat::Csv, csv);
+        assert_eq!(c[0].canonical, br#"{"x":1.5,"y":null}"#);
+        assert_eq!(c[0].key.as_deref(), Some("a"));
+    }
+}

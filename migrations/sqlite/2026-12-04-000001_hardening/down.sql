@@ -1,0 +1,4 @@
+DROP TABLE invalidations;
+ALTER TABLE anchor_halts DROP COLUMN clear_evidence;
+ALTER TABLE anchor_halts DROP COLUMN cleared_by;
+DROP TABLE anchor_batch_txs;
