@@ -337,3 +337,18 @@ pub(crate) async fn blocking<T: Send + 'static>(
     })
     .await?
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn localhost_is_refused_off_anvil_only() {
+        for prefix in ["localhost", "localhost:8080", "localhost/city"] {
+            assert!(super::check_prefix(prefix, 31337).is_ok(), "{prefix}");
+            let err = super::check_prefix(prefix, 1).unwrap_err().to_string();
+            assert!(err.contains("refused"), "{prefix}: {err}");
+        }
+        for prefix in ["data.city.example", "localhost.example", "a.localhost"] {
+            assert!(super::check_prefix(prefix, 1).is_ok(), "{prefix}");
+        }
+    }
+}

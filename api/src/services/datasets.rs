@@ -275,6 +275,9 @@ pub async fn get(
     institution: &str,
     dataset: &str,
 ) -> ApiResult<DatasetView> {
+    if !is_valid_slug(institution) || !is_valid_slug(dataset) {
+        return Err(ApiError::NotFound);
+    }
     // Counts must be current here, so read the row itself rather than the cache.
     let (inst_slug, ds_slug, vis) = (
         institution.to_owned(),

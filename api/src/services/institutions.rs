@@ -83,7 +83,8 @@ pub async fn load(state: &AppState, slug: &str) -> ApiResult<Institution> {
 }
 
 /// The institutions with these slugs, in one query (missing slugs are simply absent).
-pub async fn load_many(state: &AppState, slugs: Vec<String>) -> ApiResult<Vec<Institution>> {
+pub async fn load_many(state: &AppState, mut slugs: Vec<String>) -> ApiResult<Vec<Institution>> {
+    slugs.retain(|s| is_valid_slug(s));
     db::run(&state.pool, move |conn| {
         Ok(institutions::by_slugs(conn, &slugs)?)
     })

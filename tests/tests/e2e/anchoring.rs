@@ -909,3 +909,25 @@ async fn pg_only_a_database_error_never_leaves_the_anchoring_lock_in_a_pooled_co
     );
     assert_eq!(anchoring_lock_holders(&app, true), 1);
 }
+
+/// PROOFS.md section 1: the default prefix `localhost` is refused unless the anchor chain is
+/// anvil's 31337.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_localhost_prefix_is_refused_on_any_chain_but_31337() {
+    let anvil = Anvil::start_with(&["--chain-id", "1337"]).await;
+    let db = crate::support::TestDb::new();
+    let mut config = civicproof_api::Config::for_database(db.url.clone());
+    config.origin_prefix = "localhost".into();
+    config.anchor = anchoring(&anvil, 1000);
+    config.anchor.key = Some("11".repeat(32));
+    let dir = std::env::temp_dir().join(format!("civicproof-localhost-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    config.log_key_file = dir.join("log.key");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = civicproof_api::run(listener, config, std::future::pending())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("localhost") && err.contains("31337"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}

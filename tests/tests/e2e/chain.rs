@@ -21,6 +21,8 @@ pub struct Anvil {
     pub url: String,
     state: PathBuf,
     client: reqwest::Client,
+    /// Extra anvil flags (e.g. `--chain-id`).
+    extra: Vec<String>,
 }
 
 fn binary() -> PathBuf {
@@ -40,6 +42,11 @@ fn binary() -> PathBuf {
 impl Anvil {
     /// Starts a fresh chain on a free port.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts a fresh chain with extra anvil flags.
+    pub async fn start_with(extra: &[&str]) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -56,6 +63,7 @@ impl Anvil {
             url: format!("http://127.0.0.1:{port}"),
             state,
             client: reqwest::Client::new(),
+            extra: extra.iter().map(|a| (*a).to_owned()).collect(),
         };
         anvil.resume().await;
         anvil
@@ -72,6 +80,7 @@ impl Anvil {
                 self.state.to_str().unwrap(),
                 "--preserve-historical-states",
             ])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

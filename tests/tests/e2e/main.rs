@@ -24,6 +24,8 @@
 //! - `events`: Server-Sent Events in one process: format, resuming, heartbeats, access.
 //! - `replicas`: two replicas on one PostgreSQL and one Redis: live feeds across them,
 //!   shared rate limits and Idempotency-Keys, a Redis outage, erasure purges, cache fidelity.
+//! - `hostile`: hostile input (NUL bytes, bodies built to exhaust memory), defensive
+//!   headers, erased bytes gone from disk.
 //! - `graphql`: the GraphQL API (queries, pagination, filters, mutations' authorization,
 //!   subscriptions over WebSocket, query limits, SDL drift).
 
@@ -36,6 +38,7 @@ mod erasure;
 mod events;
 mod feed;
 mod graphql;
+mod hostile;
 mod idempotency;
 mod leaves;
 mod proofs;
