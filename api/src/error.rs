@@ -59,6 +59,12 @@ pub enum ApiError {
     IdempotencyMismatch,
     /// The entry exists but no signed checkpoint covers it yet.
     NotYetCheckpointed,
+    /// Over the caller's rate limit (a request, or an operation on a WebSocket), or over a
+    /// per-connection cap.
+    RateLimited {
+        detail: String,
+        retry_after_secs: u64,
+    },
     Unavailable(&'static str),
     Internal(anyhow::Error),
 }
@@ -86,6 +92,7 @@ impl ApiError {
             Self::Validation(_) => "validation-failed",
             Self::IdempotencyMismatch => "idempotency-key-reused",
             Self::NotYetCheckpointed => "not-yet-checkpointed",
+            Self::RateLimited { .. } => "rate-limited",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -104,6 +111,7 @@ impl ApiError {
             Self::Validation(_) => "Validation failed",
             Self::IdempotencyMismatch => "Idempotency-Key reused with a different request",
             Self::NotYetCheckpointed => "Entry not yet checkpointed",
+            Self::RateLimited { .. } => "Too many requests",
             Self::Unavailable(_) => "Service unavailable",
             Self::Internal(_) => "Internal error",
         }
@@ -115,7 +123,8 @@ impl ApiError {
             | Self::Unauthorized(d)
             | Self::Forbidden(d)
             | Self::Conflict(d)
-            | Self::UnsupportedMediaType(d) => d.clone(),
+            | Self::UnsupportedMediaType(d)
+            | Self::RateLimited { detail: d, .. } => d.clone(),
             Self::NotFound => "No such resource, or it is not visible to this caller.".into(),
             Self::InFlight => {
                 "A request with this Idempotency-Key is still being processed; retry later.".into()
@@ -185,6 +194,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) | Self::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -206,6 +216,11 @@ impl ResponseError for ApiError {
             }
             Self::InFlight | Self::NotYetCheckpointed | Self::Unavailable(_) => {
                 resp.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            }
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => {
+                resp.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             _ => {}
         }

@@ -69,6 +69,7 @@ pub fn build_state(config: Config, local_addr: std::net::SocketAddr) -> anyhow::
         cluster,
         admin_token_hash,
         public_url,
+        stopping: Arc::new(tokio::sync::watch::channel(false).0),
         anchoring: None,
     })
 }
@@ -186,6 +187,7 @@ pub async fn serve(
         res = server_task => { res??; }
         () = &mut shutdown => {
             tracing::info!("shutting down: draining requests");
+            state.stopping.send_replace(true);
             handle.stop(true).await;
         }
     }

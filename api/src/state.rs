@@ -41,6 +41,9 @@ pub struct AppState {
     pub admin_token_hash: Option<[u8; 32]>,
     /// Base URL for links, without a trailing slash.
     pub public_url: String,
+    /// Becomes true when the server starts to shut down: live streams and sockets end then
+    /// (clients reconnect elsewhere) instead of holding the drain to its timeout.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
     /// On-chain anchoring, when configured (set by `anchor::setup::attach` at start).
     pub anchoring: Option<Arc<crate::anchor::setup::Anchoring>>,
 }

@@ -7,5 +7,6 @@ pub mod datasets;
 pub mod entries;
 pub mod idempotency;
 pub mod institutions;
+pub mod invalidations;
 pub mod tokens;
 pub mod tree;

@@ -3,9 +3,11 @@
 //! Messages are short text lines tagged with the sending process, which skips its own:
 //! - `A <from> <dataset id> <first seq> <end seq>`: entries were appended (live feeds);
 //! - `P <from> <dataset id> <seq>`: a record was erased (purge its bundles and the
-//!   dataset's feed pages).
+//!   dataset's feed pages);
+//! - `R <from> <token id>`: a token was revoked (close its live streams and sockets).
 //!
-//! Delivery is at most once. What covers a lost message: live followers read the log from
+//! Delivery is at most once. What covers a lost message: erasures and revocations are also
+//! in the database outbox every replica follows (`invalidations`); live followers read the log from
 //! PostgreSQL whenever they see a gap or a resync notice, and a replica whose subscription
 //! drops clears its process-memory caches and ignores them until it has resubscribed (so a
 //! purge it never heard of cannot leave a stale bundle behind). While unsubscribed it sends
@@ -22,7 +24,6 @@ pub const OUTBOUND_CAPACITY: usize = 16_384;
 /// Appends up to this many entries are read back once per replica and handed to followers.
 const READ_BACK_ENTRIES: i64 = 100;
 const RESUBSCRIBE_DELAY: Duration = Duration::from_millis(500);
-const RESYNC_TICK: Duration = Duration::from_secs(1);
 /// How long Redis may stay unreachable before a subscription that did not end is dropped.
 const HUNG_AFTER: Duration = Duration::from_secs(2);
 
@@ -33,9 +34,8 @@ pub enum Outbound {
         first_seq: i64,
         end_seq: i64,
     },
-    Purge {
-        dataset_id: i64,
-        seq: i64,
+    Revoked {
+        token_id: uuid::Uuid,
     },
 }
 
@@ -43,8 +43,8 @@ pub fn channel(prefix: &str) -> String {
     format!("{prefix}bus")
 }
 
-/// Sends queued messages in order. Purges are retried until Redis has them (marker set,
-/// cached bundles deleted, replicas told); appends are dropped while Redis is down.
+/// Sends queued messages in order; they are dropped while Redis is down (followers resync
+/// from the database, and the outbox carries revocations).
 pub async fn publisher(
     state: AppState,
     mut rx: mpsc::Receiver<Outbound>,
@@ -55,34 +55,22 @@ pub async fn publisher(
         return;
     };
     let chan = channel(&cluster.prefix);
-    let mut pending_purges: Vec<(i64, i64)> = Vec::new();
     loop {
         let msg = tokio::select! {
             _ = stop.changed() => return,
             m = rx.recv() => m,
-            () = tokio::time::sleep(RESYNC_TICK), if !pending_purges.is_empty() => None,
         };
-        match msg {
+        let line = match msg {
             Some(Outbound::Appended {
                 dataset_id,
                 first_seq,
                 end_seq,
-            }) => {
-                let line = format!("A {} {dataset_id} {first_seq} {end_seq}", cluster.instance);
-                let cmd = ::redis::cmd("PUBLISH").arg(&chan).arg(line).clone();
-                link.query::<i64>(&cmd).await;
-            }
-            Some(Outbound::Purge { dataset_id, seq }) => pending_purges.push((dataset_id, seq)),
-            None => {}
-        }
-        let mut still = Vec::new();
-        for (dataset_id, seq) in pending_purges.drain(..) {
-            let pipe = purge_pipeline(&cluster, dataset_id, seq);
-            if link.pipe::<::redis::Value>(&pipe).await.is_none() {
-                still.push((dataset_id, seq));
-            }
-        }
-        pending_purges = still;
+            }) => format!("A {} {dataset_id} {first_seq} {end_seq}", cluster.instance),
+            Some(Outbound::Revoked { token_id }) => format!("R {} {token_id}", cluster.instance),
+            None => return,
+        };
+        let cmd = ::redis::cmd("PUBLISH").arg(&chan).arg(line).clone();
+        link.query::<i64>(&cmd).await;
     }
 }
 
@@ -146,6 +134,13 @@ async fn handle(state: &AppState, line: &str) {
         return;
     };
     if from == state.cluster.instance {
+        return;
+    }
+    if kind == "R" {
+        match parts.next().map(uuid::Uuid::parse_str) {
+            Some(Ok(token_id)) => state.cluster.revocations.announce(token_id),
+            _ => tracing::warn!(line, "bad revocation message"),
+        }
         return;
     }
     let nums: Vec<i64> = parts.filter_map(|p| p.parse().ok()).collect();

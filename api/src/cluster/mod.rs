@@ -3,7 +3,9 @@
 //! equivalents for a single process.
 //!
 //! - [`link`]: the managed connection and its health flag;
-//! - [`bus`]: cross-replica messages (appends for live feeds, erasure purges);
+//! - [`bus`]: cross-replica messages (appends for live feeds, erasure purges, revocations);
+//! - [`invalidations`]: the outbox every replica follows, so erasures and revocations reach
+//!   it even when the bus did not;
 //! - [`bundles`]: the proof bundle cache;
 //! - [`feed_cache`]: feed pages keyed by the dataset head;
 //! - [`ratelimit`]: GCRA rate limits per token and client address;
@@ -15,6 +17,7 @@ pub mod bus;
 pub mod config;
 pub mod feed_cache;
 pub mod idempotency;
+pub mod invalidations;
 pub mod link;
 pub mod ratelimit;
 pub mod stats;
@@ -42,6 +45,8 @@ pub struct Cluster {
     pub feed: feed_cache::FeedCache,
     pub limiter: ratelimit::Limiter,
     pub stats: Arc<stats::CacheStats>,
+    /// Revoked tokens, for this process's live streams and sockets.
+    pub revocations: invalidations::Revocations,
     /// True while this process receives bus messages (always, without Redis): only then may
     /// it trust process-memory caches that other replicas purge.
     subscribed: AtomicBool,
@@ -93,6 +98,7 @@ impl Cluster {
             bundles: bundles::L1::new(c.bundle_cache_entries),
             feed: feed_cache::FeedCache::new(c.feed_cache_bytes),
             stats,
+            revocations: invalidations::Revocations::default(),
             outbound: tx,
             outbound_rx: std::sync::Mutex::new(Some(rx)),
             bundle_ttl_secs: c.bundle_cache_ttl_secs,
@@ -149,8 +155,10 @@ impl Cluster {
     }
 }
 
-/// Starts the probe, the bus subscriber and the bus publisher (no-ops without Redis).
+/// Starts the outbox follower and, with Redis, the probe, the bus subscriber and the bus
+/// publisher.
 pub fn start(state: &AppState, stop: tokio::sync::watch::Receiver<bool>) {
+    tokio::spawn(invalidations::follow(state.clone(), stop.clone()));
     let cluster = state.cluster.clone();
     let Some(link) = cluster.link.clone() else {
         return;
@@ -317,22 +325,36 @@ pub async fn cached_bundle(
     Ok((fresh, public))
 }
 
-/// After an erasure commits: purge the record's bundles and the dataset's feed pages here,
-/// in Redis and (over the bus) on every replica, before the erasure is answered. When Redis
-/// cannot take the purge now, the bus publisher retries it until it can.
-pub async fn erased(state: &AppState, dataset_id: i64, seq: i64) {
+/// After an erasure commits (its outbox row `outbox_id` with it): purge the record's bundles
+/// and the dataset's feed pages here, in Redis and (over the bus) on every replica, before
+/// the erasure is answered. When Redis cannot take the purge now, whichever replica follows
+/// the outbox next with Redis up does it ([`invalidations`]).
+pub async fn erased(state: &AppState, dataset_id: i64, seq: i64, outbox_id: i64) {
+    state.cluster.purge_local(dataset_id, seq);
+    if purge_redis(state, dataset_id, seq).await {
+        let marked = crate::db::run(&state.pool, move |c| {
+            Ok(civicproof_schema::queries::invalidations::mark_purged(
+                c,
+                &[outbox_id],
+            )?)
+        })
+        .await;
+        if let Err(e) = marked {
+            tracing::debug!(error = %e, "erasure purged in Redis but not marked; purged again later");
+        }
+    }
+}
+
+/// Marks a record erased in Redis, deletes its cached bundles and tells the replicas, in one
+/// atomic pipeline; false when Redis is not configured, down, or failed.
+pub async fn purge_redis(state: &AppState, dataset_id: i64, seq: i64) -> bool {
     let cluster = &state.cluster;
-    cluster.purge_local(dataset_id, seq);
-    let Some(link) = cluster.redis() else {
-        cluster.send(bus::Outbound::Purge { dataset_id, seq });
-        return;
-    };
-    if link
-        .pipe::<::redis::Value>(&bus::purge_pipeline(cluster, dataset_id, seq))
-        .await
-        .is_none()
-    {
-        cluster.send(bus::Outbound::Purge { dataset_id, seq });
+    match cluster.redis() {
+        Some(link) => link
+            .pipe::<::redis::Value>(&bus::purge_pipeline(cluster, dataset_id, seq))
+            .await
+            .is_some(),
+        None => false,
     }
 }
 

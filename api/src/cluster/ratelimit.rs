@@ -220,6 +220,72 @@ pub fn client_addr(
     Some(last_trusted)
 }
 
+/// What the limiter says of one request or WebSocket operation.
+pub enum Verdict {
+    /// No limit applies.
+    Unlimited,
+    Allowed(Decision),
+    Refused(Decision),
+    /// Redis should have answered and the limiter fails closed.
+    Unavailable,
+}
+
+impl Verdict {
+    /// The error a refused request or operation answers.
+    pub fn error(&self) -> Option<crate::error::ApiError> {
+        match self {
+            Self::Unlimited | Self::Allowed(_) => None,
+            Self::Refused(d) => Some(crate::error::ApiError::RateLimited {
+                detail: format!(
+                    "This client may make {} requests per {} s; retry in {} s.",
+                    d.limit, d.window_secs, d.retry_after_secs
+                ),
+                retry_after_secs: d.retry_after_secs,
+            }),
+            Self::Unavailable => Some(crate::error::ApiError::Unavailable("The rate limiter")),
+        }
+    }
+}
+
+/// Counts one request (or WebSocket operation) of `caller` from `addr` against its limit:
+/// per token for a token, per client address without one.
+pub async fn judge(
+    state: &crate::state::AppState,
+    caller: &Caller,
+    addr: Option<IpAddr>,
+) -> Verdict {
+    let cluster = &state.cluster;
+    let Some(subject) = cluster.limiter.subject(caller, addr) else {
+        return Verdict::Unlimited;
+    };
+    let redis = cluster.redis().map(|l| (l, cluster.prefix.as_str()));
+    match cluster
+        .limiter
+        .check(&subject, redis, cluster.link.is_some())
+        .await
+    {
+        Ok(d) if d.allowed => Verdict::Allowed(d),
+        Ok(d) => {
+            cluster
+                .stats
+                .rate_limited
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Verdict::Refused(d)
+        }
+        Err(()) => Verdict::Unavailable,
+    }
+}
+
+/// The client address of a request (see [`client_addr`]).
+pub fn request_addr(req: &actix_web::HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    client_addr(req.peer_addr().map(|a| a.ip()), &forwarded, trusted)
+}
+
 /// The middleware: counts every request but health, readiness and metrics, and answers 429
 /// (or 503 when failing closed) before the handler runs. The caller it resolves is left in
 /// the request for the `Caller` extractor, so a token costs one lookup.
@@ -254,31 +320,19 @@ pub async fn middleware(
         },
         None => Caller::Anonymous,
     };
-    let cluster = &state.cluster;
-    let forwarded: Vec<&str> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let addr = client_addr(
-        req.peer_addr().map(|a| a.ip()),
-        &forwarded,
-        &state.config.trusted_proxies,
-    );
-    let Some(subject) = cluster.limiter.subject(&caller, addr) else {
-        return next.call(req).await;
-    };
-    let redis = cluster.redis().map(|l| (l, cluster.prefix.as_str()));
-    let decision = match cluster
-        .limiter
-        .check(&subject, redis, cluster.link.is_some())
-        .await
-    {
-        Ok(d) => d,
-        Err(()) => {
-            let err = crate::error::ApiError::Unavailable("The rate limiter");
+    let addr = request_addr(req.request(), &state.config.trusted_proxies);
+    let verdict = judge(&state, &caller, addr).await;
+    let decision = match &verdict {
+        Verdict::Unlimited => return next.call(req).await,
+        Verdict::Allowed(d) | Verdict::Refused(d) => *d,
+        Verdict::Unavailable => {
+            let err = verdict.error().expect("unavailable is an error");
             return Ok(req.error_response(err));
         }
+    };
+    let mut resp = match verdict.error() {
+        None => next.call(req).await?,
+        Some(err) => req.error_response(err),
     };
     let headers = [
         ("ratelimit-limit", decision.limit.to_string()),
@@ -289,30 +343,6 @@ pub async fn middleware(
             format!("{};w={}", decision.limit, decision.window_secs),
         ),
     ];
-    let mut resp = if decision.allowed {
-        next.call(req).await?
-    } else {
-        cluster
-            .stats
-            .rate_limited
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let problem = crate::error::Problem {
-            r#type: "https://civicproof.org/problems/rate-limited".into(),
-            title: "Too many requests".into(),
-            status: 429,
-            detail: format!(
-                "This client may make {} requests per {} s; retry in {} s.",
-                decision.limit, decision.window_secs, decision.retry_after_secs
-            ),
-            errors: None,
-        };
-        let http = actix_web::HttpResponse::TooManyRequests()
-            .insert_header(("content-type", "application/problem+json"))
-            .insert_header(("cache-control", "no-store"))
-            .insert_header(("retry-after", decision.retry_after_secs.to_string()))
-            .body(serde_json::to_vec(&problem).unwrap_or_default());
-        req.into_response(http)
-    };
     for (name, value) in headers {
         if let Ok(v) = HeaderValue::from_str(&value) {
             resp.headers_mut().insert(HeaderName::from_static(name), v);

@@ -25,10 +25,13 @@ pub fn to_graphql(err: &ApiError) -> Error {
         tracing::error!(error = ?cause, "internal error (GraphQL)");
     }
     let problem = err.problem();
-    let retry = matches!(
-        err,
-        ApiError::InFlight | ApiError::NotYetCheckpointed | ApiError::Unavailable(_)
-    );
+    let retry = match err {
+        ApiError::InFlight | ApiError::NotYetCheckpointed | ApiError::Unavailable(_) => Some(1),
+        ApiError::RateLimited {
+            retry_after_secs, ..
+        } => Some(*retry_after_secs),
+        _ => None,
+    };
     let mut ext = ErrorExtensionValues::default();
     fill(
         &mut ext,
@@ -45,7 +48,7 @@ fn fill(
     code: &str,
     status: u16,
     errors: Option<&[FieldError]>,
-    retry: bool,
+    retry: Option<u64>,
 ) {
     ext.set("code", code);
     ext.set("status", i32::from(status));
@@ -57,8 +60,8 @@ fn fill(
             .unwrap_or_default();
         ext.set("errors", Value::List(list));
     }
-    if retry {
-        ext.set("retryAfter", 1);
+    if let Some(secs) = retry {
+        ext.set("retryAfter", secs);
     }
 }
 
@@ -94,7 +97,7 @@ pub fn from_problem(body: &str) -> Error {
             .collect()
     });
     let mut ext = ErrorExtensionValues::default();
-    fill(&mut ext, code, status, errors.as_deref(), false);
+    fill(&mut ext, code, status, errors.as_deref(), None);
     with_extensions(detail, ext)
 }
 
@@ -114,9 +117,18 @@ pub fn server_error(err: &ApiError) -> ServerError {
 /// A request error with this code (limits checked before execution).
 pub fn request_error(code: &str, status: u16, message: impl Into<String>) -> ServerError {
     let mut ext = ErrorExtensionValues::default();
-    fill(&mut ext, code, status, None, false);
+    fill(&mut ext, code, status, None, None);
     let mut se = ServerError::new(message, None);
     se.extensions = Some(ext);
+    se
+}
+
+/// `err` as a request-level error (no location or path): what an operation refused before
+/// it ran answers.
+pub fn refusal(err: &ApiError) -> ServerError {
+    let e = to_graphql(err);
+    let mut se = ServerError::new(e.message, None);
+    se.extensions = e.extensions;
     se
 }
 

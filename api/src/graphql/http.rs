@@ -7,26 +7,23 @@
 //!   request object (no batches), at most `CIVICPROOF_MAX_BODY_BYTES`.
 //! - The token comes from `Authorization: Bearer`, resolved exactly as for REST: a
 //!   malformed, unknown or revoked token is 401, never anonymous. A WebSocket takes it from
-//!   the `connection_init` payload `{"Authorization": "Bearer …"}`, never from the URL.
+//!   the `connection_init` payload `{"Authorization": "Bearer …"}`, never from the URL, and
+//!   checks it again for every operation (`ws`).
 //! - Executed requests answer 200 with `data` and `errors`; transport failures (401, 400,
 //!   413, 415) answer their status with a GraphQL error body carrying the same code.
 
-use crate::auth::{self, Caller};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::errors::response_for;
 use crate::graphql::graphiql;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::raw;
 use crate::graphql::schema::CivicSchema;
-use crate::graphql::subscription::ConnectionToken;
+use crate::graphql::ws;
 use crate::routes::records::read_body;
 use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use async_graphql_actix_web::GraphQLSubscription;
-
-/// The only WebSocket subprotocol accepted.
-const WS_PROTOCOL: &str = "graphql-transport-ws";
 
 /// Registers `/graphql` with its schema.
 pub fn configure(schema: CivicSchema) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -129,51 +126,17 @@ async fn get(
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(',').map(str::trim).collect::<Vec<_>>())
         .unwrap_or_default();
-    if offered.first() != Some(&WS_PROTOCOL) {
+    if offered.first() != Some(&ws::PROTOCOL) {
         let err = ApiError::BadRequest(format!(
-            "Subscriptions speak {WS_PROTOCOL}: offer it (first) in Sec-WebSocket-Protocol."
+            "Subscriptions speak {}: offer it (first) in Sec-WebSocket-Protocol.",
+            ws::PROTOCOL
         ));
         return Ok(json(err.status_code(), &response_for(&err)));
     }
-    let st = state.get_ref().clone();
-    GraphQLSubscription::new(schema.get_ref().clone())
-        .on_connection_init(move |init| async move {
-            let (caller, token) = connection_caller(&st, &init)
-                .await
-                .map_err(|e| async_graphql::Error::new(e.problem().detail))?;
-            let mut data = async_graphql::Data::default();
-            data.insert(caller);
-            if let Some(token) = token {
-                data.insert(ConnectionToken(token));
-            }
-            data.insert(Loaders::new(&st));
-            Ok(data)
-        })
-        .start(&req, payload)
-}
-
-/// The caller of a WebSocket and its token: the `Authorization` member of the
-/// `connection_init` payload (`"Bearer <token>"`), resolved as for HTTP; anonymous without
-/// one.
-async fn connection_caller(
-    state: &AppState,
-    init: &serde_json::Value,
-) -> ApiResult<(Caller, Option<String>)> {
-    let value = init.as_object().and_then(|m| {
-        m.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
-            .map(|(_, v)| v)
-    });
-    let header = match value {
-        None | Some(serde_json::Value::Null) => return Ok((Caller::Anonymous, None)),
-        Some(v) => v.as_str(),
-    };
-    let token = header
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty() && t.len() <= 256)
-        .ok_or_else(|| {
-            ApiError::Unauthorized("The bearer token is malformed, unknown or revoked.".into())
-        })?;
-    Ok((auth::resolve(state, token).await?, Some(token.to_owned())))
+    ws::serve(
+        schema.get_ref().clone(),
+        state.get_ref().clone(),
+        &req,
+        payload,
+    )
 }

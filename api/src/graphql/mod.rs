@@ -6,7 +6,8 @@
 //! idempotency live once. Errors carry REST's problem codes (`errors`), requests are bounded
 //! before execution (`limits`), and lookups by key are batched (`loaders`).
 //!
-//! Layout: `schema` (build and SDL), `http` (endpoints and the WebSocket handshake),
+//! Layout: `schema` (build and SDL), `http` (endpoints and the WebSocket handshake), `ws`
+//! (the WebSocket: per-operation token, rate limit and caps),
 //! `graphiql` (the page and its vendored assets), `query`, `mutation`, `subscription` (the
 //! roots), `types` (objects, inputs, enums, the `Seq` scalar, connections), `pagination`
 //! (connection arguments and cursors), `raw` (stored JSON text sent as is).
@@ -23,6 +24,7 @@ pub mod raw;
 pub mod schema;
 pub mod subscription;
 pub mod types;
+mod ws;
 
 pub use http::configure;
 pub use schema::{CivicSchema, build, sdl};

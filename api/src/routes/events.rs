@@ -104,6 +104,10 @@ async fn pump(
 ) {
     let clients = &state.cluster.stats.sse_clients;
     clients.fetch_add(1, Ordering::Relaxed);
+    // A revoked token ends its streams at once (this process, the bus or the outbox).
+    let mut revocations = state.cluster.revocations.subscribe();
+    let token_id = follower.token_id();
+    let mut stopping = state.stopping.subscribe();
     // Tell EventSource how soon to reconnect, and flush the headers at once.
     if tx
         .send(Bytes::from_static(b"retry: 1000\n: ok\n\n"))
@@ -113,6 +117,16 @@ async fn pump(
         loop {
             let event = tokio::select! {
                 () = tx.closed() => break,
+                // Shutting down: the client resumes elsewhere with Last-Event-ID.
+                _ = stopping.wait_for(|s| *s) => break,
+                revoked = revocations.recv(), if token_id.is_some() => match revoked {
+                    Ok(id) if Some(id) == token_id => break,
+                    Ok(_) => continue,
+                    Err(_) => {
+                        follower.recheck_token();
+                        continue;
+                    }
+                },
                 next = tokio::time::timeout(heartbeat, follower.next()) => next,
             };
             let bytes = match event {

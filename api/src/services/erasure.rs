@@ -10,7 +10,7 @@ use crate::services::publish::sequencing_time;
 use crate::services::records::parse_seq;
 use crate::state::AppState;
 use civicproof_schema::models::{Entry, NewErasureNote};
-use civicproof_schema::queries::{datasets, entries};
+use civicproof_schema::queries::{datasets, entries, invalidations};
 use civicproof_verify::envelope::{self, Envelope, ErasureReason};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -70,6 +70,7 @@ pub async fn erase(
             return Err(ApiError::Conflict("This record is already erased.".into()));
         }
         entries::erase_payload(conn, ds_id, target)?;
+        let outbox_id = invalidations::record_erasure(conn, ds_id, target)?;
         let seq = locked.entry_count;
         let published_at = sequencing_time(locked.last_published_at);
         let env = Envelope::Erasure {
@@ -110,17 +111,21 @@ pub async fn erase(
                 },
             )?;
         }
-        Ok(Erased {
-            seq: seq as u64,
-            leaf_hash: hex::encode(leaf_hash),
-            erases: target as u64,
-        })
+        Ok((
+            Erased {
+                seq: seq as u64,
+                leaf_hash: hex::encode(leaf_hash),
+                erases: target as u64,
+            },
+            outbox_id,
+        ))
     })
     .await?;
+    let (erased, outbox_id) = erased;
     if let Err(e) = db::run(&state.pool, |conn| Ok(entries::flush_erased(conn)?)).await {
         tracing::warn!(error = %e, "erased bytes not yet flushed from the write-ahead log");
     }
-    crate::cluster::erased(state, ds.id, target).await;
+    crate::cluster::erased(state, ds.id, target, outbox_id).await;
     state.fanout.notify(crate::fanout::Appended::range(
         ds.id,
         erased.seq as i64,

@@ -97,6 +97,16 @@ impl Follower {
         })
     }
 
+    /// The id of the token this follower reads with, if any (its revocation ends the stream).
+    pub fn token_id(&self) -> Option<uuid::Uuid> {
+        self.token.as_ref().and(self.caller.token_id())
+    }
+
+    /// Resolves the token again before the next delivery (a revocation may have been missed).
+    pub fn recheck_token(&mut self) {
+        self.token_checked = Instant::now() - TOKEN_RECHECK;
+    }
+
     /// The next entry, waiting for one when caught up; `None` when the server shuts down.
     /// Cancel-safe: state changes only after each await completes, so a caller may race it
     /// against a timer (heartbeats) and call it again.

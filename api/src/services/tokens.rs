@@ -7,8 +7,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::services::institutions;
 use crate::state::AppState;
 use crate::views::{IssuedToken, TokenView};
-use civicproof_schema::models::{Institution, NewToken};
-use civicproof_schema::queries::tokens;
+use civicproof_schema::models::{Institution, NewToken, Token};
+use civicproof_schema::queries::{invalidations, tokens};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -136,6 +136,21 @@ pub async fn revoke(
     if !allowed.contains(&role) {
         return Err(ApiError::NotFound);
     }
-    let revoked = db::run(&state.pool, move |conn| Ok(tokens::revoke(conn, id)?)).await?;
+    let revoked = revoke_by_id(state, id).await?;
     Ok(TokenView::new(revoked, Some(inst.slug)))
+}
+
+/// Revokes a token, records the revocation in the invalidation outbox in the same
+/// transaction, and closes the token's live streams and sockets here and (over the bus or
+/// the outbox) on every replica. Requests that present it fail at once everywhere: tokens
+/// are looked up in the database on every request and every WebSocket operation.
+pub async fn revoke_by_id(state: &AppState, id: Uuid) -> ApiResult<Token> {
+    let revoked = db::transaction(&state.pool, move |conn| {
+        let token = tokens::revoke(conn, id)?;
+        invalidations::record_revocation(conn, id)?;
+        Ok(token)
+    })
+    .await?;
+    crate::cluster::invalidations::revoked(state, id);
+    Ok(revoked)
 }
