@@ -24,6 +24,15 @@ pub struct Config {
     #[arg(long, env = "CIVICPROOF_DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: u32,
 
+    /// PostgreSQL cancels a statement of a pooled connection after this many milliseconds
+    /// (0: never); the request answers 503.
+    #[arg(
+        long,
+        env = "CIVICPROOF_DB_STATEMENT_TIMEOUT_MS",
+        default_value_t = 15_000
+    )]
+    pub db_statement_timeout_ms: u64,
+
     /// The admin bearer token; unset: admin routes answer 401.
     #[arg(long, env = "CIVICPROOF_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -120,6 +129,7 @@ impl Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.into(),
             db_pool_size: 8,
+            db_statement_timeout_ms: 15_000,
             admin_token: None,
             origin_prefix: "localhost".into(),
             public_url: None,

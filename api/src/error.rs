@@ -240,6 +240,13 @@ impl From<diesel::result::Error> for ApiError {
                 tracing::warn!(error = %err, "database connection lost");
                 Self::Unavailable("The database")
             }
+            // PostgreSQL cancelled a statement past CIVICPROOF_DB_STATEMENT_TIMEOUT_MS.
+            Error::DatabaseError(DatabaseErrorKind::Unknown, ref info)
+                if info.message().contains("statement timeout") =>
+            {
+                tracing::warn!(error = %err, "statement cancelled by the statement timeout");
+                Self::Unavailable("The database")
+            }
             // SQLite's write lock stayed taken past busy_timeout: overload, retry later.
             Error::DatabaseError(DatabaseErrorKind::Unknown, ref info)
                 if info.message().starts_with("database is locked") =>

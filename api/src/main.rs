@@ -90,11 +90,21 @@ enum AnchorTask {
 
 #[derive(Subcommand)]
 enum AdminTask {
-    /// Issue an admin token stored (hashed) in the database; printed once.
+    /// Issue an admin token stored (hashed) in the database; the token is printed once, on
+    /// stdout, and its id on stderr.
     IssueAdminToken {
         #[arg(long)]
         label: Option<String>,
     },
+    /// List the admin tokens (id, label, created, revoked; never the tokens).
+    ListAdminTokens {
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an admin token by id; running servers refuse it at once and close its streams
+    /// within a second.
+    RevokeAdminToken { id: uuid::Uuid },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -138,10 +148,11 @@ fn main() -> anyhow::Result<()> {
                 let mut conn = connect(&database_url)?;
                 let token = new_token();
                 let hash = token_hash(&token);
+                let issued_id = uuid::Uuid::new_v4();
                 civicproof_schema::queries::tokens::insert(
                     &mut conn,
                     &civicproof_schema::models::NewToken {
-                        id: uuid::Uuid::new_v4(),
+                        id: issued_id,
                         token_hash: &hash,
                         role: "admin",
                         institution_id: None,
@@ -149,6 +160,48 @@ fn main() -> anyhow::Result<()> {
                     },
                 )?;
                 println!("{token}");
+                eprintln!("admin token id {id}", id = issued_id);
+                Ok(())
+            }
+            AdminTask::ListAdminTokens { json } => {
+                let rows =
+                    civicproof_schema::queries::tokens::list_admin(&mut connect(&database_url)?)?;
+                if json {
+                    let list: Vec<_> = rows
+                        .iter()
+                        .map(|t| {
+                            serde_json::json!({"id": t.id, "label": t.label, "created_at": t.created_at,
+                                               "revoked_at": t.revoked_at})
+                        })
+                        .collect();
+                    println!("{}", serde_json::Value::from(list));
+                } else {
+                    for t in rows {
+                        println!(
+                            "{}  {}  created {}  {}",
+                            t.id,
+                            t.label.as_deref().unwrap_or("-"),
+                            t.created_at.to_rfc3339(),
+                            t.revoked_at.map_or("active".to_owned(), |r| format!(
+                                "revoked {}",
+                                r.to_rfc3339()
+                            ))
+                        );
+                    }
+                }
+                Ok(())
+            }
+            AdminTask::RevokeAdminToken { id } => {
+                let mut conn = connect(&database_url)?;
+                if civicproof_schema::queries::tokens::admin_by_id(&mut conn, id)?.is_none() {
+                    anyhow::bail!("no admin token has id {id}");
+                }
+                let t = civicproof_schema::queries::tokens::revoke_and_announce(&mut conn, id)?;
+                tracing::warn!(token_id = %id, "admin token revoked");
+                println!(
+                    "revoked admin token {id} at {}",
+                    t.revoked_at.map(|r| r.to_rfc3339()).unwrap_or_default()
+                );
                 Ok(())
             }
         },

@@ -26,6 +26,8 @@ use utoipa::{Modify, OpenApi};
         routes::tokens::issue,
         routes::tokens::list,
         routes::tokens::revoke,
+        routes::tokens::list_admin,
+        routes::tokens::revoke_admin,
         routes::datasets::list,
         routes::datasets::create,
         routes::datasets::get,

@@ -37,6 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .service(tokens::issue)
         .service(tokens::list)
         .service(tokens::revoke)
+        .service(tokens::list_admin)
+        .service(tokens::revoke_admin)
         .service(datasets::list)
         .service(datasets::create)
         .service(datasets::get)

@@ -25,6 +25,8 @@ pub fn build_state(config: Config, local_addr: std::net::SocketAddr) -> anyhow::
         &config.database_url,
         config.db_pool_size,
         metrics.db_queries.clone(),
+        (config.db_statement_timeout_ms > 0)
+            .then(|| Duration::from_millis(config.db_statement_timeout_ms)),
     )
     .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?;
     // The embedded mode (SQLite) migrates on every start: it has no operator to run

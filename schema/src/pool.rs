@@ -141,15 +141,18 @@ const SQLITE_POOL_MAX: u32 = 8;
 /// Builds a pool without opening connections eagerly, so a server can start (and answer
 /// `/readyz` with 503) while the database is still coming up.
 pub fn connect(database_url: &str, max_size: u32) -> Result<Pool, String> {
-    connect_counted(database_url, max_size, Arc::new(AtomicU64::new(0)))
+    connect_counted(database_url, max_size, Arc::new(AtomicU64::new(0)), None)
 }
 
 /// As [`connect`], and every statement a pooled connection runs (transaction control
-/// included) adds one to `queries`.
+/// included) adds one to `queries`. With `statement_timeout`, PostgreSQL cancels any
+/// statement of a pooled connection that runs longer (lock waits included), so no request
+/// holds a connection indefinitely.
 pub fn connect_counted(
     database_url: &str,
     max_size: u32,
     queries: Arc<AtomicU64>,
+    statement_timeout: Option<Duration>,
 ) -> Result<Pool, String> {
     let target = DbTarget::parse(database_url)?;
     let max_size = match target {
@@ -161,17 +164,28 @@ pub fn connect_counted(
         .min_idle(Some(0))
         .connection_timeout(Duration::from_secs(5))
         .test_on_check_out(false)
-        .connection_customizer(Box::new(QueryCounter(queries)))
+        .connection_customizer(Box::new(Session {
+            queries,
+            statement_timeout,
+        }))
         .build_unchecked(Manager { target }))
 }
 
-/// Installs, on each new pooled connection, an instrumentation counting finished queries.
+/// Sets up each new pooled connection: the statement timeout, and an instrumentation
+/// counting finished queries.
 #[derive(Debug)]
-struct QueryCounter(Arc<AtomicU64>);
+struct Session {
+    queries: Arc<AtomicU64>,
+    statement_timeout: Option<Duration>,
+}
 
-impl CustomizeConnection<Conn, diesel::r2d2::Error> for QueryCounter {
+impl CustomizeConnection<Conn, diesel::r2d2::Error> for Session {
     fn on_acquire(&self, conn: &mut Conn) -> Result<(), diesel::r2d2::Error> {
-        let queries = self.0.clone();
+        if let (Some(t), AnyConnection::Pg(pg)) = (self.statement_timeout, &mut *conn) {
+            pg.batch_execute(&format!("SET statement_timeout = {}", t.as_millis()))
+                .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        let queries = self.queries.clone();
         conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
             if matches!(event, InstrumentationEvent::FinishQuery { .. }) {
                 queries.fetch_add(1, Ordering::Relaxed);

@@ -90,7 +90,7 @@ async fn execute(
             )
         })?;
     let request = request.data(caller).data(Loaders::new(state));
-    Ok(schema.execute_raw(request).await)
+    Ok(crate::db::scoped(schema.execute_raw(request)).await)
 }
 
 fn json(status: StatusCode, resp: &async_graphql::Response) -> HttpResponse {

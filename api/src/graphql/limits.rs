@@ -7,7 +7,9 @@
 //!   fragment measured once, so fragment bombs fail here in linear time instead of blowing up
 //!   later validation;
 //! - complexity: at most [`MAX_COMPLEXITY`], where a connection costs its page size times
-//!   its selection, a proof [`PROOF_COST`] and a `totalCount` [`COUNT_COST`];
+//!   its selection, a proof [`PROOF_COST`], a `totalCount` [`COUNT_COST`] and a payload
+//!   filter [`PAYLOAD_FILTER_COST`]; aliases each pay in full. What an operation then asks
+//!   of the database while it runs is bounded separately (`crate::db::Budget`);
 //! - page size: 1 to `CIVICPROOF_MAX_PAGE_SIZE` (1,000), checked by each connection.
 
 use crate::graphql::errors::request_error;
@@ -28,6 +30,9 @@ pub const DEFAULT_PAGE: usize = 100;
 pub const MAX_PAGE_FOR_COST: usize = 1_000;
 pub const PROOF_COST: usize = 100;
 pub const COUNT_COST: usize = 10;
+/// A `records(payload: …)` connection: its filter reads the dataset's payloads (once per
+/// connection, so every alias pays it).
+pub const PAYLOAD_FILTER_COST: usize = 100;
 
 /// The complexity of a connection field: its page size times the cost of one item.
 pub fn page_cost(first: Option<i32>, last: Option<i32>, child: usize) -> usize {
@@ -36,6 +41,21 @@ pub fn page_cost(first: Option<i32>, last: Option<i32>, child: usize) -> usize {
         .map(|n| n.clamp(1, MAX_PAGE_FOR_COST as i32) as usize)
         .unwrap_or(DEFAULT_PAGE);
     n.saturating_mul(child.max(1)).saturating_add(1)
+}
+
+/// The complexity of a `records` connection: its page, plus the payload filter's scan.
+pub fn records_cost(
+    first: Option<i32>,
+    last: Option<i32>,
+    payload: Option<&serde_json::Value>,
+    child: usize,
+) -> usize {
+    let filter = if payload.is_some() {
+        PAYLOAD_FILTER_COST
+    } else {
+        0
+    };
+    page_cost(first, last, child).saturating_add(filter)
 }
 
 /// Checks the document's size, parses it (the engine reuses the parsed document) and checks

@@ -184,22 +184,34 @@ impl Executor for ConnExecutor {
             futures_util::stream::once(async move { Response::from_errors(vec![refusal(&err)]) })
                 .boxed()
         };
-        let permit = match self.conn.place(is_subscription(&mut request)) {
+        let subscription = is_subscription(&mut request);
+        let permit = match self.conn.place(subscription) {
             Ok(p) => p,
             Err(err) => return refused(err),
         };
         let (schema, conn) = (self.schema.clone(), self.conn.clone());
         async move {
-            match conn.admit().await {
-                Ok(caller) => schema
-                    .execute_stream(request.data(caller), session_data)
-                    .map(move |response| {
-                        let _held = &permit;
-                        response
-                    })
-                    .boxed(),
-                Err(err) => refused(err),
-            }
+            let caller = match conn.admit().await {
+                Ok(caller) => caller,
+                Err(err) => return refused(err),
+            };
+            let request = request.data(caller);
+            let responses = if subscription {
+                schema.execute_stream(request, session_data)
+            } else {
+                // A query or mutation: one answer, under the same database budget as HTTP.
+                let request = request.data(Loaders::new(&conn.state));
+                futures_util::stream::once(crate::db::scoped(async move {
+                    crate::graphql::raw::parse_binary(schema.execute_raw(request).await)
+                }))
+                .boxed()
+            };
+            responses
+                .map(move |response| {
+                    let _held = &permit;
+                    response
+                })
+                .boxed()
         }
         .flatten_stream()
         .boxed()

@@ -63,3 +63,35 @@ pub async fn revoke(
     let (inst, id) = path.into_inner();
     Ok(HttpResponse::Ok().json(tokens::revoke(&state, &caller, &inst, &id).await?))
 }
+
+/// List the admin tokens issued with `civicproof admin issue-admin-token` (never the tokens
+/// themselves).
+#[utoipa::path(
+    get, path = "/v1/admin/tokens", tag = "tokens",
+    responses((status = 200, body = Vec<TokenView>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/v1/admin/tokens")]
+pub async fn list_admin(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    let admins = tokens::list_admin(&state, &caller).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({ "tokens": admins })))
+}
+
+/// Revoke an admin token; effective at once on every replica.
+#[utoipa::path(
+    delete, path = "/v1/admin/tokens/{id}", tag = "tokens",
+    params(("id" = String, Path, description = "token id")),
+    responses((status = 200, body = TokenView), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[delete("/v1/admin/tokens/{id}")]
+pub async fn revoke_admin(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(tokens::revoke_admin(&state, &caller, &path).await?))
+}

@@ -336,6 +336,7 @@ pub async fn list_with_ids(
 /// How many datasets the catalog `filter` matches for this caller (`after_id` ignored).
 pub async fn count(state: &AppState, caller: &Caller, filter: CatalogFilter) -> ApiResult<u64> {
     crate::services::text::check_catalog_filter(&filter)?;
+    db::scan()?;
     let vis = caller.visibility();
     let n = db::run(&state.pool, move |conn| {
         Ok(datasets::count(conn, &filter, vis)?)

@@ -190,6 +190,9 @@ pub async fn page(
     limit: usize,
 ) -> ApiResult<(Vec<Entry>, bool)> {
     crate::services::text::check_feed_filter(&q.filter)?;
+    if !q.filter.payload.is_empty() {
+        db::scan()?;
+    }
     let (after, filter) = (q.after, q.filter.clone());
     let mut rows = db::run(&state.pool, move |conn| {
         Ok(entries::page(
@@ -217,6 +220,9 @@ pub async fn page_before(
     limit: usize,
 ) -> ApiResult<(Vec<Entry>, bool)> {
     crate::services::text::check_feed_filter(&q.filter)?;
+    if !q.filter.payload.is_empty() {
+        db::scan()?;
+    }
     let (after, filter) = (q.after, q.filter.clone());
     let mut rows = db::run(&state.pool, move |conn| {
         Ok(entries::page_before(
@@ -238,6 +244,7 @@ pub async fn page_before(
 /// How many entries match the filter (cursors ignored).
 pub async fn count(state: &AppState, dataset_id: i64, filter: &FeedFilter) -> ApiResult<u64> {
     crate::services::text::check_feed_filter(filter)?;
+    db::scan()?;
     let filter = filter.clone();
     let n = db::run(&state.pool, move |conn| {
         Ok(entries::count(conn, dataset_id, &filter)?)

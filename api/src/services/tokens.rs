@@ -8,7 +8,7 @@ use crate::services::institutions;
 use crate::state::AppState;
 use crate::views::{IssuedToken, TokenView};
 use civicproof_schema::models::{Institution, NewToken, Token};
-use civicproof_schema::queries::{invalidations, tokens};
+use civicproof_schema::queries::tokens;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -145,12 +145,29 @@ pub async fn revoke(
 /// the outbox) on every replica. Requests that present it fail at once everywhere: tokens
 /// are looked up in the database on every request and every WebSocket operation.
 pub async fn revoke_by_id(state: &AppState, id: Uuid) -> ApiResult<Token> {
-    let revoked = db::transaction(&state.pool, move |conn| {
-        let token = tokens::revoke(conn, id)?;
-        invalidations::record_revocation(conn, id)?;
-        Ok(token)
+    let revoked = db::run(&state.pool, move |conn| {
+        Ok(tokens::revoke_and_announce(conn, id)?)
     })
     .await?;
     crate::cluster::invalidations::revoked(state, id);
     Ok(revoked)
+}
+
+/// The admin tokens issued with `civicproof admin issue-admin-token` (never the tokens).
+pub async fn list_admin(state: &AppState, caller: &Caller) -> ApiResult<Vec<TokenView>> {
+    caller.require_admin()?;
+    let rows = db::run(&state.pool, |conn| Ok(tokens::list_admin(conn)?)).await?;
+    Ok(rows.into_iter().map(|t| TokenView::new(t, None)).collect())
+}
+
+/// Revokes an admin token; effective at once. The admin token from configuration
+/// (`CIVICPROOF_ADMIN_TOKEN`) is not stored and is changed by changing the configuration.
+pub async fn revoke_admin(state: &AppState, caller: &Caller, id: &str) -> ApiResult<TokenView> {
+    caller.require_admin()?;
+    let id = Uuid::parse_str(id).map_err(|_| ApiError::NotFound)?;
+    db::run(&state.pool, move |conn| {
+        tokens::admin_by_id(conn, id)?.ok_or(ApiError::NotFound)
+    })
+    .await?;
+    Ok(TokenView::new(revoke_by_id(state, id).await?, None))
 }

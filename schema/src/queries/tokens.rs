@@ -74,3 +74,32 @@ pub fn revoke(conn: &mut Conn, id: Uuid) -> QueryResult<Token> {
         other => Err(other),
     })
 }
+
+/// The admin tokens (`civicproof admin issue-admin-token`), newest first.
+pub fn list_admin(conn: &mut Conn) -> QueryResult<Vec<Token>> {
+    tokens::table
+        .filter(tokens::institution_id.is_null())
+        .order((tokens::created_at.desc(), tokens::id.asc()))
+        .select(Token::as_select())
+        .load(conn)
+}
+
+/// An admin token by id.
+pub fn admin_by_id(conn: &mut Conn, id: Uuid) -> QueryResult<Option<Token>> {
+    tokens::table
+        .filter(tokens::id.eq(id))
+        .filter(tokens::institution_id.is_null())
+        .select(Token::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Revokes a token and records the revocation in the invalidation outbox, in one
+/// transaction, so that every server closes the token's streams and sockets.
+pub fn revoke_and_announce(conn: &mut Conn, id: Uuid) -> QueryResult<Token> {
+    crate::tx::transaction(conn, |conn| {
+        let token = revoke(conn, id)?;
+        crate::queries::invalidations::record_revocation(conn, id)?;
+        Ok(token)
+    })
+}

@@ -1,7 +1,7 @@
 //! The authorization matrix of API.md: anonymous, reader, publisher of another institution,
 //! own publisher, admin. Restricted datasets answer 404 to outsiders on every route.
 
-use crate::support::{ADMIN_TOKEN, World, assert_problem};
+use crate::support::{ADMIN_TOKEN, Sse, TestApp, World, assert_problem};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -369,4 +369,87 @@ async fn metrics_need_the_admin_token_and_name_no_dataset() {
         !text.contains("cards") && !text.contains("/city/"),
         "metrics must not name datasets"
     );
+}
+
+/// `civicproof admin …` against the test's database.
+async fn admin_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    let mut cmd = crate::support::civicproof_command();
+    cmd.arg("admin").args(args).env("DATABASE_URL", &app.db.url);
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// Admin tokens from `civicproof admin issue-admin-token` can be listed and revoked (CLI and
+/// API); a revocation from the CLI, which no server hears of directly, still ends the
+/// token's live streams within a second (the invalidation outbox) and is refused at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_tokens_are_listed_and_revoked_from_the_cli_and_the_api() {
+    let w = World::new().await;
+    let app = &w.app;
+    let issued = admin_cli(app, &["issue-admin-token", "--label", "ops"]).await;
+    assert!(issued.status.success());
+    let token = String::from_utf8(issued.stdout).unwrap().trim().to_owned();
+    let id = String::from_utf8(issued.stderr)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("admin token id ").map(str::to_owned))
+        .expect("the id on stderr");
+    assert_eq!(app.get("/metrics", Some(&token)).await.status(), 200);
+    let listed = admin_cli(app, &["list-admin-tokens", "--json"]).await;
+    let list: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["label"], "ops");
+    assert!(list[0]["revoked_at"].is_null());
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains(&token));
+    let api: Value = app.get_json("/v1/admin/tokens", Some(ADMIN_TOKEN)).await;
+    assert_eq!(api["tokens"][0]["id"], id.as_str());
+    for t in [&w.publisher, &w.reader] {
+        let r = app.get("/v1/admin/tokens", Some(t)).await;
+        assert_problem(r, 403, "forbidden").await;
+    }
+
+    let mut live = Sse::open(app, "/v1/datasets/city/cards/events", Some(&token), &[]).await;
+    let revoked = admin_cli(app, &["revoke-admin-token", &id]).await;
+    assert!(revoked.status.success(), "{revoked:?}");
+    assert_problem(app.get("/metrics", Some(&token)).await, 401, "unauthorized").await;
+    let started = std::time::Instant::now();
+    assert!(
+        live.next().await.is_none(),
+        "the stream outlived the revocation"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    let listed = admin_cli(app, &["list-admin-tokens", "--json"]).await;
+    let list: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert!(list[0]["revoked_at"].is_string(), "{list}");
+
+    // The API revokes too; unknown ids and other institutions' tokens are 404.
+    let second = admin_cli(app, &["issue-admin-token"]).await;
+    let second_token = String::from_utf8(second.stdout).unwrap().trim().to_owned();
+    let second_id = String::from_utf8(second.stderr)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("admin token id ").map(str::to_owned))
+        .unwrap();
+    let del = |id: String| {
+        app.request(
+            reqwest::Method::DELETE,
+            &format!("/v1/admin/tokens/{id}"),
+            Some(ADMIN_TOKEN),
+        )
+        .send()
+    };
+    assert_eq!(del(second_id).await.unwrap().status(), 200);
+    assert_problem(
+        app.get("/metrics", Some(&second_token)).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+    assert_problem(del(uuid_v4_like()).await.unwrap(), 404, "not-found").await;
+    assert_problem(del("nope".into()).await.unwrap(), 404, "not-found").await;
+}
+
+fn uuid_v4_like() -> String {
+    "00000000-0000-4000-8000-000000000000".into()
 }

@@ -121,3 +121,46 @@ async fn restricted_events_need_a_reader_token_in_the_header() {
         .await;
     assert_eq!(s.entries(1).await[0].0, 1);
 }
+
+/// Revoking a reader token ends its live streams at once, before anything more is
+/// delivered, and the token is refused from then on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_token_ends_its_streams_at_once() {
+    let w = World::new().await;
+    let app = &w.app;
+    let issued: Value = app
+        .post_json(
+            "/v1/institutions/city/tokens",
+            Some(&w.publisher),
+            &json!({"role": "reader"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = issued["token"].as_str().unwrap();
+    let mut s = Sse::open(app, "/v1/datasets/city/cards/events", Some(token), &[]).await;
+    let r = app
+        .request(
+            reqwest::Method::DELETE,
+            &format!(
+                "/v1/institutions/city/tokens/{}",
+                issued["id"].as_str().unwrap()
+            ),
+            Some(&w.publisher),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    app.publish_ok(&w.publisher, "city", "cards", &batch(0, 1))
+        .await;
+    let started = std::time::Instant::now();
+    assert!(
+        s.next().await.is_none(),
+        "the stream delivered after revocation"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    let r = app.get("/v1/datasets/city/cards/events", Some(token)).await;
+    assert_problem(r, 401, "unauthorized").await;
+}

@@ -1783,3 +1783,80 @@ async fn a_connection_holds_a_bounded_number_of_subscriptions() {
         "the freed place was not given to a new subscription"
     );
 }
+
+/// The defect: one anonymous document of ~600 aliased `records(payload: …) { totalCount }`
+/// fields ran 600 scans at once, took the whole pool, and everyone else got 503. Aliases
+/// now pay for their filters statically, and at run time one operation uses at most two
+/// connections at once and ten scans in all, so other callers are served throughout.
+#[tokio::test(flavor = "multi_thread")]
+async fn aliased_scans_cannot_take_the_pool_from_other_callers() {
+    let app = TestApp::spawn_with(|c| c.db_pool_size = 4).await;
+    app.institution("city").await;
+    let p = app.token("city", "publisher").await;
+    app.dataset(&p, "air", "public", json!({})).await;
+    for chunk in 0..4 {
+        let batch: Vec<Value> = (0..2_500)
+            .map(|i| json!({"payload": {"sensor": format!("s{}", i % 7), "n": chunk * 2_500 + i}}))
+            .collect();
+        app.publish_ok(&p, "city", "air", &Value::from(batch)).await;
+    }
+    let fields = |n: usize, with_payload: bool| {
+        (0..n)
+            .map(|i| {
+                let filter = if with_payload {
+                    format!(r#", payload: {{sensor: "s{}"}}"#, i % 7)
+                } else {
+                    String::new()
+                };
+                format!("a{i}: records(first: 1{filter}) {{ totalCount }}")
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    // 600 payload-filtered aliases: refused before anything runs.
+    let q = format!(
+        r#"{{ dataset(institution: "city", slug: "air") {{ {} }} }}"#,
+        fields(600, true)
+    );
+    assert!(q.len() < 64 * 1024);
+    let body = gql(&app, None, &q, json!({})).await;
+    assert_eq!(
+        first_code(&body),
+        "bad-request",
+        "{}",
+        &body.to_string()[..300]
+    );
+    assert!(body["data"].is_null());
+
+    // 300 plain counts fit the static cost; at run time only ten counts run, two at a time,
+    // and the REST reads of another caller meanwhile all succeed.
+    let q = format!(
+        r#"{{ dataset(institution: "city", slug: "air") {{ {} }} }}"#,
+        fields(300, false)
+    );
+    let heavy = gql(&app, None, &q, json!({}));
+    let others = async {
+        let mut statuses = Vec::new();
+        for _ in 0..40 {
+            let r = app.get("/v1/datasets/city/air/records?limit=5", None).await;
+            statuses.push(r.status().as_u16());
+        }
+        statuses
+    };
+    let (body, statuses) = tokio::join!(heavy, others);
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let counted = (0..300)
+        .filter(|i| body["data"]["dataset"][format!("a{i}")]["totalCount"] == 10_000)
+        .count();
+    assert_eq!(counted, 10, "ten counts ran");
+    let refused = body["errors"].as_array().unwrap();
+    assert_eq!(refused.len(), 290);
+    assert!(
+        refused[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("asks too much of the database"),
+        "{}",
+        refused[0]
+    );
+}

@@ -232,3 +232,39 @@ async fn sqlite_only_erased_payload_bytes_leave_the_database_files() {
         "erased bytes remain in the database files"
     );
 }
+
+/// PostgreSQL: a statement that waits too long (here on a row lock another session holds)
+/// is cancelled after the statement timeout: the request answers 503 and its connection
+/// goes back to the pool, instead of waiting indefinitely.
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_only_a_statement_past_the_timeout_is_cancelled_with_503() {
+    require_backend(civicproof_schema::Backend::Postgres);
+    let app = TestApp::spawn_with(|c| c.db_statement_timeout_ms = 500).await;
+    app.institution("city").await;
+    let p = app.token("city", "publisher").await;
+    app.dataset(&p, "air", "public", json!({})).await;
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let url = app.db.url.clone();
+    let holder = std::thread::spawn(move || {
+        use diesel::connection::SimpleConnection;
+        let mut conn = civicproof_schema::establish(&url).unwrap();
+        conn.batch_execute("BEGIN; SELECT * FROM datasets FOR UPDATE;")
+            .unwrap();
+        locked_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+        conn.batch_execute("ROLLBACK;").unwrap();
+    });
+    locked_rx.recv().unwrap();
+    let started = std::time::Instant::now();
+    let r = app
+        .publish(&p, "city", "air", &json!([{"payload": {"a": 1}}]))
+        .await;
+    let waited = started.elapsed();
+    assert_problem(r, 503, "unavailable").await;
+    assert!(waited < std::time::Duration::from_secs(5), "{waited:?}");
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    app.publish_ok(&p, "city", "air", &json!([{"payload": {"a": 2}}]))
+        .await;
+}

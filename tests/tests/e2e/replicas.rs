@@ -557,3 +557,99 @@ async fn cached_feed_pages_follow_appends_on_any_replica() {
         assert!(seen, "seq {seq} on A's page");
     }
 }
+
+/// The defect of a long run: the erasing replica could not reach Redis and then restarted,
+/// so its queued purge was lost, and the other replica kept serving the erased payload from
+/// process memory (no expiry) and Redis (24 h). The invalidation outbox reaches every cache
+/// of every replica anyway.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_erasure_reaches_every_replica_when_the_eraser_lost_redis_and_restarted() {
+    let redis = RedisServer::start().await;
+    let cut = TcpCut::start(redis.port).await;
+    let a = TestApp::spawn_with(|c| c.cluster.redis_url = Some(cut.redis_url())).await;
+    let b = a
+        .replica_with(|c| c.cluster.redis_url = Some(redis.url()))
+        .await;
+    // C keeps no process-memory bundles: it serves what Redis holds.
+    let c = a
+        .replica_with(|c| {
+            c.cluster.redis_url = Some(redis.url());
+            c.cluster.bundle_cache_entries = 0;
+        })
+        .await;
+    for app in [&a, &b, &c] {
+        wait_redis(app, true).await;
+    }
+    let p = city(&a).await;
+    a.publish_ok(
+        &p,
+        "city",
+        "air",
+        &json!([{"key": "x", "payload": {"secret": "erase-me"}}, {"payload": {"n": 1}}]),
+    )
+    .await;
+    let proof = "/v1/datasets/city/air/records/0/proof";
+    let feed = "/v1/datasets/city/air/records?limit=10";
+    for app in [&b, &b, &c, &c] {
+        for path in [proof, feed] {
+            assert!(
+                app.get(path, None)
+                    .await
+                    .text()
+                    .await
+                    .unwrap()
+                    .contains("erase-me")
+            );
+        }
+    }
+    assert!(
+        bundle_hits(&b).await >= 1.0,
+        "B serves the bundle from memory"
+    );
+
+    cut.cut();
+    wait_redis(&a, false).await;
+    let r = a
+        .post_json(
+            "/v1/datasets/city/air/records/0/erasure",
+            Some(&p),
+            &json!({"reason": "legal-erasure"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    // A restarts: whatever it queued in memory is gone (it owns the test database, which
+    // must outlive B and C).
+    let a = a.restart().await;
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut stale = Vec::new();
+        for (name, app) in [("B", &b), ("C", &c)] {
+            for path in [proof, feed] {
+                let r = app.get(path, None).await;
+                assert_eq!(r.status(), 200, "{name} {path}");
+                if r.text().await.unwrap().contains("erase-me") {
+                    stale.push(format!("{name} {path}"));
+                }
+            }
+        }
+        if stale.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "still served after the erasure: {stale:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Healed, A serves from Redis again and nothing stale either.
+    cut.restore();
+    wait_redis(&a, true).await;
+    assert!(
+        !a.get(proof, None)
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("erase-me")
+    );
+}

@@ -1,7 +1,7 @@
 //! A dataset: metadata, counts, its newest checkpoint and its log of records.
 
 use crate::error::{ApiError, ApiResult};
-use crate::graphql::limits::page_cost;
+use crate::graphql::limits::records_cost;
 use crate::graphql::pagination::{parse_record_cursor, window};
 use crate::graphql::types::connections::{RecordConnection, records_page};
 use crate::graphql::types::enums::Access;
@@ -156,7 +156,7 @@ impl Dataset {
     /// forward, `last`/`before` backward; cursors are the REST feed's `next_cursor` values.
     /// `hasPreviousPage` is computed when paging backward and `hasNextPage` when paging
     /// forward; the other is false (Relay allows this).
-    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "records_cost(first, last, payload.as_ref(), child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn records(
         &self,
