@@ -138,7 +138,6 @@ diesel::table! {
         status -> Nullable<Int2>,
         response -> Nullable<Text>,
         created_at -> Timestamptz,
-        lease_until -> Timestamptz,
     }
 }
 

@@ -628,8 +628,10 @@ impl Worker {
                     "next-seq",
                     format!(
                         "the chain's nextSeq is {next} at the head but batches up to {} were \
-                         confirmed",
-                        confirmed - 1
+                         confirmed: a reorg deeper than the finality policy ({}) undid \
+                         confirmed anchors, or the chain was replaced",
+                        confirmed - 1,
+                        describe(self.a.finality())
                     ),
                 )
                 .await;
@@ -743,6 +745,13 @@ impl Worker {
         .context("database task")?;
         self.conn = conn;
         result
+    }
+}
+
+fn describe(f: super::chain::Finality) -> String {
+    match f {
+        super::chain::Finality::Finalized => "the chain's finalized tag".into(),
+        super::chain::Finality::Confirmations(k) => format!("{k} confirmations"),
     }
 }
 

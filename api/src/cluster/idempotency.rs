@@ -1,75 +1,53 @@
-//! The Idempotency-Key fast path across replicas. PostgreSQL keeps the durable record (see
-//! `services::publish`); Redis holds, per (dataset, key), either the in-flight lock
-//! (`SET NX PX`, so two replicas receiving the same key at once never both proceed) or the
-//! final answer for fast replays. When Redis is down every request takes the PostgreSQL
-//! path, which is correct on its own.
+//! The Idempotency-Key fast path across replicas. PostgreSQL (or SQLite) keeps the durable
+//! answer and decides (see `services::publish`: the key is taken inside the publishing
+//! transaction); Redis holds, per (dataset, key), a copy of the final answer for fast
+//! replays. When Redis is down every request takes the database path, which is correct on
+//! its own.
 
 use crate::services::publish::Replayed;
 use crate::state::AppState;
 
-/// What Redis says about a key before the PostgreSQL path runs.
+/// What Redis knows of a key.
 #[derive(Debug)]
-pub enum Begin {
-    /// Go on (with the lock held when Redis is up).
-    Proceed,
+pub enum Found {
+    /// Nothing: the database decides.
+    Nothing,
     Replay(Replayed),
     Mismatch,
-    InFlight,
 }
 
 fn redis_key(state: &AppState, dataset_id: i64, key: &str) -> String {
     format!("{}idem:{dataset_id}:{key}", state.cluster.prefix)
 }
 
-/// Takes the in-flight lock or reads the answer already given.
-pub async fn begin(
-    state: &AppState,
-    dataset_id: i64,
-    key: &str,
-    fingerprint: &[u8],
-    lease_ms: u64,
-) -> Begin {
+/// The answer already given to `key`, if Redis has it.
+pub async fn replay(state: &AppState, dataset_id: i64, key: &str, fingerprint: &[u8]) -> Found {
     let Some(link) = state.cluster.redis() else {
-        return Begin::Proceed;
+        return Found::Nothing;
     };
     let rkey = redis_key(state, dataset_id, key);
-    let fp = hex::encode(fingerprint);
-    let lock = ::redis::cmd("SET")
-        .arg(&rkey)
-        .arg(format!("L {fp}"))
-        .arg("NX")
-        .arg("PX")
-        .arg(lease_ms)
-        .clone();
-    match link.query::<Option<String>>(&lock).await {
-        Some(Some(_)) => return Begin::Proceed,
-        None => return Begin::Proceed,
-        Some(None) => {}
-    }
-    let existing = link
+    let Some(value) = link
         .query::<Option<String>>(&::redis::cmd("GET").arg(&rkey).clone())
         .await
-        .flatten();
-    let Some(value) = existing else {
-        // Gone between the two commands: PostgreSQL decides.
-        return Begin::Proceed;
+        .flatten()
+    else {
+        return Found::Nothing;
     };
     let mut parts = value.splitn(4, ' ');
     match (parts.next(), parts.next()) {
-        (_, Some(other)) if other != fp => Begin::Mismatch,
-        (Some("L"), _) => Begin::InFlight,
-        (Some("D"), _) => match (parts.next().and_then(|s| s.parse().ok()), parts.next()) {
-            (Some(status), Some(body)) => Begin::Replay(Replayed {
+        (Some("D"), Some(other)) if other != hex::encode(fingerprint) => Found::Mismatch,
+        (Some("D"), Some(_)) => match (parts.next().and_then(|s| s.parse().ok()), parts.next()) {
+            (Some(status), Some(body)) => Found::Replay(Replayed {
                 status,
                 body: body.to_owned(),
             }),
-            _ => Begin::Proceed,
+            _ => Found::Nothing,
         },
-        _ => Begin::Proceed,
+        _ => Found::Nothing,
     }
 }
 
-/// Stores the final answer (replacing the lock), kept as long as PostgreSQL keeps it.
+/// Stores the final answer, kept as long as the database keeps it.
 pub async fn complete(
     state: &AppState,
     dataset_id: i64,
@@ -89,21 +67,4 @@ pub async fn complete(
         .arg(ttl_secs)
         .clone();
     link.query::<()>(&cmd).await;
-}
-
-/// Frees the lock after a server-side failure, so a retry may run at once.
-pub async fn release(state: &AppState, dataset_id: i64, key: &str, fingerprint: &[u8]) {
-    let Some(link) = state.cluster.redis() else {
-        return;
-    };
-    // Hashed once: the script's SHA is what EVALSHA sends.
-    static RELEASE: std::sync::LazyLock<::redis::Script> = std::sync::LazyLock::new(|| {
-        ::redis::Script::new(
-            r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-        )
-    });
-    let mut inv = RELEASE.prepare_invoke();
-    inv.key(redis_key(state, dataset_id, key))
-        .arg(format!("L {}", hex::encode(fingerprint)));
-    link.invoke::<i64>(inv).await;
 }

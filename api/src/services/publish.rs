@@ -21,8 +21,6 @@ use utoipa::ToSchema;
 
 /// How long an Idempotency-Key is kept (API.md: at least 24 h).
 const IDEMPOTENCY_TTL_HOURS: i64 = 24;
-/// How long an in-flight claim holds before a crashed request's key may be reused.
-const IDEMPOTENCY_LEASE_SECS: i64 = 120;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PublishedEntry {
@@ -87,114 +85,87 @@ pub async fn publish(
     )
     .await?;
     let Some(key) = req.idempotency_key else {
-        return append(state, &ds, &inst.slug, parsed?, None)
-            .await
-            .map(PublishOutcome::Created);
+        return append(state, &ds, &inst.slug, parsed?, None).await;
     };
-    // Redis first (when there is one): the in-flight lock across replicas and fast replays.
-    match idem_fast::begin(
-        state,
-        ds.id,
-        &key,
-        &fingerprint,
-        IDEMPOTENCY_LEASE_SECS as u64 * 1000,
-    )
-    .await
-    {
-        idem_fast::Begin::Replay(r) => return Ok(PublishOutcome::Replayed(r)),
-        idem_fast::Begin::Mismatch => return Err(ApiError::IdempotencyMismatch),
-        idem_fast::Begin::InFlight => return Err(ApiError::InFlight),
-        idem_fast::Begin::Proceed => {}
+    // Redis first (when there is one): a fast replay of an answer already given.
+    match idem_fast::replay(state, ds.id, &key, &fingerprint).await {
+        idem_fast::Found::Replay(r) => return Ok(PublishOutcome::Replayed(r)),
+        idem_fast::Found::Mismatch => return Err(ApiError::IdempotencyMismatch),
+        idem_fast::Found::Nothing => {}
     }
-    let outcome = publish_keyed(state, &ds, &inst.slug, parsed, &key, &fingerprint).await;
-    let ttl = IDEMPOTENCY_TTL_HOURS as u64 * 3600;
-    match &outcome {
-        Ok(PublishOutcome::Created(result)) => {
-            let body = serde_json::to_string(result).map_err(ApiError::internal)?;
-            idem_fast::complete(state, ds.id, &key, &fingerprint, 201, &body, ttl).await;
-        }
-        Ok(PublishOutcome::Replayed(r)) => {
-            idem_fast::complete(state, ds.id, &key, &fingerprint, r.status, &r.body, ttl).await;
-        }
-        Err(err @ (ApiError::Validation(_) | ApiError::BadRequest(_))) => {
-            let body = serde_json::to_string(&err.problem()).map_err(ApiError::internal)?;
-            let status = actix_web::ResponseError::status_code(err).as_u16();
-            idem_fast::complete(state, ds.id, &key, &fingerprint, status, &body, ttl).await;
-        }
-        Err(_) => idem_fast::release(state, ds.id, &key, &fingerprint).await,
-    }
-    outcome
+    let outcome = match parsed {
+        Ok(records) => append(state, &ds, &inst.slug, records, Some((&key, &fingerprint))).await?,
+        Err(err) => keep_client_error(state, &ds, &key, &fingerprint, err).await?,
+    };
+    // The answer, for fast replays on every replica.
+    let (status, body) = match &outcome {
+        PublishOutcome::Created(result) => (
+            201,
+            serde_json::to_string(result).map_err(ApiError::internal)?,
+        ),
+        PublishOutcome::Replayed(r) => (r.status, r.body.clone()),
+    };
+    idem_fast::complete(state, ds.id, &key, &fingerprint, status, &body, TTL_SECS).await;
+    Ok(outcome)
 }
 
-/// The durable Idempotency-Key path in PostgreSQL: claim, append, complete.
-async fn publish_keyed(
+/// How long an answer is kept for its Idempotency-Key, in seconds.
+const TTL_SECS: u64 = IDEMPOTENCY_TTL_HOURS as u64 * 3600;
+
+/// A batch that failed validation: its problem is the key's final answer (a retry with the
+/// same body gets it again), kept unless the key already has an answer, which is replayed.
+/// Fails with `err` once it is kept.
+async fn keep_client_error(
     state: &AppState,
     ds: &civicproof_schema::models::Dataset,
-    institution_slug: &str,
-    parsed: ApiResult<Vec<CheckedRecord>>,
     key: &str,
     fingerprint: &[u8],
+    err: ApiError,
 ) -> ApiResult<PublishOutcome> {
-    let (key, fingerprint) = (key.to_owned(), fingerprint.to_vec());
-    // Microseconds, as PostgreSQL stores them: the claim is identified by this instant.
-    let now = Utc::now()
-        .duration_trunc(Duration::microseconds(1))
-        .unwrap_or_else(|_| Utc::now());
-    let (ds_id, key_c, fp) = (ds.id, key.clone(), fingerprint.clone());
-    let claim = db::run(&state.pool, move |conn| {
-        Ok(idempotency::claim(
-            conn,
-            ds_id,
-            &key_c,
-            &fp,
-            now,
-            now + Duration::seconds(IDEMPOTENCY_LEASE_SECS),
-            now - Duration::hours(IDEMPOTENCY_TTL_HOURS),
-        )?)
+    if !matches!(err, ApiError::Validation(_) | ApiError::BadRequest(_)) {
+        return Err(err);
+    }
+    let problem = serde_json::to_string(&err.problem()).map_err(ApiError::internal)?;
+    let status = actix_web::ResponseError::status_code(&err).as_u16();
+    let (ds_id, k, fp, body) = (ds.id, key.to_owned(), fingerprint.to_vec(), problem.clone());
+    let earlier = db::transaction(&state.pool, move |conn| {
+        if let Some(found) = take_key(conn, ds_id, &k, &fp)? {
+            return Ok(Some(found));
+        }
+        idempotency::record(conn, ds_id, &k, &fp, status as i16, &body, Utc::now())?;
+        Ok(None)
     })
     .await?;
-    if let idempotency::Claim::Existing(rec) = claim {
-        if rec.request_hash != fingerprint {
-            return Err(ApiError::IdempotencyMismatch);
+    match earlier {
+        Some(r) => Ok(PublishOutcome::Replayed(r)),
+        None => {
+            idem_fast::complete(state, ds.id, key, fingerprint, status, &problem, TTL_SECS).await;
+            Err(err)
         }
-        return match (rec.status, rec.response) {
-            (Some(status), Some(body)) => Ok(PublishOutcome::Replayed(Replayed {
-                status: status as u16,
-                body,
-            })),
-            _ => Err(ApiError::InFlight),
-        };
     }
-    let appended = match parsed {
-        Ok(records) => append(state, ds, institution_slug, records, Some((&key, now))).await,
-        Err(e) => Err(e),
-    };
-    match appended {
-        Ok(result) => Ok(PublishOutcome::Created(result)),
-        Err(err @ (ApiError::Validation(_) | ApiError::BadRequest(_))) => {
-            // A client error is the request's final answer: keep it, so a retry gets it too.
-            let problem = serde_json::to_string(&err.problem()).map_err(ApiError::internal)?;
-            let status = actix_web::ResponseError::status_code(&err).as_u16() as i16;
-            db::run(&state.pool, move |conn| {
-                Ok(idempotency::complete(
-                    conn, ds_id, &key, now, status, &problem,
-                )?)
-            })
-            .await?;
-            Err(err)
-        }
-        Err(err @ ApiError::InFlight) => Err(err),
-        Err(err) => {
-            // The server failed: free the key so that a retry can succeed.
-            let released = db::run(&state.pool, move |conn| {
-                Ok(idempotency::release(conn, ds_id, &key, now)?)
-            })
-            .await;
-            if let Err(e) = released {
-                tracing::warn!(error = %e, "could not release an idempotency claim; it expires with its lease");
-            }
-            Err(err)
-        }
+}
+
+/// Inside a write transaction: takes the Idempotency-Key for it and returns the answer
+/// already given, if any. A request with the same key still running answers 409; a key used
+/// with another body 422. Nothing outlives the transaction, so a crashed request never
+/// leaves its key blocked.
+fn take_key(
+    conn: &mut civicproof_schema::Conn,
+    dataset_id: i64,
+    key: &str,
+    fingerprint: &[u8],
+) -> ApiResult<Option<Replayed>> {
+    if !idempotency::lock_key(conn, dataset_id, key)? {
+        return Err(ApiError::InFlight);
+    }
+    let expire_before = Utc::now() - Duration::hours(IDEMPOTENCY_TTL_HOURS);
+    match idempotency::find(conn, dataset_id, key, expire_before)? {
+        Some(rec) if rec.request_hash != fingerprint => Err(ApiError::IdempotencyMismatch),
+        Some(rec) => Ok(Some(Replayed {
+            status: rec.status as u16,
+            body: rec.response,
+        })),
+        None => Ok(None),
     }
 }
 
@@ -207,26 +178,25 @@ fn check_idempotency_key(key: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// Appends one checked batch; completes the idempotency record in the same transaction
-/// when there is one.
+/// Appends one checked batch in one transaction; with an Idempotency-Key, takes the key in
+/// that transaction and stores the answer in it, so the answer commits with the entries it
+/// describes (or replays the answer given before, appending nothing).
 async fn append(
     state: &AppState,
     ds: &civicproof_schema::models::Dataset,
     institution_slug: &str,
     records: Vec<CheckedRecord>,
-    idempotency_key: Option<(&str, DateTime<Utc>)>,
-) -> ApiResult<PublishResult> {
+    idempotency_key: Option<(&str, &[u8])>,
+) -> ApiResult<PublishOutcome> {
     let origin = state.origin(institution_slug, &ds.slug);
     let ds_id = ds.id;
-    let idem = idempotency_key.map(|(k, at)| (k.to_owned(), at));
+    let idem = idempotency_key.map(|(k, fp)| (k.to_owned(), fp.to_vec()));
     let count = records.len() as u64;
-    let (result, appended) = db::transaction(&state.pool, move |conn| {
-        // Our Idempotency-Key claim must still be ours (a retry may have taken it over when
-        // its lease ran out); holding its row lock keeps it so until this commits.
-        if let Some((key, claimed_at)) = &idem
-            && !idempotency::lock_own_claim(conn, ds_id, key, *claimed_at)?
+    let done = db::transaction(&state.pool, move |conn| {
+        if let Some((key, fp)) = &idem
+            && let Some(replay) = take_key(conn, ds_id, key, fp)?
         {
-            return Err(ApiError::InFlight);
+            return Ok(Err(replay));
         }
         let locked = datasets::lock_for_append(conn, ds_id)?;
         let keys: Vec<String> = records.iter().filter_map(|r| r.key.clone()).collect();
@@ -270,20 +240,24 @@ async fn append(
                 })
                 .collect(),
         };
-        if let Some((key, claimed_at)) = &idem {
+        if let Some((key, fp)) = &idem {
             let body = serde_json::to_string(&result).map_err(ApiError::internal)?;
-            idempotency::complete(conn, ds_id, key, *claimed_at, 201, &body)?;
+            idempotency::record(conn, ds_id, key, fp, 201, &body, published_at)?;
         }
-        Ok((result, crate::fanout::Appended::of(ds_id, rows)))
+        Ok(Ok((result, crate::fanout::Appended::of(ds_id, rows))))
     })
     .await?;
+    let (result, appended) = match done {
+        Ok(done) => done,
+        Err(replay) => return Ok(PublishOutcome::Replayed(replay)),
+    };
     if let Some(appended) = appended {
         state.fanout.notify(appended);
     }
     state.signer_wake.notify_one();
     state.metrics.records_published.inc_by(count);
     state.metrics.batches_published.inc();
-    Ok(result)
+    Ok(PublishOutcome::Created(result))
 }
 
 /// Now, truncated to milliseconds, but never before the newest entry (the clock may step back).

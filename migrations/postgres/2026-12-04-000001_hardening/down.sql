@@ -1,3 +1,4 @@
+ALTER TABLE idempotency_keys ADD COLUMN lease_until TIMESTAMPTZ NOT NULL DEFAULT now();
 DROP TABLE invalidations;
 ALTER TABLE anchor_halts DROP COLUMN clear_evidence;
 ALTER TABLE anchor_halts DROP COLUMN cleared_by;

@@ -24,3 +24,8 @@ CREATE TABLE invalidations (
     CHECK ((kind = 'token') = (token_id IS NOT NULL))
 ) STRICT;
 CREATE INDEX invalidations_unpurged ON invalidations (id) WHERE redis_purged_at IS NULL;
+
+-- An Idempotency-Key is now taken inside the publishing transaction (a crashed request
+-- leaves nothing behind), so claims need no lease.
+DELETE FROM idempotency_keys WHERE status IS NULL;
+ALTER TABLE idempotency_keys DROP COLUMN lease_until;

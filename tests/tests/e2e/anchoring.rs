@@ -2,10 +2,10 @@
 //! confirmed anchor that the chain itself confirms; the worker survives a chain outage and a
 //! reorg without skipping or repeating a batch seq; the identity is fixed once recorded.
 
-use crate::chain::{Anvil, DEV_ADDRESS, RpcProxy, anchoring, quantity};
+use crate::chain::{Anvil, DEV_ADDRESS, RpcProxy, anchor_trust, anchoring, quantity};
 use crate::support::TestApp;
-use civicproof_verify::bundle::{Expect, Report, StepStatus, Trust, VerifyOptions, verify_bundle};
-use civicproof_verify::chain::{AnchorTrust, HttpRpc, parse_address};
+use civicproof_verify::bundle::{Expect, Report, StepStatus, Trust, verify_bundle};
+use civicproof_verify::chain::{AnchorTrust, HttpRpc};
 use civicproof_verify::monitor::{HttpServer, Monitor, MonitorConfig, MonitorError, Violation};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -59,26 +59,7 @@ async fn wait_anchored(app: &TestApp, seq: u64, within: Duration) -> Value {
     }
 }
 
-/// The anchor trust a client pins from `/.well-known/civicproof.json`.
-async fn anchor_trust(app: &TestApp) -> AnchorTrust {
-    let wk: Value = app.get_json("/.well-known/civicproof.json", None).await;
-    let a = &wk["anchor"];
-    let code_hash = hex::decode(
-        a["contract_code_hash"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches("0x"),
-    )
-    .unwrap();
-    AnchorTrust {
-        chain_id: a["chain_id"].as_u64().unwrap(),
-        contract: parse_address(a["contract"].as_str().unwrap()).unwrap(),
-        code_hash: code_hash.try_into().unwrap(),
-        anchorer: parse_address(a["anchorer"].as_str().unwrap()).unwrap(),
-    }
-}
-
-/// Verifies a bundle as a client would, asking `rpc` (its own chain endpoint) for step 8.
+/// Verifies a bundle of this file's dataset online (step 8 against `rpc`).
 async fn verify_online(
     bytes: Vec<u8>,
     trust: Trust,
@@ -86,24 +67,7 @@ async fn verify_online(
     rpc: String,
     seq: u64,
 ) -> Report {
-    tokio::task::spawn_blocking(move || {
-        let rpc = HttpRpc::new(&rpc);
-        civicproof_verify::bundle::verify_bundle_with(
-            &bytes,
-            &trust,
-            &Expect {
-                origin: ORIGIN.into(),
-                seq: Some(seq),
-            },
-            &VerifyOptions {
-                anchor_trust: Some(&anchor),
-                rpc: Some(&rpc),
-                ..Default::default()
-            },
-        )
-    })
-    .await
-    .unwrap()
+    crate::chain::verify_online(bytes, trust, anchor, rpc, ORIGIN, seq).await
 }
 
 /// Anchors records 0-1, stops mining, publishes records 2-3 and returns their batch once it

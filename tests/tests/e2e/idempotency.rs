@@ -1,6 +1,6 @@
 //! Idempotency-Key (draft-ietf-httpapi-idempotency-key-header) as API.md sets it out.
 
-use crate::support::{TestApp, assert_problem};
+use crate::support::{TestApp, assert_problem, backend};
 use serde_json::{Value, json};
 
 async fn setup() -> (TestApp, String) {
@@ -49,6 +49,47 @@ async fn a_retried_batch_appends_nothing_and_returns_the_first_answer() {
     assert_eq!(app.entry_count("water"), 2);
 }
 
+/// Holds the database's write path from another session until dropped: PostgreSQL, the
+/// dataset rows locked (publishing waits on them); SQLite, the write lock.
+struct WritesHeld {
+    release: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WritesHeld {
+    fn hold(app: &TestApp) -> Self {
+        use diesel::connection::SimpleConnection;
+        let url = app.db.url.clone();
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let mut conn = civicproof_schema::establish(&url).unwrap();
+            let begin = match backend() {
+                civicproof_schema::Backend::Postgres => "BEGIN; SELECT * FROM datasets FOR UPDATE;",
+                civicproof_schema::Backend::Sqlite => "BEGIN IMMEDIATE;",
+            };
+            conn.batch_execute(begin).unwrap();
+            locked_tx.send(()).unwrap();
+            let _ = release_rx.recv();
+            conn.batch_execute("ROLLBACK;").unwrap();
+        });
+        locked_rx.recv().unwrap();
+        Self {
+            release: Some(release_tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for WritesHeld {
+    fn drop(&mut self) {
+        drop(self.release.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn reusing_a_key_with_another_body_is_422_and_a_key_in_flight_is_409() {
     let (app, token) = setup().await;
@@ -61,36 +102,83 @@ async fn reusing_a_key_with_another_body_is_422_and_a_key_in_flight_is_409() {
     let r = send(&app, &token, "air", "k1", &json!([{"payload": {"v": 2}}])).await;
     assert_problem(r, 422, "idempotency-key-reused").await;
     assert_eq!(app.entry_count("air"), 1);
-    // A claim held by a request still running (inserted as the server would).
-    app.db.execute(&format!(
-        "INSERT INTO idempotency_keys (dataset_id, key, request_hash, lease_until) \
-         SELECT id, 'k2', {}, {} FROM datasets WHERE slug = 'air'",
-        app.db.blob(&[0]),
-        app.db
-            .timestamp(chrono::Utc::now() + chrono::Duration::minutes(1)),
-    ));
-    let r = send(&app, &token, "air", "k2", &json!([{"payload": {"v": 3}}])).await;
-    // The fingerprint differs from the claim's, so the mismatch is reported first.
-    assert_problem(r, 422, "idempotency-key-reused").await;
-    app.db.execute(
-        "UPDATE idempotency_keys SET request_hash = (SELECT request_hash FROM idempotency_keys WHERE key = 'k1') WHERE key = 'k2'",
-    );
-    let r = send(&app, &token, "air", "k2", &json!([{"payload": {"v": 1}}])).await;
-    assert_eq!(r.headers()["retry-after"], "1");
-    assert_problem(r, 409, "idempotency-key-in-flight").await;
-    // An abandoned claim (lease over) is taken over.
-    app.db.execute(&format!(
-        "UPDATE idempotency_keys SET lease_until = {} WHERE key = 'k2'",
-        app.db
-            .timestamp(chrono::Utc::now() - chrono::Duration::seconds(1)),
-    ));
-    assert_eq!(
-        send(&app, &token, "air", "k2", &json!([{"payload": {"v": 1}}]))
-            .await
-            .status(),
-        201
-    );
+    // A request still running holds its key: on PostgreSQL another request with the same
+    // key answers 409 at once (on SQLite writes are serial: it would wait its turn, then
+    // replay).
+    let held = WritesHeld::hold(&app);
+    let batch = json!([{"payload": {"v": 3}}]);
+    let first = {
+        let (client, url, token, batch) = (
+            app.client.clone(),
+            app.url("/v1/datasets/city/air/records"),
+            token.clone(),
+            batch.clone(),
+        );
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .header("idempotency-key", "k2")
+                .json(&batch)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    if backend() == civicproof_schema::Backend::Postgres {
+        let r = send(&app, &token, "air", "k2", &batch).await;
+        assert_eq!(r.headers()["retry-after"], "1");
+        assert_problem(r, 409, "idempotency-key-in-flight").await;
+    }
+    drop(held);
+    assert_eq!(first.await.unwrap(), 201);
+    let again = send(&app, &token, "air", "k2", &batch).await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(app.entry_count("air"), 2);
+}
+
+/// A request that dies mid-flight (its server killed) leaves nothing behind: the retry with
+/// its key is served at once, not after a lease runs out.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_killed_mid_flight_leaves_its_key_free() {
+    let mut app = TestApp::spawn_process_with(|_| {}).await;
+    app.institution("city").await;
+    let token = app.token("city", "publisher").await;
+    app.dataset(&token, "air", "public", json!({})).await;
+    let held = WritesHeld::hold(&app);
+    let batch = json!([{"payload": {"v": 1}}]);
+    let stuck = {
+        let (client, url, token, batch) = (
+            app.client.clone(),
+            app.url("/v1/datasets/city/air/records"),
+            token.clone(),
+            batch.clone(),
+        );
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .header("idempotency-key", "crash-1")
+                .json(&batch)
+                .send()
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.kill9();
+    assert!(
+        stuck.await.unwrap().is_err(),
+        "the request died with its server"
+    );
+    drop(held);
+    app.start_again().await;
+    let started = std::time::Instant::now();
+    let r = send(&app, &token, "air", "crash-1", &batch).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(app.entry_count("air"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

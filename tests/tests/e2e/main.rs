@@ -1,8 +1,8 @@
 //! End-to-end tests: each test starts a real civicproof server on port 0 against its own
 //! PostgreSQL database (cloned from a migrated template) and talks to it over real HTTP.
 //!
-//! Module index:
-//! - `support`: the harness (databases, servers, clients, request helpers).
+//! Module index (the harness, `support` and `chain`, is the crate's library, shared with
+//! the fault campaign in `tests/faults`):
 //! - `authz`: the authorization matrix; restricted datasets look missing to outsiders.
 //! - `publishing`: batches in JSON, NDJSON and CSV; all-or-nothing; every bad input.
 //! - `sequencing`: concurrent publishers get gapless, unique seqs.
@@ -18,7 +18,6 @@
 //! - `proofs`: bundles, checkpoints and consistency proofs verify with the verify crate;
 //!   tampering fails at the right step; restarts keep history consistent.
 //! - `system`: health, readiness, metrics, OpenAPI drift, DCAT-AP validation.
-//! - `chain`: the anvil harness (a real local EVM chain per test).
 //! - `anchoring`: batches anchored on anvil; bundles with confirmed anchors; chain outages,
 //!   reorgs and a fixed anchoring identity.
 //! - `events`: Server-Sent Events in one process: format, resuming, heartbeats, access.
@@ -29,9 +28,10 @@
 //! - `graphql`: the GraphQL API (queries, pagination, filters, mutations' authorization,
 //!   subscriptions over WebSocket, query limits, SDL drift).
 
+pub use civicproof_tests::{chain, support};
+
 mod anchoring;
 mod authz;
-mod chain;
 mod cli;
 mod datasets;
 mod erasure;
@@ -46,5 +46,4 @@ mod publishing;
 mod publishing_cli;
 mod replicas;
 mod sequencing;
-mod support;
 mod system;

@@ -74,7 +74,13 @@ impl Anvil {
         assert!(self.child.is_none(), "anvil is running");
         let child = Command::new(binary())
             .args(["--port", &self.port.to_string(), "--host", "127.0.0.1"])
-            .args(["--block-time", "1", "--slots-in-an-epoch", "1"])
+            .args(["--block-time", "1"])
+            // One slot per epoch unless the test sets it: `finalized` trails by two blocks.
+            .args(if self.extra.iter().any(|a| a == "--slots-in-an-epoch") {
+                &[][..]
+            } else {
+                &["--slots-in-an-epoch", "1"][..]
+            })
             .args([
                 "--state",
                 self.state.to_str().unwrap(),
@@ -110,6 +116,11 @@ impl Anvil {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// The anvil process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Forgets the chain's state (while stopped): the next `resume` starts a fresh chain.
@@ -286,4 +297,55 @@ pub fn anchoring(
         interval_ms,
         ..Default::default()
     }
+}
+
+/// The anchor trust a client pins from `/.well-known/civicproof.json`.
+pub async fn anchor_trust(app: &crate::support::TestApp) -> civicproof_verify::chain::AnchorTrust {
+    use civicproof_verify::chain::parse_address;
+    let wk: Value = app.get_json("/.well-known/civicproof.json", None).await;
+    let a = &wk["anchor"];
+    let code_hash = hex::decode(
+        a["contract_code_hash"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+    )
+    .unwrap();
+    civicproof_verify::chain::AnchorTrust {
+        chain_id: a["chain_id"].as_u64().unwrap(),
+        contract: parse_address(a["contract"].as_str().unwrap()).unwrap(),
+        code_hash: code_hash.try_into().unwrap(),
+        anchorer: parse_address(a["anchorer"].as_str().unwrap()).unwrap(),
+    }
+}
+
+/// Verifies a bundle as a client would, asking `rpc` (its own chain endpoint) for step 8.
+pub async fn verify_online(
+    bytes: Vec<u8>,
+    trust: civicproof_verify::bundle::Trust,
+    anchor: civicproof_verify::chain::AnchorTrust,
+    rpc: String,
+    origin: &str,
+    seq: u64,
+) -> civicproof_verify::bundle::Report {
+    use civicproof_verify::bundle::{Expect, VerifyOptions};
+    let origin = origin.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let rpc = civicproof_verify::chain::HttpRpc::new(&rpc);
+        civicproof_verify::bundle::verify_bundle_with(
+            &bytes,
+            &trust,
+            &Expect {
+                origin,
+                seq: Some(seq),
+            },
+            &VerifyOptions {
+                anchor_trust: Some(&anchor),
+                rpc: Some(&rpc),
+                ..Default::default()
+            },
+        )
+    })
+    .await
+    .unwrap()
 }
