@@ -1022,7 +1022,7 @@ impl Ws {
         ws
     }
 
-    async fn send(&mut self, msg: Value) {
+    pub(crate) async fn send(&mut self, msg: Value) {
         self.stream
             .send(Message::text(msg.to_string()))
             .await

@@ -3,7 +3,10 @@
 //!
 //! Module index (the harness, `support` and `chain`, is the crate's library, shared with
 //! the fault campaign in `tests/faults`):
-//! - `authz`: the authorization matrix; restricted datasets look missing to outsiders.
+//! - `authz`: authorization cases; restricted datasets look missing to outsiders; admin
+//!   tokens listed and revoked.
+//! - `authz_matrix`: the matrix generated from the route table (every REST operation and
+//!   GraphQL root field × role × dataset access, over REST, SSE, GraphQL HTTP and WS).
 //! - `publishing`: batches in JSON, NDJSON and CSV; all-or-nothing; every bad input.
 //! - `sequencing`: concurrent publishers get gapless, unique seqs.
 //! - `idempotency`: Idempotency-Key replay, mismatch and in-flight answers.
@@ -32,6 +35,7 @@ pub use civicproof_tests::{chain, support};
 
 mod anchoring;
 mod authz;
+mod authz_matrix;
 mod cli;
 mod datasets;
 mod erasure;
