@@ -15,11 +15,13 @@
 //! - `redis`: Redis killed and restarted under load with two replicas, an erasure between;
 //! - `chain`: the chain down, a reorg, a dropped transaction; anchors catch up, never a
 //!   false halt;
-//! - `soak`: short intervals for thousands of anchor batches; memory stays flat.
+//! - `soak`: short intervals for thousands of anchor batches; memory stays flat;
+//! - `hostile`: bodies built to exhaust memory, four at once; memory stays bounded.
 
 mod campaign;
 mod chain;
 mod crash;
+mod hostile;
 mod load;
 mod postgres;
 mod redis;
