@@ -21,6 +21,8 @@ export DATABASE_URL="$pg/$db" CIVICPROOF_ADMIN_TOKEN=bench-admin CIVICPROOF_BIND
 export CIVICPROOF_LOG_KEY_FILE="$keydir/log.key" RUST_LOG=warn CIVICPROOF_ORIGIN_PREFIX=bench-cache.localhost
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/}"
 export CIVICPROOF_RATE_LIMIT_ANONYMOUS=off CIVICPROOF_RATE_LIMIT_PUBLISHER=off CIVICPROOF_BUNDLE_CACHE_ENTRIES=$((size + 1000))
+# One load generator opens the 1,000 event streams from one address.
+export CIVICPROOF_MAX_STREAMS_PER_CLIENT=2000
 "$target"/release/civicproof migrate
 start() {
   "$target"/release/civicproof serve & server=$!

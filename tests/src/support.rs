@@ -1179,6 +1179,7 @@ fn config_env(config: &Config) -> Vec<(&'static str, String)> {
         bundle_cache_ttl_secs,
         feed_cache_bytes,
         sse_heartbeat_ms,
+        max_streams_per_client,
     } = cluster;
     let rate = |r: &RateSpec| match r {
         RateSpec::Off => "off".to_owned(),
@@ -1251,6 +1252,10 @@ fn config_env(config: &Config) -> Vec<(&'static str, String)> {
         ),
         ("CIVICPROOF_FEED_CACHE_BYTES", feed_cache_bytes.to_string()),
         ("CIVICPROOF_SSE_HEARTBEAT_MS", sse_heartbeat_ms.to_string()),
+        (
+            "CIVICPROOF_MAX_STREAMS_PER_CLIENT",
+            max_streams_per_client.to_string(),
+        ),
     ];
     let optional = [
         ("CIVICPROOF_ADMIN_TOKEN", admin_token.clone()),

@@ -61,6 +61,11 @@ pub struct ClusterConfig {
     /// Milliseconds between heartbeat comments on idle Server-Sent Events streams.
     #[arg(long, env = "CIVICPROOF_SSE_HEARTBEAT_MS", default_value_t = 15_000)]
     pub sse_heartbeat_ms: u64,
+
+    /// Live connections (Server-Sent Events streams, GraphQL WebSockets) one client may hold
+    /// open on one replica: per token, or per client address without one.
+    #[arg(long, env = "CIVICPROOF_MAX_STREAMS_PER_CLIENT", default_value_t = 64)]
+    pub max_streams_per_client: usize,
 }
 
 impl Default for ClusterConfig {
@@ -76,6 +81,7 @@ impl Default for ClusterConfig {
             bundle_cache_ttl_secs: 86_400,
             feed_cache_bytes: 64 << 20,
             sse_heartbeat_ms: 15_000,
+            max_streams_per_client: 64,
         }
     }
 }

@@ -10,7 +10,8 @@
 //! - [`feed_cache`]: feed pages keyed by the dataset head;
 //! - [`ratelimit`]: GCRA rate limits per token and client address;
 //! - [`idempotency`]: the Idempotency-Key fast path and in-flight lock;
-//! - [`stats`]: hit ratios and Redis state for `/metrics`.
+//! - [`stats`]: hit ratios and Redis state for `/metrics`;
+//! - [`streams`]: live connections per client.
 
 pub mod bundles;
 pub mod bus;
@@ -21,6 +22,7 @@ pub mod invalidations;
 pub mod link;
 pub mod ratelimit;
 pub mod stats;
+pub mod streams;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -47,6 +49,8 @@ pub struct Cluster {
     pub stats: Arc<stats::CacheStats>,
     /// Revoked tokens, for this process's live streams and sockets.
     pub revocations: invalidations::Revocations,
+    /// Live connections per client on this replica.
+    pub streams: Arc<streams::StreamSlots>,
     /// True while this process receives bus messages (always, without Redis): only then may
     /// it trust process-memory caches that other replicas purge.
     subscribed: AtomicBool,
@@ -99,6 +103,7 @@ impl Cluster {
             feed: feed_cache::FeedCache::new(c.feed_cache_bytes),
             stats,
             revocations: invalidations::Revocations::default(),
+            streams: streams::StreamSlots::new(c.max_streams_per_client),
             outbound: tx,
             outbound_rx: std::sync::Mutex::new(Some(rx)),
             bundle_ttl_secs: c.bundle_cache_ttl_secs,

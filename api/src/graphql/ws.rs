@@ -54,17 +54,25 @@ pub fn serve(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> actix_web::Result<HttpResponse> {
+    let addr = crate::cluster::ratelimit::request_addr(req, &state.config.trusted_proxies);
+    // The token comes later (`connection_init`): sockets count per client address.
+    let slot = match state.cluster.streams.take(&Caller::Anonymous, addr) {
+        Ok(slot) => slot,
+        Err(e) => return Ok(actix_web::ResponseError::error_response(&e)),
+    };
     let (mut response, session, messages) = actix_ws::handle(req, payload)?;
     response
         .headers_mut()
         .insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(PROTOCOL));
-    let addr = crate::cluster::ratelimit::request_addr(req, &state.config.trusted_proxies);
     let conn = Arc::new(Connection::new(state, addr));
     let messages = messages
         .max_frame_size(MAX_MESSAGE_BYTES)
         .aggregate_continuations()
         .max_continuation_size(MAX_MESSAGE_BYTES);
-    actix_web::rt::spawn(run(schema, conn, session, messages));
+    actix_web::rt::spawn(async move {
+        run(schema, conn, session, messages).await;
+        drop(slot);
+    });
     Ok(response)
 }
 

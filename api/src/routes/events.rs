@@ -67,11 +67,13 @@ pub async fn events(
         .and_then(|v| v.to_str().ok())
         .and_then(bearer)
         .map(str::to_owned);
+    let addr = crate::cluster::ratelimit::request_addr(&req, &state.config.trusted_proxies);
+    let slot = state.cluster.streams.take(&caller, addr)?;
     let follower = Follower::start(&state, caller, token, &inst, &ds, after).await?;
     let public = follower.public;
     let (tx, rx) = mpsc::channel::<Bytes>(STREAM_BUFFER);
     let heartbeat = Duration::from_millis(state.config.cluster.sse_heartbeat_ms.max(100));
-    tokio::spawn(pump(state.get_ref().clone(), follower, tx, heartbeat));
+    tokio::spawn(pump(state.get_ref().clone(), follower, tx, heartbeat, slot));
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx))
     });
@@ -101,6 +103,7 @@ async fn pump(
     mut follower: Follower,
     tx: mpsc::Sender<Bytes>,
     heartbeat: Duration,
+    _slot: crate::cluster::streams::Slot,
 ) {
     let clients = &state.cluster.stats.sse_clients;
     clients.fetch_add(1, Ordering::Relaxed);

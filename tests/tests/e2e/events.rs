@@ -164,3 +164,37 @@ async fn a_revoked_token_ends_its_streams_at_once() {
     let r = app.get("/v1/datasets/city/cards/events", Some(token)).await;
     assert_problem(r, 401, "unauthorized").await;
 }
+
+/// One client holds at most `CIVICPROOF_MAX_STREAMS_PER_CLIENT` live streams per replica;
+/// closing one frees its place.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_holds_a_bounded_number_of_live_streams() {
+    let app = TestApp::spawn_with(|c| {
+        c.cluster.max_streams_per_client = 3;
+        // A closed stream is noticed at its next write.
+        c.cluster.sse_heartbeat_ms = 200;
+    })
+    .await;
+    app.institution("city").await;
+    let p = app.token("city", "publisher").await;
+    app.dataset(&p, "air", "public", json!({})).await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(Sse::open(&app, "/v1/datasets/city/air/events", Some(&p), &[]).await);
+    }
+    let r = app.get("/v1/datasets/city/air/events", Some(&p)).await;
+    assert_problem(r, 429, "rate-limited").await;
+    // Another client (anonymous, by address) has its own places.
+    let other = Sse::open(&app, "/v1/datasets/city/air/events", None, &[]).await;
+    drop(open.pop());
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let r = app.get("/v1/datasets/city/air/events", Some(&p)).await;
+        if r.status() == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "the place was not freed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(other);
+}
