@@ -3,11 +3,11 @@
 
 use crate::cache::TtlCache;
 use crate::config::Config;
+use crate::json_schemas::SchemaCache;
 use crate::log::nodes::NodeCache;
 use crate::logkey::LogKey;
 use crate::metrics::Metrics;
 use crate::routes;
-use crate::services::schemas::SchemaCache;
 use crate::state::AppState;
 use actix_web::dev::Service;
 use actix_web::{App, HttpServer, web};
@@ -47,14 +47,17 @@ pub fn build_state(config: Config, local_addr: std::net::SocketAddr) -> anyhow::
         .trim_end_matches('/')
         .to_owned();
     let admin_token_hash = config.admin_token.as_deref().map(crate::auth::token_hash);
+    let fanout = Arc::new(crate::fanout::Fanout::new());
     let cluster = Arc::new(crate::cluster::Cluster::new(
-        &config,
+        &config.cluster,
+        &config.origin_prefix,
         &log_key.public_base64(),
+        pool.clone(),
+        fanout.clone(),
     )?);
     metrics.register(Box::new(crate::cluster::stats::StatsCollector::new(
         cluster.stats.clone(),
     )))?;
-    let fanout = Arc::new(crate::fanout::Fanout::new());
     fanout.set_relay(crate::cluster::relay(cluster.clone()));
     Ok(AppState {
         pool,
@@ -93,7 +96,14 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let state = crate::anchor::setup::attach(state).await?;
+    let mut state = state;
+    state.anchoring = crate::anchor::setup::attach(
+        &state.pool,
+        &state.config.anchor,
+        &state.config.origin_prefix,
+        &state.metrics,
+    )
+    .await?;
     let metrics_server = match state.config.metrics_bind {
         Some(addr) => {
             let st = state.clone();
@@ -125,7 +135,7 @@ pub async fn serve(
         App::new()
             .app_data(data.clone())
             .wrap(actix_web::middleware::from_fn(
-                crate::cluster::ratelimit::middleware,
+                crate::edge::limits::middleware,
             ))
             .wrap_fn(move |req, srv| {
                 let started = Instant::now();
@@ -136,7 +146,7 @@ pub async fn serve(
                 let fut = srv.call(req);
                 async move {
                     let mut res = fut.await?;
-                    crate::headers::secure(res.headers_mut(), docs);
+                    crate::edge::headers::secure(res.headers_mut(), docs);
                     let status = res.status();
                     metrics
                         .http_requests
@@ -167,17 +177,30 @@ pub async fn serve(
     let handle = server.handle();
     let (background_stop, background_rx) = tokio::sync::watch::channel(false);
     let signer = tokio::spawn(crate::log::signer::run(
-        state.clone(),
+        crate::log::signer::Signer {
+            pool: state.pool.clone(),
+            config: state.config.clone(),
+            log_key: state.log_key.clone(),
+            latest_checkpoints: state.latest_checkpoints.clone(),
+            wake: state.signer_wake.clone(),
+            signed: state.checkpoint_signed.clone(),
+            anchoring: state.anchoring.is_some(),
+            metrics: state.metrics.clone(),
+        },
         background_rx.clone(),
     ));
     let anchorer = state.anchoring.clone().map(|a| {
         tokio::spawn(crate::anchor::worker::run(
-            state.clone(),
+            crate::anchor::worker::WorkerConfig {
+                database_url: state.config.database_url.clone(),
+                origin_prefix: state.config.origin_prefix.clone(),
+                settings: state.config.anchor.clone(),
+            },
             a,
             background_rx.clone(),
         ))
     });
-    crate::cluster::start(&state, background_rx.clone());
+    crate::cluster::start(&state.cluster, background_rx.clone());
     let maintenance = tokio::spawn(crate::maintenance::run(state.clone(), background_rx));
     let metrics_handle = metrics_server.as_ref().map(|s| s.handle());
     if let Some(m) = metrics_server {

@@ -2,14 +2,15 @@
 //! Each function reads top to bottom: authorize, load, validate, one transaction, side
 //! effects after commit.
 
+pub mod anchors;
 pub mod datasets;
 pub mod erasure;
 pub mod events;
 pub mod feed;
 pub mod input;
 pub mod institutions;
+pub mod proofs;
 pub mod publish;
 pub mod records;
-pub mod schemas;
 pub mod text;
 pub mod tokens;

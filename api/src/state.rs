@@ -2,10 +2,10 @@
 
 use crate::cache::TtlCache;
 use crate::config::Config;
+use crate::json_schemas::SchemaCache;
 use crate::log::nodes::NodeCache;
 use crate::logkey::LogKey;
 use crate::metrics::Metrics;
-use crate::services::schemas::SchemaCache;
 use civicproof_schema::Pool;
 use civicproof_schema::models::{Dataset, Institution};
 use civicproof_schema::queries::checkpoints::CheckpointRow;

@@ -7,7 +7,9 @@
 //! - `settings`: configuration; `keys`: the anchoring account; `contract`: ABI and artifact;
 //! - `chain`: the JSON-RPC client; `setup`: recording (or deploying) the contract at start;
 //! - `batch`: building batches and their trees; `worker`: the state machine;
-//! - `view`: what routes and bundles read; `operator`: `civicproof anchor status | resume`.
+//! - `operator`: `civicproof anchor status | resume`.
+//!
+//! What requests read of anchoring (batches, a bundle's anchor) is `services::anchors`.
 
 pub mod batch;
 pub mod chain;
@@ -16,5 +18,4 @@ pub mod keys;
 pub mod operator;
 pub mod settings;
 pub mod setup;
-pub mod view;
 pub mod worker;

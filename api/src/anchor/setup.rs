@@ -7,7 +7,7 @@ use super::contract::ARTIFACT_CODE;
 use super::keys::AnchorKey;
 use super::settings::AnchorSettings;
 use super::worker::AnchorMetrics;
-use crate::state::AppState;
+use crate::metrics::Metrics;
 use alloy::primitives::{Address, B256, TxKind};
 use anyhow::{Context, bail};
 use civicproof_schema::Pool;
@@ -83,10 +83,15 @@ pub fn hex_address(a: Address) -> String {
     format!("0x{}", hex::encode(a))
 }
 
-/// Attaches anchoring to the state when configured; fatal on an identity mismatch.
-pub async fn attach(mut state: AppState) -> anyhow::Result<AppState> {
-    let settings = state.config.anchor.clone();
-    let pool = state.pool.clone();
+/// Anchoring, when configured (`None` otherwise); fatal on an identity mismatch.
+pub async fn attach(
+    pool: &Pool,
+    settings: &AnchorSettings,
+    origin_prefix: &str,
+    metrics: &Metrics,
+) -> anyhow::Result<Option<Arc<Anchoring>>> {
+    let settings = settings.clone();
+    let pool = pool.clone();
     let recorded = blocking(&pool, q::identity).await?;
     if !settings.enabled() {
         if let Some(r) = recorded {
@@ -96,9 +101,9 @@ pub async fn attach(mut state: AppState) -> anyhow::Result<AppState> {
                 hex_address(Address::from_slice(&r.contract))
             );
         }
-        return Ok(state);
+        return Ok(None);
     }
-    let metrics = AnchorMetrics::register(&state.metrics)?;
+    let metrics = AnchorMetrics::register(metrics)?;
     let url = settings.rpc_url.clone().unwrap_or_default();
     let chain = connect(&url, &settings, recorded.is_some()).await;
     let chain_id = match (&recorded, &chain) {
@@ -107,7 +112,7 @@ pub async fn attach(mut state: AppState) -> anyhow::Result<AppState> {
         (None, Err(_)) => None,
     };
     if let Some(id) = chain_id {
-        check_prefix(&state.config.origin_prefix, id)?;
+        check_prefix(origin_prefix, id)?;
     }
     let anchoring = match recorded {
         Some(r) => from_recorded(r, &settings, chain, metrics)?,
@@ -130,8 +135,7 @@ pub async fn attach(mut state: AppState) -> anyhow::Result<AppState> {
         anchorer = %anchoring.anchorer,
         "anchoring enabled"
     );
-    state.anchoring = Some(Arc::new(anchoring));
-    Ok(state)
+    Ok(Some(Arc::new(anchoring)))
 }
 
 /// PROOFS.md section 1: the default prefix `localhost` names no instance anyone can find,

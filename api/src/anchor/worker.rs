@@ -21,9 +21,9 @@
 
 use super::batch;
 use super::chain::{self, AnchoredLog, Chain, Fees, SendOutcome};
+use super::settings::AnchorSettings;
 use super::setup::Anchoring;
 use crate::metrics::Metrics;
-use crate::state::AppState;
 use alloy::consensus::{Transaction, TxEnvelope};
 use alloy::eips::BlockId;
 use alloy::eips::eip2718::Decodable2718;
@@ -143,20 +143,29 @@ struct Suspicion {
     first: Instant,
 }
 
+/// What the worker needs of the configuration.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// The worker opens its own connection (it holds the anchoring lock).
+    pub database_url: String,
+    pub origin_prefix: String,
+    pub settings: AnchorSettings,
+}
+
 /// Runs until `shutdown` fires.
 pub async fn run(
-    state: AppState,
+    config: WorkerConfig,
     anchoring: Arc<Anchoring>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let interval = Duration::from_millis(state.config.anchor.interval_ms.max(100));
+    let interval = Duration::from_millis(config.settings.interval_ms.max(100));
     let tick = interval.min(Duration::from_millis(500));
     let chain = anchoring.chain.lock().expect("chain lock").take();
     let mut w = Worker {
-        database_url: state.config.database_url.clone(),
-        prefix: state.config.origin_prefix.clone(),
+        database_url: config.database_url.clone(),
+        prefix: config.origin_prefix.clone(),
         interval,
-        bump_after: Duration::from_secs(state.config.anchor.fee_bump_secs.max(1)),
+        bump_after: Duration::from_secs(config.settings.fee_bump_secs.max(1)),
         code_checked: false,
         a: anchoring,
         conn: None,

@@ -13,10 +13,11 @@
 //! purge it never heard of cannot leave a stale bundle behind). While unsubscribed it sends
 //! followers a resync notice every second, so live feeds keep flowing from PostgreSQL.
 
+use super::Cluster;
 use crate::fanout::Appended;
-use crate::state::AppState;
 use civicproof_schema::queries::entries::{self, FeedFilter};
 use futures_util::StreamExt;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
@@ -46,11 +47,10 @@ pub fn channel(prefix: &str) -> String {
 /// Sends queued messages in order; they are dropped while Redis is down (followers resync
 /// from the database, and the outbox carries revocations).
 pub async fn publisher(
-    state: AppState,
+    cluster: Arc<Cluster>,
     mut rx: mpsc::Receiver<Outbound>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let cluster = state.cluster.clone();
     let Some(link) = cluster.link.clone() else {
         return;
     };
@@ -76,8 +76,7 @@ pub async fn publisher(
 
 /// Follows the bus while Redis is reachable; see the module comment for what happens when
 /// it is not.
-pub async fn subscriber(state: AppState, mut stop: watch::Receiver<bool>) {
-    let cluster = state.cluster.clone();
+pub async fn subscriber(cluster: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
     let Some(link) = cluster.link.clone() else {
         return;
     };
@@ -90,7 +89,7 @@ pub async fn subscriber(state: AppState, mut stop: watch::Receiver<bool>) {
         {
             cluster.set_subscribed(true);
             // Whatever was announced while we were away is read from the database.
-            state.fanout.notify_local(Appended::resync());
+            cluster.fanout.notify_local(Appended::resync());
             let mut messages = pubsub.into_on_message();
             let mut health = tokio::time::interval(Duration::from_millis(250));
             let mut down_since: Option<std::time::Instant> = None;
@@ -100,7 +99,7 @@ pub async fn subscriber(state: AppState, mut stop: watch::Receiver<bool>) {
                     m = messages.next() => match m {
                         Some(m) => {
                             let payload: Vec<u8> = m.get_payload_bytes().to_vec();
-                            handle(&state, &String::from_utf8_lossy(&payload)).await;
+                            handle(&cluster, &String::from_utf8_lossy(&payload)).await;
                         }
                         None => break,
                     },
@@ -120,7 +119,7 @@ pub async fn subscriber(state: AppState, mut stop: watch::Receiver<bool>) {
         if cluster.local_caches_usable() {
             cluster.set_subscribed(false);
         }
-        state.fanout.notify_local(Appended::resync());
+        cluster.fanout.notify_local(Appended::resync());
         tokio::select! {
             _ = stop.changed() => return,
             () = tokio::time::sleep(RESUBSCRIBE_DELAY) => {}
@@ -128,17 +127,17 @@ pub async fn subscriber(state: AppState, mut stop: watch::Receiver<bool>) {
     }
 }
 
-async fn handle(state: &AppState, line: &str) {
+async fn handle(cluster: &Cluster, line: &str) {
     let mut parts = line.split(' ');
     let (Some(kind), Some(from)) = (parts.next(), parts.next()) else {
         return;
     };
-    if from == state.cluster.instance {
+    if from == cluster.instance {
         return;
     }
     if kind == "R" {
         match parts.next().map(uuid::Uuid::parse_str) {
-            Some(Ok(token_id)) => state.cluster.revocations.announce(token_id),
+            Some(Ok(token_id)) => cluster.revocations.announce(token_id),
             _ => tracing::warn!(line, "bad revocation message"),
         }
         return;
@@ -146,21 +145,21 @@ async fn handle(state: &AppState, line: &str) {
     let nums: Vec<i64> = parts.filter_map(|p| p.parse().ok()).collect();
     match (kind, nums.as_slice()) {
         ("A", &[dataset_id, first_seq, end_seq]) => {
-            appended_elsewhere(state, dataset_id, first_seq, end_seq).await
+            appended_elsewhere(cluster, dataset_id, first_seq, end_seq).await
         }
         ("P", &[dataset_id, seq]) => {
-            state.cluster.purge_local(dataset_id, seq);
+            cluster.purge_local(dataset_id, seq);
         }
         _ => tracing::warn!(line, "unknown bus message"),
     }
 }
 
 /// Another replica appended: read small batches back once for every local follower.
-async fn appended_elsewhere(state: &AppState, dataset_id: i64, first_seq: i64, end_seq: i64) {
-    state.cluster.feed.grown(dataset_id, end_seq);
+async fn appended_elsewhere(cluster: &Cluster, dataset_id: i64, first_seq: i64, end_seq: i64) {
+    cluster.feed.grown(dataset_id, end_seq);
     let n = end_seq - first_seq;
     let notice = if n > 0 && n <= READ_BACK_ENTRIES {
-        let read = crate::db::run(&state.pool, move |conn| {
+        let read = crate::db::run(&cluster.pool, move |conn| {
             Ok(entries::page(
                 conn,
                 dataset_id,
@@ -177,7 +176,7 @@ async fn appended_elsewhere(state: &AppState, dataset_id: i64, first_seq: i64, e
     } else {
         None
     };
-    state
+    cluster
         .fanout
         .notify_local(notice.unwrap_or_else(|| Appended::range(dataset_id, first_seq, end_seq)));
 }
@@ -185,7 +184,7 @@ async fn appended_elsewhere(state: &AppState, dataset_id: i64, first_seq: i64, e
 /// Marks a record erased, deletes its cached bundles and tells the replicas, atomically.
 /// The marker comes first: a bundle computed before the erasure cannot be stored after the
 /// delete (the store script checks the marker).
-pub fn purge_pipeline(cluster: &super::Cluster, dataset_id: i64, seq: i64) -> ::redis::Pipeline {
+pub fn purge_pipeline(cluster: &Cluster, dataset_id: i64, seq: i64) -> ::redis::Pipeline {
     let prefix = &cluster.prefix;
     let mut pipe = ::redis::pipe();
     pipe.atomic()

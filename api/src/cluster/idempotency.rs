@@ -4,8 +4,14 @@
 //! replays. When Redis is down every request takes the database path, which is correct on
 //! its own.
 
-use crate::services::publish::Replayed;
-use crate::state::AppState;
+use super::Cluster;
+
+/// An answer to replay for an Idempotency-Key: status and exact body.
+#[derive(Debug, Clone)]
+pub struct Replayed {
+    pub status: u16,
+    pub body: String,
+}
 
 /// What Redis knows of a key.
 #[derive(Debug)]
@@ -16,16 +22,16 @@ pub enum Found {
     Mismatch,
 }
 
-fn redis_key(state: &AppState, dataset_id: i64, key: &str) -> String {
-    format!("{}idem:{dataset_id}:{key}", state.cluster.prefix)
+fn redis_key(cluster: &Cluster, dataset_id: i64, key: &str) -> String {
+    format!("{}idem:{dataset_id}:{key}", cluster.prefix)
 }
 
 /// The answer already given to `key`, if Redis has it.
-pub async fn replay(state: &AppState, dataset_id: i64, key: &str, fingerprint: &[u8]) -> Found {
-    let Some(link) = state.cluster.redis() else {
+pub async fn replay(cluster: &Cluster, dataset_id: i64, key: &str, fingerprint: &[u8]) -> Found {
+    let Some(link) = cluster.redis() else {
         return Found::Nothing;
     };
-    let rkey = redis_key(state, dataset_id, key);
+    let rkey = redis_key(cluster, dataset_id, key);
     let Some(value) = link
         .query::<Option<String>>(&::redis::cmd("GET").arg(&rkey).clone())
         .await
@@ -49,7 +55,7 @@ pub async fn replay(state: &AppState, dataset_id: i64, key: &str, fingerprint: &
 
 /// Stores the final answer, kept as long as the database keeps it.
 pub async fn complete(
-    state: &AppState,
+    cluster: &Cluster,
     dataset_id: i64,
     key: &str,
     fingerprint: &[u8],
@@ -57,11 +63,11 @@ pub async fn complete(
     body: &str,
     ttl_secs: u64,
 ) {
-    let Some(link) = state.cluster.redis() else {
+    let Some(link) = cluster.redis() else {
         return;
     };
     let cmd = ::redis::cmd("SET")
-        .arg(redis_key(state, dataset_id, key))
+        .arg(redis_key(cluster, dataset_id, key))
         .arg(format!("D {} {status} {body}", hex::encode(fingerprint)))
         .arg("EX")
         .arg(ttl_secs)

@@ -9,8 +9,9 @@
 //! So a cache can serve an erased payload, or a socket outlive its revoked token, for at
 //! most one poll interval when the bus is down, and not at all when it is up.
 
-use crate::state::AppState;
+use super::Cluster;
 use civicproof_schema::queries::invalidations::{self as q, ERASURE, TOKEN};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
@@ -45,17 +46,15 @@ impl Revocations {
 }
 
 /// After a token was revoked here: close its streams here, tell the other replicas.
-pub fn revoked(state: &AppState, token_id: Uuid) {
-    state.cluster.revocations.announce(token_id);
-    state
-        .cluster
-        .send(super::bus::Outbound::Revoked { token_id });
+pub fn revoked(cluster: &Cluster, token_id: Uuid) {
+    cluster.revocations.announce(token_id);
+    cluster.send(super::bus::Outbound::Revoked { token_id });
 }
 
 /// Follows the outbox until `stop`.
-pub async fn follow(state: AppState, mut stop: watch::Receiver<bool>) {
+pub async fn follow(cluster: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
     let mut seen = loop {
-        match crate::db::run(&state.pool, |c| Ok(q::newest_id(c)?)).await {
+        match crate::db::run(&cluster.pool, |c| Ok(q::newest_id(c)?)).await {
             Ok(id) => break id,
             Err(_) => {
                 tokio::select! {
@@ -70,45 +69,44 @@ pub async fn follow(state: AppState, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => return,
             () = tokio::time::sleep(POLL) => {}
         }
-        match crate::db::run(&state.pool, move |c| Ok(q::after(c, seen, BATCH)?)).await {
+        match crate::db::run(&cluster.pool, move |c| Ok(q::after(c, seen, BATCH)?)).await {
             Ok(rows) => {
                 for row in &rows {
-                    apply(&state, row);
+                    apply(&cluster, row);
                     seen = row.id;
                 }
             }
             Err(e) => tracing::debug!(error = %e, "invalidations not read; next poll"),
         }
-        purge_redis(&state).await;
+        purge_redis(&cluster).await;
     }
 }
 
-fn apply(state: &AppState, row: &q::Invalidation) {
+fn apply(cluster: &Cluster, row: &q::Invalidation) {
     match (row.kind.as_str(), row.dataset_id, row.seq, row.token_id) {
-        (ERASURE, Some(dataset_id), Some(seq), _) => state.cluster.purge_local(dataset_id, seq),
-        (TOKEN, _, _, Some(token_id)) => state.cluster.revocations.announce(token_id),
+        (ERASURE, Some(dataset_id), Some(seq), _) => cluster.purge_local(dataset_id, seq),
+        (TOKEN, _, _, Some(token_id)) => cluster.revocations.announce(token_id),
         _ => tracing::warn!(id = row.id, "malformed invalidation row"),
     }
 }
 
 /// Purges the Redis copies of erasures not yet marked purged (by whichever replica can).
-async fn purge_redis(state: &AppState) {
-    let cluster = &state.cluster;
+async fn purge_redis(cluster: &Cluster) {
     if cluster.redis().is_none() {
         return;
     }
-    let Ok(rows) = crate::db::run(&state.pool, |c| Ok(q::unpurged(c, 100)?)).await else {
+    let Ok(rows) = crate::db::run(&cluster.pool, |c| Ok(q::unpurged(c, 100)?)).await else {
         return;
     };
     let mut done = Vec::new();
     for row in rows {
         if let (Some(dataset_id), Some(seq)) = (row.dataset_id, row.seq)
-            && super::purge_redis(state, dataset_id, seq).await
+            && super::purge_redis(cluster, dataset_id, seq).await
         {
             done.push(row.id);
         }
     }
     if !done.is_empty() {
-        let _ = crate::db::run(&state.pool, move |c| Ok(q::mark_purged(c, &done)?)).await;
+        let _ = crate::db::run(&cluster.pool, move |c| Ok(q::mark_purged(c, &done)?)).await;
     }
 }

@@ -24,14 +24,7 @@ pub mod ratelimit;
 pub mod stats;
 pub mod streams;
 
-use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
-use crate::log::proofs::{self, BundleFormat};
-use crate::services::datasets::load_visible;
-use crate::state::AppState;
-use bundles::{BundleKey, CachedBundle};
-use bytes::Bytes;
-use std::future::Future;
+use civicproof_schema::Pool;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc;
@@ -47,6 +40,10 @@ pub struct Cluster {
     pub feed: feed_cache::FeedCache,
     pub limiter: ratelimit::Limiter,
     pub stats: Arc<stats::CacheStats>,
+    /// The database, for the outbox and for reading entries announced by other replicas.
+    pub pool: Pool,
+    /// This process's live followers.
+    pub fanout: Arc<crate::fanout::Fanout>,
     /// Revoked tokens, for this process's live streams and sockets.
     pub revocations: invalidations::Revocations,
     /// Live connections per client on this replica.
@@ -56,8 +53,8 @@ pub struct Cluster {
     subscribed: AtomicBool,
     outbound: mpsc::Sender<bus::Outbound>,
     outbound_rx: std::sync::Mutex<Option<mpsc::Receiver<bus::Outbound>>>,
-    bundle_ttl_secs: u64,
-    put_script: ::redis::Script,
+    pub bundle_ttl_secs: u64,
+    pub put_script: ::redis::Script,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -73,8 +70,13 @@ impl Cluster {
     /// Must run inside the Tokio runtime when Redis is configured (the link is lazy).
     /// `log_public_key` joins the key prefix: two deployments (or a database recreated)
     /// with the same origin prefix never share cached bundles.
-    pub fn new(config: &crate::Config, log_public_key: &str) -> anyhow::Result<Self> {
-        let c = &config.cluster;
+    pub fn new(
+        c: &config::ClusterConfig,
+        origin_prefix: &str,
+        log_public_key: &str,
+        pool: Pool,
+        fanout: Arc<crate::fanout::Fanout>,
+    ) -> anyhow::Result<Self> {
         // An empty REDIS_URL (as `.env` files write "unset") means no Redis.
         let link = c
             .redis_url
@@ -93,7 +95,7 @@ impl Cluster {
             instance: hex::encode(id),
             prefix: format!(
                 "cp:{}:{}:",
-                config.origin_prefix,
+                origin_prefix,
                 hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(log_public_key)[..6])
             ),
             limiter: ratelimit::Limiter::new(c),
@@ -102,6 +104,8 @@ impl Cluster {
             bundles: bundles::L1::new(c.bundle_cache_entries),
             feed: feed_cache::FeedCache::new(c.feed_cache_bytes),
             stats,
+            pool,
+            fanout,
             revocations: invalidations::Revocations::default(),
             streams: streams::StreamSlots::new(c.max_streams_per_client),
             outbound: tx,
@@ -162,9 +166,8 @@ impl Cluster {
 
 /// Starts the outbox follower and, with Redis, the probe, the bus subscriber and the bus
 /// publisher.
-pub fn start(state: &AppState, stop: tokio::sync::watch::Receiver<bool>) {
-    tokio::spawn(invalidations::follow(state.clone(), stop.clone()));
-    let cluster = state.cluster.clone();
+pub fn start(cluster: &Arc<Cluster>, stop: tokio::sync::watch::Receiver<bool>) {
+    tokio::spawn(invalidations::follow(cluster.clone(), stop.clone()));
     let Some(link) = cluster.link.clone() else {
         return;
     };
@@ -175,169 +178,18 @@ pub fn start(state: &AppState, stop: tokio::sync::watch::Receiver<bool>) {
         .expect("outbound lock")
         .take()
         .expect("the cluster starts once");
-    tokio::spawn(bus::publisher(state.clone(), rx, stop.clone()));
-    tokio::spawn(bus::subscriber(state.clone(), stop));
-}
-
-/// Where a bundle request's cache key is built: the dataset, the seq, the checkpoint size
-/// the bundle will be built on (the one asked for, or the newest this process knows of)
-/// and the format. `None` when that size is unknown or does not cover `seq` yet.
-///
-/// With anchoring, a bundle changes when its checkpoint's batch confirms (the `anchor`
-/// section appears; a default request also moves to the earliest confirmed checkpoint and
-/// loses its `anchor_pending` hint), so only bundles with a confirmed anchor are cached, and a
-/// default request is keyed by [`ANCHORED_DEFAULT`] rather than a size: once anchored, it never
-/// changes except by erasure, which purges it.
-pub fn bundle_key(
-    state: &AppState,
-    dataset_id: i64,
-    seq: i64,
-    tree_size: Option<u64>,
-    format: BundleFormat,
-) -> Option<BundleKey> {
-    if state.anchoring.is_some() {
-        return Some(BundleKey {
-            dataset_id,
-            seq,
-            tree_size: tree_size.unwrap_or(ANCHORED_DEFAULT),
-            format: format_code(format),
-        });
-    }
-    let size = match tree_size {
-        Some(n) => n,
-        None => state.latest_checkpoints.get(&dataset_id)?.size as u64,
-    };
-    (size > seq as u64).then_some(BundleKey {
-        dataset_id,
-        seq,
-        tree_size: size,
-        format: format_code(format),
-    })
-}
-
-/// The key size of a default (no `tree_size`) bundle whose checkpoint is anchored.
-pub const ANCHORED_DEFAULT: u64 = u64::MAX;
-
-/// The key a freshly built bundle is cached under, if it may be cached at all.
-fn store_key(
-    state: &AppState,
-    dataset_id: i64,
-    seq: i64,
-    tree_size: Option<u64>,
-    format: BundleFormat,
-    served: &proofs::ServedBundle,
-) -> Option<BundleKey> {
-    let size = match (state.anchoring.is_some(), served.anchored) {
-        (true, false) => return None,
-        (true, true) => tree_size.unwrap_or(ANCHORED_DEFAULT),
-        (false, _) => served.tree_size,
-    };
-    Some(BundleKey {
-        dataset_id,
-        seq,
-        tree_size: size,
-        format: format_code(format),
-    })
-}
-
-fn format_code(format: BundleFormat) -> u8 {
-    match format {
-        BundleFormat::Json => 0,
-        BundleFormat::TlogProof => 1,
-    }
-}
-
-/// A proof bundle through the caches: process memory, then Redis, then `log::proofs`.
-/// Returns the bundle and whether the dataset is public. A cached bundle is byte-identical
-/// to a fresh one (same key, same inputs); only erasure changes one, and it purges them.
-pub async fn cached_bundle(
-    state: &AppState,
-    caller: &Caller,
-    institution: &str,
-    dataset: &str,
-    seq_text: &str,
-    tree_size: Option<u64>,
-    format: BundleFormat,
-) -> ApiResult<(CachedBundle, bool)> {
-    let seq = crate::services::records::parse_seq(seq_text).ok_or(ApiError::NotFound)?;
-    // Authorization first, always: a cached bundle is served only to who may see it.
-    let (ds, _) = load_visible(state, caller, institution, dataset).await?;
-    let public = ds.is_public();
-    let cluster = &state.cluster;
-    let local = cluster.local_caches_usable();
-    let epoch = cluster.bundles.epoch();
-    let counters = &cluster.stats.bundles;
-    let key = bundle_key(state, ds.id, seq, tree_size, format);
-    if let Some(key) = key {
-        if local && let Some(hit) = cluster.bundles.get(&key) {
-            counters.hit_local();
-            return Ok((hit, public));
-        }
-        if let Some(link) = cluster.redis() {
-            let cmd = ::redis::cmd("HGET")
-                .arg(key.redis_hash(&cluster.prefix))
-                .arg(key.redis_field())
-                .clone();
-            if let Some(Some(bytes)) = link.query::<Option<Vec<u8>>>(&cmd).await
-                && let Some(hit) = CachedBundle::decode(&bytes)
-            {
-                counters.hit_redis();
-                if local {
-                    cluster.bundles.insert(key, hit.clone(), epoch);
-                }
-                return Ok((hit, public));
-            }
-        }
-    }
-    counters.missed();
-    let served = proofs::bundle(
-        state,
-        caller,
-        institution,
-        dataset,
-        seq_text,
-        tree_size,
-        format,
-    )
-    .await?;
-    let store = store_key(state, ds.id, seq, tree_size, format, &served);
-    let fresh = CachedBundle::new(Bytes::from(served.body), served.content_type);
-    let Some(key) = store else {
-        return Ok((fresh, public));
-    };
-    if local {
-        cluster.bundles.insert(key, fresh.clone(), epoch);
-    }
-    if let Some(link) = cluster.redis_owned() {
-        let (script, prefix, ttl) = (
-            cluster.put_script.clone(),
-            cluster.prefix.clone(),
-            cluster.bundle_ttl_secs,
-        );
-        let value = fresh.encode();
-        tokio::spawn(async move {
-            let hash = key.redis_hash(&prefix);
-            let marker = bundles::erased_marker(&prefix, key.dataset_id, key.seq);
-            let mut inv = script.prepare_invoke();
-            inv.key(hash)
-                .key(marker)
-                .arg(key.redis_field())
-                .arg(value)
-                .arg(ttl);
-            link.invoke::<i64>(inv).await;
-        });
-    }
-    Ok((fresh, public))
+    tokio::spawn(bus::publisher(cluster.clone(), rx, stop.clone()));
+    tokio::spawn(bus::subscriber(cluster.clone(), stop));
 }
 
 /// After an erasure commits (its outbox row `outbox_id` with it): purge the record's bundles
 /// and the dataset's feed pages here, in Redis and (over the bus) on every replica, before
 /// the erasure is answered. When Redis cannot take the purge now, whichever replica follows
 /// the outbox next with Redis up does it ([`invalidations`]).
-pub async fn erased(state: &AppState, dataset_id: i64, seq: i64, outbox_id: i64) {
-    state.cluster.purge_local(dataset_id, seq);
-    if purge_redis(state, dataset_id, seq).await {
-        let marked = crate::db::run(&state.pool, move |c| {
+pub async fn erased(cluster: &Cluster, dataset_id: i64, seq: i64, outbox_id: i64) {
+    cluster.purge_local(dataset_id, seq);
+    if purge_redis(cluster, dataset_id, seq).await {
+        let marked = crate::db::run(&cluster.pool, move |c| {
             Ok(civicproof_schema::queries::invalidations::mark_purged(
                 c,
                 &[outbox_id],
@@ -352,8 +204,7 @@ pub async fn erased(state: &AppState, dataset_id: i64, seq: i64, outbox_id: i64)
 
 /// Marks a record erased in Redis, deletes its cached bundles and tells the replicas, in one
 /// atomic pipeline; false when Redis is not configured, down, or failed.
-pub async fn purge_redis(state: &AppState, dataset_id: i64, seq: i64) -> bool {
-    let cluster = &state.cluster;
+pub async fn purge_redis(cluster: &Cluster, dataset_id: i64, seq: i64) -> bool {
     match cluster.redis() {
         Some(link) => link
             .pipe::<::redis::Value>(&bus::purge_pipeline(cluster, dataset_id, seq))
@@ -377,61 +228,4 @@ pub fn relay(cluster: Arc<Cluster>) -> crate::fanout::Relay {
             end_seq: a.end_seq,
         });
     })
-}
-
-/// One feed page through the page cache: keyed by the dataset head this process knows (read
-/// once from PostgreSQL, then advanced by every announced append), the raw query string and
-/// the format. `compute` renders the page body and its next cursor on a miss.
-pub async fn feed_page(
-    state: &AppState,
-    dataset: &civicproof_schema::models::Dataset,
-    institution: &str,
-    query: &str,
-    format: crate::services::feed::FeedFormat,
-    compute: impl Future<Output = ApiResult<(Vec<u8>, Option<String>)>>,
-) -> ApiResult<(Bytes, Option<String>)> {
-    let cluster = &state.cluster;
-    let counters = &cluster.stats.feed_pages;
-    if !cluster.feed.enabled() || !cluster.local_caches_usable() {
-        let (body, next) = compute.await?;
-        return Ok((Bytes::from(body), next));
-    }
-    let head = match cluster.feed.head(dataset.id) {
-        Some(h) => h,
-        None => {
-            let (inst, slug) = (institution.to_owned(), dataset.slug.clone());
-            let row = crate::db::run(&state.pool, move |conn| {
-                Ok(civicproof_schema::queries::datasets::find_any(
-                    conn, &inst, &slug,
-                )?)
-            })
-            .await?;
-            let Some((d, _)) = row else {
-                return Err(ApiError::NotFound);
-            };
-            cluster.feed.grown(d.id, d.entry_count);
-            cluster.feed.head(d.id).unwrap_or(d.entry_count)
-        }
-    };
-    let key = feed_cache::FeedKey {
-        dataset_id: dataset.id,
-        head,
-        query: query.to_owned(),
-        format: format as u8,
-    };
-    if let Some(hit) = cluster.feed.get(&key) {
-        counters.hit_local();
-        return Ok((hit.body, hit.next_cursor));
-    }
-    counters.missed();
-    let (body, next) = compute.await?;
-    let body = Bytes::from(body);
-    cluster.feed.put(
-        key,
-        feed_cache::CachedPage {
-            body: body.clone(),
-            next_cursor: next.clone(),
-        },
-    );
-    Ok((body, next))
 }

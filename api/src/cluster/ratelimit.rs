@@ -3,12 +3,11 @@
 //! burst of `count` and then one request every `window / count`.
 //!
 //! With Redis the check is one atomic script, so every replica shares the budget; without
-//! Redis (or, failing open, while it is down) each process keeps its own. Requests with a
-//! bearer token are limited per token under their role's limit; requests without one per
-//! client address under the anonymous limit. Health, readiness and metrics are never limited.
+//! Redis (or, failing open, while it is down) each process keeps its own. Who a request
+//! counts as (a token under its role's limit, or a client address under the anonymous one)
+//! is the request layer's call: `edge::limits`.
 
 use super::config::{ClusterConfig, FailMode, RateSpec};
-use crate::auth::{Caller, Role};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -43,6 +42,15 @@ pub struct Decision {
     pub reset_secs: u64,
     /// Seconds to wait before retrying (when refused).
     pub retry_after_secs: u64,
+}
+
+/// Which limit a key is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Admin,
+    Publisher,
+    Reader,
+    Anonymous,
 }
 
 /// Who a request is counted as.
@@ -81,22 +89,13 @@ impl Limiter {
         }
     }
 
-    /// The key and limit of a caller (`None`: not limited).
-    pub fn subject(&self, caller: &Caller, addr: Option<IpAddr>) -> Option<Subject> {
-        let (key, spec) = match caller {
-            Caller::Anonymous => (format!("ip:{}", addr?), self.anonymous),
-            Caller::Admin { token_id } => (
-                format!("tok:{}", token_id.map_or("admin".into(), |t| t.to_string())),
-                self.admin,
-            ),
-            Caller::Member { token_id, role, .. } => (
-                format!("tok:{token_id}"),
-                match role {
-                    Role::Admin => self.admin,
-                    Role::Publisher => self.publisher,
-                    Role::Reader => self.reader,
-                },
-            ),
+    /// The limit of a key of this class (`None`: not limited).
+    pub fn subject(&self, key: String, class: Class) -> Option<Subject> {
+        let spec = match class {
+            Class::Admin => self.admin,
+            Class::Publisher => self.publisher,
+            Class::Reader => self.reader,
+            Class::Anonymous => self.anonymous,
         };
         (spec != RateSpec::Off).then_some(Subject { key, spec })
     }
@@ -220,137 +219,6 @@ pub fn client_addr(
     Some(last_trusted)
 }
 
-/// What the limiter says of one request or WebSocket operation.
-pub enum Verdict {
-    /// No limit applies.
-    Unlimited,
-    Allowed(Decision),
-    Refused(Decision),
-    /// Redis should have answered and the limiter fails closed.
-    Unavailable,
-}
-
-impl Verdict {
-    /// The error a refused request or operation answers.
-    pub fn error(&self) -> Option<crate::error::ApiError> {
-        match self {
-            Self::Unlimited | Self::Allowed(_) => None,
-            Self::Refused(d) => Some(crate::error::ApiError::RateLimited {
-                detail: format!(
-                    "This client may make {} requests per {} s; retry in {} s.",
-                    d.limit, d.window_secs, d.retry_after_secs
-                ),
-                retry_after_secs: d.retry_after_secs,
-            }),
-            Self::Unavailable => Some(crate::error::ApiError::Unavailable("The rate limiter")),
-        }
-    }
-}
-
-/// Counts one request (or WebSocket operation) of `caller` from `addr` against its limit:
-/// per token for a token, per client address without one.
-pub async fn judge(
-    state: &crate::state::AppState,
-    caller: &Caller,
-    addr: Option<IpAddr>,
-) -> Verdict {
-    let cluster = &state.cluster;
-    let Some(subject) = cluster.limiter.subject(caller, addr) else {
-        return Verdict::Unlimited;
-    };
-    let redis = cluster.redis().map(|l| (l, cluster.prefix.as_str()));
-    match cluster
-        .limiter
-        .check(&subject, redis, cluster.link.is_some())
-        .await
-    {
-        Ok(d) if d.allowed => Verdict::Allowed(d),
-        Ok(d) => {
-            cluster
-                .stats
-                .rate_limited
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Verdict::Refused(d)
-        }
-        Err(()) => Verdict::Unavailable,
-    }
-}
-
-/// The client address of a request (see [`client_addr`]).
-pub fn request_addr(req: &actix_web::HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
-    let forwarded: Vec<&str> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    client_addr(req.peer_addr().map(|a| a.ip()), &forwarded, trusted)
-}
-
-/// The middleware: counts every request but health, readiness and metrics, and answers 429
-/// (or 503 when failing closed) before the handler runs. The caller it resolves is left in
-/// the request for the `Caller` extractor, so a token costs one lookup.
-pub async fn middleware(
-    req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<actix_web::body::BoxBody>,
-) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    use actix_web::HttpMessage;
-    use actix_web::http::header::{AUTHORIZATION, HeaderName, HeaderValue};
-    if matches!(req.path(), "/healthz" | "/readyz" | "/metrics") {
-        return next.call(req).await;
-    }
-    let Some(state) = req
-        .app_data::<actix_web::web::Data<crate::state::AppState>>()
-        .cloned()
-    else {
-        return next.call(req).await;
-    };
-    let caller = match req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(crate::auth::bearer)
-    {
-        Some(token) => match crate::auth::resolve(&state, token).await {
-            Ok(caller) => {
-                req.extensions_mut().insert(caller.clone());
-                caller
-            }
-            // The handler answers 401; until then it counts as its address.
-            Err(_) => Caller::Anonymous,
-        },
-        None => Caller::Anonymous,
-    };
-    let addr = request_addr(req.request(), &state.config.trusted_proxies);
-    let verdict = judge(&state, &caller, addr).await;
-    let decision = match &verdict {
-        Verdict::Unlimited => return next.call(req).await,
-        Verdict::Allowed(d) | Verdict::Refused(d) => *d,
-        Verdict::Unavailable => {
-            let err = verdict.error().expect("unavailable is an error");
-            return Ok(req.error_response(err));
-        }
-    };
-    let mut resp = match verdict.error() {
-        None => next.call(req).await?,
-        Some(err) => req.error_response(err),
-    };
-    let headers = [
-        ("ratelimit-limit", decision.limit.to_string()),
-        ("ratelimit-remaining", decision.remaining.to_string()),
-        ("ratelimit-reset", decision.reset_secs.to_string()),
-        (
-            "ratelimit-policy",
-            format!("{};w={}", decision.limit, decision.window_secs),
-        ),
-    ];
-    for (name, value) in headers {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            resp.headers_mut().insert(HeaderName::from_static(name), v);
-        }
-    }
-    Ok(resp)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,9 +255,7 @@ mod tests {
             ..Default::default()
         };
         let l = Limiter::new(&cfg);
-        let s = l
-            .subject(&Caller::Anonymous, Some("127.0.0.1".parse().unwrap()))
-            .unwrap();
+        let s = l.subject("ip:127.0.0.1".into(), Class::Anonymous).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();

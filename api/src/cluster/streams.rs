@@ -2,10 +2,8 @@
 //! Server-Sent Events streams and GraphQL WebSockets per token, or per client address without
 //! one, so no client can hold the replica's tasks and buffers with thousands of idle streams.
 
-use crate::auth::Caller;
 use crate::error::ApiError;
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug)]
@@ -29,19 +27,9 @@ impl StreamSlots {
         })
     }
 
-    /// A place for one more stream of `caller` (from `addr`); `rate-limited` when it already
-    /// holds the most.
-    pub fn take(self: &Arc<Self>, caller: &Caller, addr: Option<IpAddr>) -> Result<Slot, ApiError> {
-        let key = match caller.token_id() {
-            Some(id) => format!("tok:{id}"),
-            None => match caller {
-                Caller::Admin { .. } => "admin".into(),
-                _ => format!(
-                    "ip:{}",
-                    addr.map_or_else(|| "unknown".into(), |a| a.to_string())
-                ),
-            },
-        };
+    /// A place for one more stream of the client `key` (`edge::limits::who`); `rate-limited`
+    /// when it already holds the most.
+    pub fn take(self: &Arc<Self>, key: String) -> Result<Slot, ApiError> {
         let mut held = self.held.lock().expect("stream slots");
         let n = held.entry(key.clone()).or_default();
         if *n >= self.max {

@@ -20,7 +20,6 @@ use crate::graphql::loaders::Loaders;
 use crate::graphql::raw;
 use crate::graphql::schema::CivicSchema;
 use crate::graphql::ws;
-use crate::routes::records::read_body;
 use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
@@ -78,7 +77,7 @@ async fn execute(
             "Send GraphQL requests as application/json.".into(),
         ));
     }
-    let body = read_body(req, payload, state.config.limits.max_body_bytes).await?;
+    let body = crate::edge::body::read(req, payload, state.config.limits.max_body_bytes).await?;
     let caller = caller?;
     let request = serde_json::from_slice::<async_graphql::Request>(&body)
         .ok()

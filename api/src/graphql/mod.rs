@@ -2,7 +2,7 @@
 //! subscriptions over WebSocket (`graphql-transport-ws`) on the same path.
 //!
 //! Resolvers are thin: they call the same service functions as the REST handlers
-//! (`crate::services`, `crate::log::proofs`), so validation, authorization, limits and
+//! (`crate::services`, `crate::services::proofs`), so validation, authorization, limits and
 //! idempotency live once. Errors carry REST's problem codes (`errors`), requests are bounded
 //! before execution (`limits`), and lookups by key are batched (`loaders`).
 //!

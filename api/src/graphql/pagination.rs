@@ -74,17 +74,3 @@ pub fn parse_dataset_cursor(value: &str) -> ApiResult<i64> {
         .and_then(|s| s.strip_prefix("id:").and_then(|n| n.parse().ok()))
         .ok_or_else(|| ApiError::BadRequest("after is not a valid dataset cursor.".into()))
 }
-
-/// An anchor cursor: base64url of `batch:<batch_seq>`.
-pub fn anchor_cursor(batch_seq: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("batch:{batch_seq}"))
-}
-
-pub fn parse_anchor_cursor(value: &str) -> ApiResult<i64> {
-    URL_SAFE_NO_PAD
-        .decode(value)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix("batch:").and_then(|n| n.parse().ok()))
-        .ok_or_else(|| ApiError::BadRequest("after is not a valid anchor cursor.".into()))
-}

@@ -54,9 +54,13 @@ pub fn serve(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> actix_web::Result<HttpResponse> {
-    let addr = crate::cluster::ratelimit::request_addr(req, &state.config.trusted_proxies);
+    let addr = crate::edge::limits::request_addr(req, &state.config.trusted_proxies);
     // The token comes later (`connection_init`): sockets count per client address.
-    let slot = match state.cluster.streams.take(&Caller::Anonymous, addr) {
+    let slot = match state
+        .cluster
+        .streams
+        .take(crate::edge::limits::who(&Caller::Anonymous, addr).0)
+    {
         Ok(slot) => slot,
         Err(e) => return Ok(actix_web::ResponseError::error_response(&e)),
     };
@@ -139,7 +143,7 @@ impl Connection {
     /// The token and the rate limit, for one operation.
     async fn admit(&self) -> ApiResult<Caller> {
         let caller = self.caller_now().await?;
-        let verdict = crate::cluster::ratelimit::judge(&self.state, &caller, self.addr).await;
+        let verdict = crate::edge::limits::judge(&self.state, &caller, self.addr).await;
         match verdict.error() {
             Some(err) => Err(err),
             None => Ok(caller),

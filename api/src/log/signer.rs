@@ -4,24 +4,48 @@
 //! One signer at a time across server processes: each round runs under a transaction-level
 //! PostgreSQL advisory lock.
 
+use crate::cache::TtlCache;
+use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::log::nodes;
 use crate::log::tree;
-use crate::state::AppState;
+use crate::logkey::LogKey;
+use crate::metrics::Metrics;
 use chrono::Utc;
 use civicproof_schema::Conn;
+use civicproof_schema::Pool;
 use civicproof_schema::queries::checkpoints::{self as q, CheckpointRow, SigningCandidate};
 use civicproof_verify::checkpoint::Checkpoint;
 use civicproof_verify::merkle;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
+
+/// What the signer works with (narrow handles, not the whole application state).
+#[derive(Clone)]
+pub struct Signer {
+    pub pool: Pool,
+    pub config: Arc<Config>,
+    pub log_key: Arc<LogKey>,
+    /// Newest checkpoint per dataset, refreshed after each round.
+    pub latest_checkpoints: Arc<TtlCache<i64, CheckpointRow>>,
+    /// Rung after an append.
+    pub wake: Arc<Notify>,
+    /// Rung after every round (proof requests wait on it).
+    pub signed: Arc<Notify>,
+    /// Whether this instance anchors (the no-fork check then also covers the newest
+    /// anchored checkpoint).
+    pub anchoring: bool,
+    pub metrics: Arc<Metrics>,
+}
 
 /// Runs until `shutdown` fires: a round every interval, or sooner when woken by an append.
-pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub async fn run(state: Signer, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let interval = Duration::from_millis(state.config.checkpoint_interval_ms.max(10));
     loop {
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
-            _ = state.signer_wake.notified() => {
+            _ = state.wake.notified() => {
                 // Coalesce a burst of appends into one round.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -34,12 +58,12 @@ pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "checkpoint round failed; retrying next interval"),
         }
-        state.checkpoint_signed.notify_waiters();
+        state.signed.notify_waiters();
     }
 }
 
 /// One round: signs a checkpoint for every grown, non-halted dataset. Returns how many.
-pub fn sign_round(state: &AppState, conn: &mut Conn) -> ApiResult<usize> {
+pub fn sign_round(state: &Signer, conn: &mut Conn) -> ApiResult<usize> {
     let signed: Vec<CheckpointRow> = civicproof_schema::transaction(conn, |conn| {
         if !q::try_signer_lock(conn)? {
             return Ok(Vec::new());
@@ -71,7 +95,7 @@ pub fn sign_round(state: &AppState, conn: &mut Conn) -> ApiResult<usize> {
 /// Signs the checkpoint at the dataset's current size; `previous` is the newest signed size
 /// (−1 when none). Returns `None` when the origin was halted instead.
 fn sign_one(
-    state: &AppState,
+    state: &Signer,
     conn: &mut Conn,
     c: &SigningCandidate,
     previous: i64,
@@ -87,7 +111,7 @@ fn sign_one(
     if previous > 0 {
         from.push(previous);
     }
-    if state.anchoring.is_some()
+    if state.anchoring
         && let Some((_, member)) =
             civicproof_schema::queries::anchors::newest_confirmed_of(conn, c.dataset_id)?
         && member.size != previous
@@ -113,7 +137,10 @@ fn sign_one(
             return Ok(None);
         }
     }
-    let origin = state.origin(&c.institution_slug, &c.dataset_slug);
+    let origin = format!(
+        "{}/{}/{}",
+        state.config.origin_prefix, c.institution_slug, c.dataset_slug
+    );
     let note = Checkpoint { origin, size, root }.sign(state.log_key.signing_key());
     let row = CheckpointRow {
         dataset_id: c.dataset_id,

@@ -1,10 +1,10 @@
 //! Anchor batches (API.md, "An anchor batch"). Confirmed batches are immutable; members whose
 //! dataset the caller may not see show `checkpoint: null`.
 
-use crate::anchor::view::{self, AnchorBatch};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::routes::proofs::conditional;
+use crate::services::anchors::{self, AnchorBatch};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -41,7 +41,7 @@ pub async fn list(
         }
     }
     let (anchors, next_cursor, public) =
-        view::list(&state, &caller, after.as_deref(), limit.as_deref()).await?;
+        anchors::list(&state, &caller, after.as_deref(), limit.as_deref()).await?;
     let mut resp = crate::routes::datasets::with_access_headers(HttpResponse::Ok(), public);
     if let Some(next) = &next_cursor {
         let mut url = format!("{}/v1/anchors?after={next}", state.public_url);
@@ -69,7 +69,7 @@ pub async fn get(
     path: web::Path<String>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
-    let (batch, cache) = view::get(&state, &caller, &path.into_inner()).await?;
+    let (batch, cache) = anchors::get(&state, &caller, &path.into_inner()).await?;
     let body = serde_json::to_vec(&batch).map_err(ApiError::internal)?;
     Ok(conditional(
         &req,

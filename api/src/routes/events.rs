@@ -67,8 +67,11 @@ pub async fn events(
         .and_then(|v| v.to_str().ok())
         .and_then(bearer)
         .map(str::to_owned);
-    let addr = crate::cluster::ratelimit::request_addr(&req, &state.config.trusted_proxies);
-    let slot = state.cluster.streams.take(&caller, addr)?;
+    let addr = crate::edge::limits::request_addr(&req, &state.config.trusted_proxies);
+    let slot = state
+        .cluster
+        .streams
+        .take(crate::edge::limits::who(&caller, addr).0)?;
     let follower = Follower::start(&state, caller, token, &inst, &ds, after).await?;
     let public = follower.public;
     let (tx, rx) = mpsc::channel::<Bytes>(STREAM_BUFFER);

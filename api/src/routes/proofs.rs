@@ -1,7 +1,7 @@
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::log::proofs::{self, BundleFormat, ConsistencyProof};
 use crate::routes::datasets::with_access_headers;
+use crate::services::proofs::{self, BundleFormat, ConsistencyProof};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -42,9 +42,8 @@ pub async fn proof(
             }
         }
     }
-    // Through the bundle cache (its key: `crate::cluster::bundle_key`).
     let (bundle, public) =
-        crate::cluster::cached_bundle(&state, &caller, &inst, &ds, &seq, tree_size, format).await?;
+        proofs::bundle(&state, &caller, &inst, &ds, &seq, tree_size, format).await?;
     Ok(conditional(
         &req,
         Some(bundle.etag),

@@ -15,32 +15,6 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use futures_util::StreamExt;
 
-/// Reads a body up to `limit` bytes; 413 beyond it (checked on Content-Length first).
-pub(crate) async fn read_body(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> ApiResult<Vec<u8>> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(ApiError::PayloadTooLarge(limit));
-    }
-    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|_| ApiError::BadRequest("The request body could not be read.".into()))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
 /// Append a batch, all-or-nothing: a JSON array of `{"key"?, "payload"}`, NDJSON of the
 /// same objects, or CSV. Answers the entries' seqs and leaf hashes in input order.
 #[utoipa::path(post, path = "/v1/datasets/{inst}/{ds}/records", tag = "records",
@@ -75,15 +49,7 @@ pub async fn publish(
         ),
         None => None,
     };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    let limit = state.config.limits.max_body_bytes;
-    if declared.is_some_and(|n| n > limit) {
-        return Err(ApiError::PayloadTooLarge(limit));
-    }
+    crate::edge::body::check_declared_length(&req, state.config.limits.max_body_bytes)?;
     // Streamed to the parser as it arrives (services::input): never held whole.
     let body = payload.map(|chunk| chunk.map_err(|_| ()));
     let outcome = publish_svc::publish(
@@ -159,8 +125,8 @@ pub async fn feed(
         return Ok(resp.streaming(stream));
     }
     let limit = feed_svc::default_limit(&query);
-    // Through the page cache (keyed by the dataset head; see `cluster::feed_page`).
-    let (body, next) = crate::cluster::feed_page(
+    // Through the page cache (keyed by the dataset head; see `services::feed::cached_page`).
+    let (body, next) = feed_svc::cached_page(
         &state,
         &ds,
         &institution.slug,

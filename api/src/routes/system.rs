@@ -5,7 +5,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
-use civicproof_schema::queries::datasets::{self, CatalogFilter, Visibility};
 use diesel::RunQueryDsl;
 use serde_json::json;
 
@@ -95,47 +94,7 @@ pub async fn catalog_jsonld(
     state: web::Data<AppState>,
     _caller: Caller,
 ) -> ApiResult<HttpResponse> {
-    // Public datasets only, whoever asks: the catalog is for harvesting.
-    let rows = db::run(&state.pool, |conn| {
-        let mut all = Vec::new();
-        let mut filter = CatalogFilter::default();
-        loop {
-            let page = datasets::list(conn, &filter, Visibility::PublicOnly, 1_000)?;
-            let done = page.len() < 1_000;
-            filter.after_id = page.last().map(|(d, _)| d.id);
-            all.extend(page);
-            if done {
-                break;
-            }
-        }
-        Ok(all)
-    })
-    .await?;
-    let items: Vec<dcat::DcatDataset> = rows
-        .into_iter()
-        .map(|(d, inst)| dcat::DcatDataset {
-            origin: state.origin(&inst.slug, &d.slug),
-            institution_slug: inst.slug,
-            institution_name: inst.name,
-            institution_homepage: inst.homepage,
-            institution_contact: inst.contact,
-            dataset_slug: d.slug,
-            title: d.title,
-            description: d.description,
-            license: d.license,
-            themes: crate::views::string_list(&d.themes),
-            keywords: crate::views::string_list(&d.keywords),
-            created_at: d.created_at,
-            updated_at: d.updated_at,
-        })
-        .collect();
-    let info = dcat::CatalogInfo {
-        base_url: state.public_url.clone(),
-        title: format!("civicproof catalog of {}", state.config.origin_prefix),
-        description: "Append-only, verifiable open datasets published through civicproof.".into(),
-        publisher_name: state.config.origin_prefix.clone(),
-        homepage: Some(state.public_url.clone()),
-    };
+    let (info, items) = crate::services::datasets::dcat_catalog(&state).await?;
     let doc = dcat::catalog_jsonld(&info, &items);
     let body = serde_json::to_vec(&doc).map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()

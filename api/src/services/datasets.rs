@@ -5,7 +5,7 @@ use crate::auth::Caller;
 use crate::config::is_valid_slug;
 use crate::db;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::services::schemas;
+use crate::json_schemas;
 use crate::state::AppState;
 use crate::views::{Access, DatasetView};
 use chrono::Utc;
@@ -149,7 +149,7 @@ async fn view_one(state: &AppState, d: Dataset, inst: &Institution) -> ApiResult
     let (id, st) = (d.id, state.clone());
     let (mut notes, anchor) = db::run(&state.pool, move |conn| {
         let notes = latest_notes(conn, &[id])?;
-        let anchor = crate::anchor::view::newest_of_dataset(&st, conn, id)?;
+        let anchor = crate::services::anchors::newest_of_dataset(&st, conn, id)?;
         Ok((notes, anchor))
     })
     .await?;
@@ -461,9 +461,57 @@ fn canonical_schema(state: &AppState, schema: &Value) -> Result<String, FieldErr
             ),
         ));
     }
-    schemas::compile(schema).map_err(|e| match e {
+    json_schemas::compile(schema).map_err(|e| match e {
         ApiError::Validation(mut v) if !v.is_empty() => v.remove(0),
         _ => FieldError::field("/schema", "the schema does not compile"),
     })?;
     Ok(text)
+}
+
+/// The public catalog for DCAT-AP harvesting: every public dataset, whoever asks, read in
+/// pages of 1,000.
+pub async fn dcat_catalog(
+    state: &AppState,
+) -> ApiResult<(crate::dcat::CatalogInfo, Vec<crate::dcat::DcatDataset>)> {
+    let rows = db::run(&state.pool, |conn| {
+        let mut all = Vec::new();
+        let mut filter = CatalogFilter::default();
+        loop {
+            let page = datasets::list(conn, &filter, Visibility::PublicOnly, 1_000)?;
+            let done = page.len() < 1_000;
+            filter.after_id = page.last().map(|(d, _)| d.id);
+            all.extend(page);
+            if done {
+                break;
+            }
+        }
+        Ok(all)
+    })
+    .await?;
+    let items = rows
+        .into_iter()
+        .map(|(d, inst)| crate::dcat::DcatDataset {
+            origin: state.origin(&inst.slug, &d.slug),
+            institution_slug: inst.slug,
+            institution_name: inst.name,
+            institution_homepage: inst.homepage,
+            institution_contact: inst.contact,
+            dataset_slug: d.slug,
+            title: d.title,
+            description: d.description,
+            license: d.license,
+            themes: crate::views::string_list(&d.themes),
+            keywords: crate::views::string_list(&d.keywords),
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        })
+        .collect();
+    let info = crate::dcat::CatalogInfo {
+        base_url: state.public_url.clone(),
+        title: format!("civicproof catalog of {}", state.config.origin_prefix),
+        description: "Append-only, verifiable open datasets published through civicproof.".into(),
+        publisher_name: state.config.origin_prefix.clone(),
+        homepage: Some(state.public_url.clone()),
+    };
+    Ok((info, items))
 }

@@ -125,7 +125,7 @@ pub async fn erase(
     if let Err(e) = db::run(&state.pool, |conn| Ok(entries::flush_erased(conn)?)).await {
         tracing::warn!(error = %e, "erased bytes not yet flushed from the write-ahead log");
     }
-    crate::cluster::erased(state, ds.id, target, outbox_id).await;
+    crate::cluster::erased(&state.cluster, ds.id, target, outbox_id).await;
     state.fanout.notify(crate::fanout::Appended::range(
         ds.id,
         erased.seq as i64,

@@ -412,3 +412,60 @@ pub fn stream(
         }
     })
 }
+
+/// One feed page through the page cache: keyed by the dataset head this process knows (read
+/// once from PostgreSQL, then advanced by every announced append), the raw query string and
+/// the format. `compute` renders the page body and its next cursor on a miss.
+pub async fn cached_page(
+    state: &AppState,
+    dataset: &civicproof_schema::models::Dataset,
+    institution: &str,
+    query: &str,
+    format: crate::services::feed::FeedFormat,
+    compute: impl Future<Output = ApiResult<(Vec<u8>, Option<String>)>>,
+) -> ApiResult<(Bytes, Option<String>)> {
+    let cluster = &state.cluster;
+    let counters = &cluster.stats.feed_pages;
+    if !cluster.feed.enabled() || !cluster.local_caches_usable() {
+        let (body, next) = compute.await?;
+        return Ok((Bytes::from(body), next));
+    }
+    let head = match cluster.feed.head(dataset.id) {
+        Some(h) => h,
+        None => {
+            let (inst, slug) = (institution.to_owned(), dataset.slug.clone());
+            let row = crate::db::run(&state.pool, move |conn| {
+                Ok(civicproof_schema::queries::datasets::find_any(
+                    conn, &inst, &slug,
+                )?)
+            })
+            .await?;
+            let Some((d, _)) = row else {
+                return Err(ApiError::NotFound);
+            };
+            cluster.feed.grown(d.id, d.entry_count);
+            cluster.feed.head(d.id).unwrap_or(d.entry_count)
+        }
+    };
+    let key = crate::cluster::feed_cache::FeedKey {
+        dataset_id: dataset.id,
+        head,
+        query: query.to_owned(),
+        format: format as u8,
+    };
+    if let Some(hit) = cluster.feed.get(&key) {
+        counters.hit_local();
+        return Ok((hit.body, hit.next_cursor));
+    }
+    counters.missed();
+    let (body, next) = compute.await?;
+    let body = Bytes::from(body);
+    cluster.feed.put(
+        key,
+        crate::cluster::feed_cache::CachedPage {
+            body: body.clone(),
+            next_cursor: next.clone(),
+        },
+    );
+    Ok((body, next))
+}

@@ -42,12 +42,7 @@ pub struct PublishRequest<B> {
     pub idempotency_key: Option<String>,
 }
 
-/// A response to replay: status and exact body.
-#[derive(Debug, Clone)]
-pub struct Replayed {
-    pub status: u16,
-    pub body: String,
-}
+pub use crate::cluster::idempotency::Replayed;
 
 pub enum PublishOutcome {
     Created(PublishResult),
@@ -88,7 +83,7 @@ pub async fn publish(
         return append(state, &ds, &inst.slug, parsed?, None).await;
     };
     // Redis first (when there is one): a fast replay of an answer already given.
-    match idem_fast::replay(state, ds.id, &key, &fingerprint).await {
+    match idem_fast::replay(&state.cluster, ds.id, &key, &fingerprint).await {
         idem_fast::Found::Replay(r) => return Ok(PublishOutcome::Replayed(r)),
         idem_fast::Found::Mismatch => return Err(ApiError::IdempotencyMismatch),
         idem_fast::Found::Nothing => {}
@@ -105,7 +100,16 @@ pub async fn publish(
         ),
         PublishOutcome::Replayed(r) => (r.status, r.body.clone()),
     };
-    idem_fast::complete(state, ds.id, &key, &fingerprint, status, &body, TTL_SECS).await;
+    idem_fast::complete(
+        &state.cluster,
+        ds.id,
+        &key,
+        &fingerprint,
+        status,
+        &body,
+        TTL_SECS,
+    )
+    .await;
     Ok(outcome)
 }
 
@@ -139,7 +143,16 @@ async fn keep_client_error(
     match earlier {
         Some(r) => Ok(PublishOutcome::Replayed(r)),
         None => {
-            idem_fast::complete(state, ds.id, key, fingerprint, status, &problem, TTL_SECS).await;
+            idem_fast::complete(
+                &state.cluster,
+                ds.id,
+                key,
+                fingerprint,
+                status,
+                &problem,
+                TTL_SECS,
+            )
+            .await;
             Err(err)
         }
     }

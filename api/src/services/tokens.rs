@@ -149,7 +149,7 @@ pub async fn revoke_by_id(state: &AppState, id: Uuid) -> ApiResult<Token> {
         Ok(tokens::revoke_and_announce(conn, id)?)
     })
     .await?;
-    crate::cluster::invalidations::revoked(state, id);
+    crate::cluster::invalidations::revoked(&state.cluster, id);
     Ok(revoked)
 }
 

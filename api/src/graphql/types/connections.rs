@@ -62,7 +62,7 @@ impl AnchorCount {
     /// Anchor batches made so far (every status).
     #[graphql(complexity = "COUNT_COST")]
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<Seq> {
-        Ok(Seq(crate::anchor::view::count(state(ctx)).await?))
+        Ok(Seq(crate::services::anchors::count(state(ctx)).await?))
     }
 }
 
@@ -171,11 +171,11 @@ pub async fn anchors_page(
         Window::First(n) | Window::Last(n) => n.to_string(),
     };
     let (batches, next, _) =
-        crate::anchor::view::list(st, who, after.as_deref(), Some(&limit)).await?;
+        crate::services::anchors::list(st, who, after.as_deref(), Some(&limit)).await?;
     let mut conn = Connection::with_additional_fields(after.is_some(), next.is_some(), AnchorCount);
     conn.edges.extend(batches.into_iter().map(|b| {
         Edge::new(
-            crate::anchor::view::cursor(b.batch_seq as i64),
+            crate::services::anchors::cursor(b.batch_seq as i64),
             Anchor::from_batch(b),
         )
     }));

@@ -135,11 +135,14 @@ impl Dataset {
 
     /// The newest confirmed anchor batch holding one of this dataset's checkpoints.
     async fn latest_anchor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Anchor>> {
-        Ok(
-            crate::anchor::view::latest_of(state(ctx), caller(ctx), &self.institution, &self.slug)
-                .await?
-                .map(Anchor::from_batch),
+        Ok(crate::services::anchors::latest_of(
+            state(ctx),
+            caller(ctx),
+            &self.institution,
+            &self.slug,
         )
+        .await?
+        .map(Anchor::from_batch))
     }
 
     /// RFC 3339, UTC.

@@ -75,7 +75,7 @@ pub struct AnchorMember {
 
 impl Anchor {
     /// From the REST shape (`/v1/anchors/{batch_seq}`).
-    pub fn from_batch(b: crate::anchor::view::AnchorBatch) -> Self {
+    pub fn from_batch(b: crate::services::anchors::AnchorBatch) -> Self {
         Self {
             batch_seq: Seq(b.batch_seq),
             batch_root: b.batch_root,

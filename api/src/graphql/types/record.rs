@@ -6,7 +6,7 @@ use crate::graphql::types::enums::{ErasureReason, RecordKind};
 use crate::graphql::types::proofs::ProofBundle;
 use crate::graphql::types::scalars::{RawJson, Seq};
 use crate::graphql::{caller, state};
-use crate::log::proofs::{self, BundleFormat};
+use crate::services::proofs::{self, BundleFormat};
 use crate::services::records::envelope_of;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
@@ -260,7 +260,8 @@ impl Record {
         ctx: &Context<'_>,
         tree_size: Option<Seq>,
     ) -> async_graphql::Result<ProofBundle> {
-        let served = proofs::bundle(
+        // Through the bundle cache, as REST serves it.
+        let (served, _) = proofs::bundle(
             state(ctx),
             caller(ctx),
             &self.log.institution,

@@ -2,21 +2,22 @@
 //! from stored subtree hashes.
 
 use crate::auth::Caller;
+use crate::cluster::bundles::{BundleKey, CachedBundle};
 use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::log::{nodes, tree};
-use crate::services::datasets::find_visible;
 use crate::services::datasets::load_visible;
 use crate::services::records::envelope_of;
-use crate::state::AppState;
+use crate::state::{AppState, DatasetRow};
+use bytes::Bytes;
 use civicproof_schema::Conn;
 use civicproof_schema::models::Dataset;
 use civicproof_schema::queries::checkpoints as q;
-use civicproof_schema::queries::datasets::Visibility;
 use civicproof_schema::queries::entries;
 use civicproof_verify::bundle::{self, Bundle, Erasure, Inclusion};
 use civicproof_verify::merkle::Hash;
 use civicproof_verify::{json, tlog_proof};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A served bundle with what its response headers need.
@@ -37,20 +38,16 @@ pub enum BundleFormat {
     TlogProof,
 }
 
-pub async fn bundle(
+/// Builds a bundle of a dataset the caller was authorized to see ([`bundle`] did).
+async fn build(
     state: &AppState,
-    caller: &Caller,
-    institution: &str,
-    dataset: &str,
-    seq: &str,
+    dataset: DatasetRow,
+    seq: i64,
     tree_size: Option<u64>,
     format: BundleFormat,
 ) -> ApiResult<ServedBundle> {
-    let seq = crate::services::records::parse_seq(seq).ok_or(ApiError::NotFound)?;
     let request = BundleRequest {
-        visibility: caller.visibility(),
-        institution: institution.to_owned(),
-        dataset: dataset.to_owned(),
+        dataset: Arc::new(dataset),
         seq,
         tree_size,
         format,
@@ -78,9 +75,7 @@ pub async fn bundle(
 
 #[derive(Debug, Clone)]
 struct BundleRequest {
-    visibility: Visibility,
-    institution: String,
-    dataset: String,
+    dataset: Arc<DatasetRow>,
     seq: i64,
     tree_size: Option<u64>,
     format: BundleFormat,
@@ -92,7 +87,7 @@ fn assemble(
     conn: &mut Conn,
     req: &BundleRequest,
 ) -> ApiResult<Option<ServedBundle>> {
-    let (ds, inst) = find_visible(state, conn, &req.institution, &req.dataset, req.visibility)?;
+    let (ds, inst) = &*req.dataset;
     // The checkpoint a proof will most likely use is known before reading anything (the one
     // asked for, or the cached newest), so the entry and the path nodes the cache lacks are
     // read together: a bundle costs one round trip.
@@ -122,7 +117,7 @@ fn assemble(
         (Some(e), BundleFormat::Json) => e.seq,
         _ => entry.seq,
     };
-    let anchoring = crate::anchor::view::for_bundle(
+    let anchoring = crate::services::anchors::for_bundle(
         state,
         conn,
         ds.id,
@@ -316,4 +311,149 @@ pub async fn consistency(
         },
         ds.is_public(),
     ))
+}
+
+/// Where a bundle request's cache key is built: the dataset, the seq, the checkpoint size
+/// the bundle will be built on (the one asked for, or the newest this process knows of)
+/// and the format. `None` when that size is unknown or does not cover `seq` yet.
+///
+/// With anchoring, a bundle changes when its checkpoint's batch confirms (the `anchor`
+/// section appears; a default request also moves to the earliest confirmed checkpoint and
+/// loses its `anchor_pending` hint), so only bundles with a confirmed anchor are cached, and a
+/// default request is keyed by [`ANCHORED_DEFAULT`] rather than a size: once anchored, it never
+/// changes except by erasure, which purges it.
+pub fn bundle_key(
+    state: &AppState,
+    dataset_id: i64,
+    seq: i64,
+    tree_size: Option<u64>,
+    format: BundleFormat,
+) -> Option<BundleKey> {
+    if state.anchoring.is_some() {
+        return Some(BundleKey {
+            dataset_id,
+            seq,
+            tree_size: tree_size.unwrap_or(ANCHORED_DEFAULT),
+            format: format_code(format),
+        });
+    }
+    let size = match tree_size {
+        Some(n) => n,
+        None => state.latest_checkpoints.get(&dataset_id)?.size as u64,
+    };
+    (size > seq as u64).then_some(BundleKey {
+        dataset_id,
+        seq,
+        tree_size: size,
+        format: format_code(format),
+    })
+}
+
+/// The key size of a default (no `tree_size`) bundle whose checkpoint is anchored.
+pub const ANCHORED_DEFAULT: u64 = u64::MAX;
+
+/// The key a freshly built bundle is cached under, if it may be cached at all.
+fn store_key(
+    state: &AppState,
+    dataset_id: i64,
+    seq: i64,
+    tree_size: Option<u64>,
+    format: BundleFormat,
+    served: &ServedBundle,
+) -> Option<BundleKey> {
+    let size = match (state.anchoring.is_some(), served.anchored) {
+        (true, false) => return None,
+        (true, true) => tree_size.unwrap_or(ANCHORED_DEFAULT),
+        (false, _) => served.tree_size,
+    };
+    Some(BundleKey {
+        dataset_id,
+        seq,
+        tree_size: size,
+        format: format_code(format),
+    })
+}
+
+fn format_code(format: BundleFormat) -> u8 {
+    match format {
+        BundleFormat::Json => 0,
+        BundleFormat::TlogProof => 1,
+    }
+}
+
+/// A proof bundle through the caches (process memory, then Redis), else built by [`build`];
+/// what REST and GraphQL both serve.
+/// Returns the bundle and whether the dataset is public. A cached bundle is byte-identical
+/// to a fresh one (same key, same inputs); only erasure changes one, and it purges them.
+pub async fn bundle(
+    state: &AppState,
+    caller: &Caller,
+    institution: &str,
+    dataset: &str,
+    seq_text: &str,
+    tree_size: Option<u64>,
+    format: BundleFormat,
+) -> ApiResult<(CachedBundle, bool)> {
+    let seq = crate::services::records::parse_seq(seq_text).ok_or(ApiError::NotFound)?;
+    // Authorization first, always: a cached bundle is served only to who may see it.
+    let row = load_visible(state, caller, institution, dataset).await?;
+    let ds = &row.0;
+    let public = ds.is_public();
+    let cluster = &state.cluster;
+    let local = cluster.local_caches_usable();
+    let epoch = cluster.bundles.epoch();
+    let counters = &cluster.stats.bundles;
+    let key = bundle_key(state, ds.id, seq, tree_size, format);
+    if let Some(key) = key {
+        if local && let Some(hit) = cluster.bundles.get(&key) {
+            counters.hit_local();
+            return Ok((hit, public));
+        }
+        if let Some(link) = cluster.redis() {
+            let cmd = ::redis::cmd("HGET")
+                .arg(key.redis_hash(&cluster.prefix))
+                .arg(key.redis_field())
+                .clone();
+            if let Some(Some(bytes)) = link.query::<Option<Vec<u8>>>(&cmd).await
+                && let Some(hit) = CachedBundle::decode(&bytes)
+            {
+                counters.hit_redis();
+                if local {
+                    cluster.bundles.insert(key, hit.clone(), epoch);
+                }
+                return Ok((hit, public));
+            }
+        }
+    }
+    counters.missed();
+    let ds_id = ds.id;
+    let served = build(state, row, seq, tree_size, format).await?;
+    let store = store_key(state, ds_id, seq, tree_size, format, &served);
+    let fresh = CachedBundle::new(Bytes::from(served.body), served.content_type);
+    let Some(key) = store else {
+        return Ok((fresh, public));
+    };
+    if local {
+        cluster.bundles.insert(key, fresh.clone(), epoch);
+    }
+    if let Some(link) = cluster.redis_owned() {
+        let (script, prefix, ttl) = (
+            cluster.put_script.clone(),
+            cluster.prefix.clone(),
+            cluster.bundle_ttl_secs,
+        );
+        let value = fresh.encode();
+        tokio::spawn(async move {
+            let hash = key.redis_hash(&prefix);
+            let marker = crate::cluster::bundles::erased_marker(&prefix, key.dataset_id, key.seq);
+            let mut inv = script.prepare_invoke();
+            inv.key(hash)
+                .key(marker)
+                .arg(key.redis_field())
+                .arg(value)
+                .arg(ttl);
+            link.invoke::<i64>(inv).await;
+        });
+    }
+    Ok((fresh, public))
 }

@@ -2,12 +2,14 @@
 //! "An anchor batch") and the `anchor` / `anchor_pending` sections of bundles (PROOFS.md
 //! section 5). REST and GraphQL both call these.
 
-use super::batch;
-use super::setup::{Anchoring, hex_address};
+use crate::anchor::batch;
+use crate::anchor::setup::{Anchoring, hex_address};
 use crate::auth::Caller;
 use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use civicproof_schema::Conn;
 use civicproof_schema::queries::anchors::{self as q, BatchRow, MemberRow, MemberView};
 use civicproof_schema::queries::datasets::Visibility;
@@ -193,11 +195,16 @@ fn visible(v: Visibility, m: &MemberView) -> bool {
 
 /// An anchor cursor: base64url of `batch:<batch_seq>` (shared with GraphQL).
 pub fn cursor(batch_seq: i64) -> String {
-    crate::graphql::pagination::anchor_cursor(batch_seq)
+    URL_SAFE_NO_PAD.encode(format!("batch:{batch_seq}"))
 }
 
 fn parse_cursor(v: &str) -> ApiResult<i64> {
-    crate::graphql::pagination::parse_anchor_cursor(v)
+    URL_SAFE_NO_PAD
+        .decode(v)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix("batch:").and_then(|n| n.parse().ok()))
+        .ok_or_else(|| ApiError::BadRequest("after is not a valid anchor cursor.".into()))
 }
 
 /// What a bundle says about anchoring.
