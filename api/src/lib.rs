@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod dcat;
+pub mod domain;
 pub mod edge;
 pub mod error;
 pub mod fanout;

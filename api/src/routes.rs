@@ -18,6 +18,8 @@ use actix_web::web;
 /// Registers every route; `body_limit` is the configured request body limit (413 above it).
 pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
     cfg.app_data(json_config(body_limit))
+        // A path parameter that does not parse (a seq, say) names nothing.
+        .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
         // Hot read routes first: actix tries routes in order, a regex per dynamic pattern.
         // No two patterns here overlap, so the order changes nothing but the cost.
         .service(proofs::proof)

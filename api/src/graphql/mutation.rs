@@ -138,7 +138,7 @@ impl MutationRoot {
             who,
             &institution,
             &dataset,
-            &seq.0.to_string(),
+            seq,
             EraseRequest {
                 reason: reason.code().to_owned(),
                 note,
@@ -146,7 +146,7 @@ impl MutationRoot {
         )
         .await?;
         let (ds, origin, entry) =
-            records::load_entry(st, who, &institution, &dataset, &erased.seq.to_string()).await?;
+            records::load_entry(st, who, &institution, &dataset, Seq(erased.seq)).await?;
         Ok(Record::new(entry, Log::new(origin, &institution, &ds.slug)))
     }
 

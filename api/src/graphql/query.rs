@@ -90,14 +90,8 @@ impl QueryRoot {
         seq: Seq,
     ) -> async_graphql::Result<Option<Record>> {
         let loaded = found(
-            services::records::load_entry(
-                state(ctx),
-                caller(ctx),
-                &institution,
-                &dataset,
-                &seq.0.to_string(),
-            )
-            .await,
+            services::records::load_entry(state(ctx), caller(ctx), &institution, &dataset, seq)
+                .await,
         )?;
         Ok(loaded.map(|(ds, origin, entry)| {
             Record::new(entry, Log::new(origin, &institution, &ds.slug))

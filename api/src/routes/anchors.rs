@@ -2,6 +2,7 @@
 //! dataset the caller may not see show `checkpoint: null`.
 
 use crate::auth::Caller;
+use crate::domain::Seq;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::routes::proofs::conditional;
 use crate::services::anchors::{self, AnchorBatch};
@@ -66,10 +67,10 @@ pub async fn list(
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<Seq>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
-    let (batch, cache) = anchors::get(&state, &caller, &path.into_inner()).await?;
+    let (batch, cache) = anchors::get(&state, &caller, path.into_inner()).await?;
     let body = serde_json::to_vec(&batch).map_err(ApiError::internal)?;
     Ok(conditional(
         &req,

@@ -8,9 +8,10 @@
 //! catches up from the database in pages, so memory stays bounded whatever the client does.
 
 use crate::auth::{Caller, bearer};
+use crate::domain::Seq;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::services::events::Follower;
-use crate::services::records::{parse_seq, write_record_json};
+use crate::services::records::write_record_json;
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -43,7 +44,7 @@ pub async fn events(
         match k.as_ref() {
             "after" => {
                 after =
-                    Some(parse_seq(&v).ok_or_else(|| {
+                    Some(Seq::parse(&v).map(Seq::as_i64).ok_or_else(|| {
                         ApiError::BadRequest("after must be a decimal seq.".into())
                     })?)
             }
@@ -55,10 +56,12 @@ pub async fn events(
         }
     }
     if let Some(v) = req.headers().get("last-event-id") {
-        let seq =
-            v.to_str().ok().and_then(parse_seq).ok_or_else(|| {
-                ApiError::BadRequest("Last-Event-ID must be a decimal seq.".into())
-            })?;
+        let seq = v
+            .to_str()
+            .ok()
+            .and_then(Seq::parse)
+            .map(Seq::as_i64)
+            .ok_or_else(|| ApiError::BadRequest("Last-Event-ID must be a decimal seq.".into()))?;
         after = Some(seq);
     }
     let token = req

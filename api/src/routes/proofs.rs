@@ -1,4 +1,5 @@
 use crate::auth::Caller;
+use crate::domain::Seq;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::routes::datasets::with_access_headers;
 use crate::services::proofs::{self, BundleFormat, ConsistencyProof};
@@ -20,7 +21,7 @@ use sha2::{Digest, Sha256};
 pub async fn proof(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String, String)>,
+    path: web::Path<(String, String, Seq)>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let (inst, ds, seq) = path.into_inner();
@@ -29,9 +30,13 @@ pub async fn proof(
     for (k, v) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
         match k.as_ref() {
             "tree_size" => {
-                tree_size = Some(crate::services::records::parse_seq(&v).ok_or_else(|| {
-                    ApiError::BadRequest("tree_size must be a decimal integer.".into())
-                })? as u64)
+                tree_size = Some(
+                    crate::domain::Seq::parse(&v)
+                        .map(crate::domain::Seq::as_i64)
+                        .ok_or_else(|| {
+                            ApiError::BadRequest("tree_size must be a decimal integer.".into())
+                        })? as u64,
+                )
             }
             "format" if v == "tlog-proof" => format = BundleFormat::TlogProof,
             "format" if v == "json" => format = BundleFormat::Json,
@@ -43,7 +48,7 @@ pub async fn proof(
         }
     }
     let (bundle, public) =
-        proofs::bundle(&state, &caller, &inst, &ds, &seq, tree_size, format).await?;
+        proofs::bundle(&state, &caller, &inst, &ds, seq, tree_size, format).await?;
     Ok(conditional(
         &req,
         Some(bundle.etag),
@@ -85,11 +90,11 @@ pub async fn checkpoint(
 pub async fn checkpoint_at(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String, String)>,
+    path: web::Path<(String, String, Seq)>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let (inst, ds, size) = path.into_inner();
-    let (note, public) = proofs::checkpoint_at(&state, &caller, &inst, &ds, &size).await?;
+    let (note, public) = proofs::checkpoint_at(&state, &caller, &inst, &ds, size).await?;
     Ok(conditional(
         &req,
         None,

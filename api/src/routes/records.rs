@@ -1,4 +1,5 @@
 use crate::auth::Caller;
+use crate::domain::Seq;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::routes::datasets::with_access_headers;
 use crate::routes::proofs::conditional;
@@ -173,11 +174,11 @@ pub async fn feed(
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String, String)>,
+    path: web::Path<(String, String, Seq)>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let (inst, ds, seq) = path.into_inner();
-    let read = records::get(&state, &caller, &inst, &ds, &seq).await?;
+    let read = records::get(&state, &caller, &inst, &ds, seq).await?;
     let etag = format!(
         "\"{}{}\"",
         hex::encode(&read.leaf_hash),
@@ -201,11 +202,11 @@ pub async fn get(
 pub async fn leaf(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String, String)>,
+    path: web::Path<(String, String, Seq)>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let (inst, ds, seq) = path.into_inner();
-    let read = records::get(&state, &caller, &inst, &ds, &seq).await?;
+    let read = records::get(&state, &caller, &inst, &ds, seq).await?;
     let etag = format!("\"{}\"", hex::encode(&read.leaf_hash));
     Ok(conditional(
         &req,
@@ -228,10 +229,10 @@ pub async fn leaf(
 pub async fn erase(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String, String)>,
+    path: web::Path<(String, String, Seq)>,
     body: web::Json<EraseRequest>,
 ) -> ApiResult<HttpResponse> {
     let (inst, ds, seq) = path.into_inner();
-    let erased = erasure::erase(&state, &caller, &inst, &ds, &seq, body.into_inner()).await?;
+    let erased = erasure::erase(&state, &caller, &inst, &ds, seq, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(erased))
 }

@@ -114,9 +114,9 @@ pub async fn list(
 pub async fn get(
     state: &AppState,
     caller: &Caller,
-    batch_seq: &str,
+    batch_seq: crate::domain::Seq,
 ) -> ApiResult<(AnchorBatch, Cacheability)> {
-    let seq = crate::services::records::parse_seq(batch_seq).ok_or(ApiError::NotFound)?;
+    let seq = batch_seq.as_i64();
     let a = state.anchoring.clone().ok_or(ApiError::NotFound)?;
     let visibility = caller.visibility();
     let (row, members) = db::run(&state.pool, move |conn| {
@@ -342,7 +342,11 @@ pub async fn latest_of(
     })
     .await?;
     match found {
-        Some((b, _)) => Ok(Some(get(state, caller, &b.batch_seq.to_string()).await?.0)),
+        Some((b, _)) => Ok(Some(
+            get(state, caller, crate::domain::Seq::of(b.batch_seq))
+                .await?
+                .0,
+        )),
         None => Ok(None),
     }
 }

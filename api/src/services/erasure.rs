@@ -4,10 +4,10 @@
 
 use crate::auth::Caller;
 use crate::db;
+use crate::domain::Seq;
 use crate::error::{ApiError, ApiResult};
 use crate::services::datasets::load_writable;
 use crate::services::publish::sequencing_time;
-use crate::services::records::parse_seq;
 use crate::state::AppState;
 use civicproof_schema::models::{Entry, NewErasureNote};
 use civicproof_schema::queries::{datasets, entries, invalidations};
@@ -38,11 +38,11 @@ pub async fn erase(
     caller: &Caller,
     institution: &str,
     dataset: &str,
-    seq: &str,
+    seq: Seq,
     req: EraseRequest,
 ) -> ApiResult<Erased> {
     let (ds, inst) = load_writable(state, caller, institution, dataset).await?;
-    let target = parse_seq(seq).ok_or(ApiError::NotFound)?;
+    let target = seq.as_i64();
     let reason: ErasureReason = req.reason.parse().map_err(|_| {
         ApiError::validation(
             "/reason",

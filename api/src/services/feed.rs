@@ -3,8 +3,9 @@
 //! so memory stays flat whatever the result size.
 
 use crate::db;
+use crate::domain::Seq;
 use crate::error::{ApiError, ApiResult};
-use crate::services::records::{envelope_of, parse_seq, write_record_json};
+use crate::services::records::{envelope_of, write_record_json};
 use crate::state::AppState;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -164,14 +165,14 @@ pub fn parse_time(name: &str, value: &str) -> ApiResult<DateTime<Utc>> {
 
 /// `after` is a plain seq or a cursor from `next_cursor`.
 pub fn parse_after(value: &str) -> ApiResult<i64> {
-    if let Some(seq) = parse_seq(value) {
+    if let Some(seq) = Seq::parse(value).map(Seq::as_i64) {
         return Ok(seq);
     }
     URL_SAFE_NO_PAD
         .decode(value)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix("seq:").and_then(parse_seq))
+        .and_then(|s| s.strip_prefix("seq:").and_then(Seq::parse).map(Seq::as_i64))
         .ok_or_else(|| {
             ApiError::BadRequest("after must be a seq or a cursor from next_cursor.".into())
         })

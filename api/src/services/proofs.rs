@@ -4,6 +4,7 @@
 use crate::auth::Caller;
 use crate::cluster::bundles::{BundleKey, CachedBundle};
 use crate::db;
+use crate::domain::Seq;
 use crate::error::{ApiError, ApiResult};
 use crate::log::{nodes, tree};
 use crate::services::datasets::load_visible;
@@ -232,10 +233,10 @@ pub async fn checkpoint_at(
     caller: &Caller,
     institution: &str,
     dataset: &str,
-    size: &str,
+    size: Seq,
 ) -> ApiResult<(String, bool)> {
     let (ds, _) = load_visible(state, caller, institution, dataset).await?;
-    let size = crate::services::records::parse_seq(size).ok_or(ApiError::NotFound)?;
+    let size = size.as_i64();
     let id = ds.id;
     let cp = db::run(&state.pool, move |conn| {
         q::at_size(conn, id, size)?.ok_or(ApiError::NotFound)
@@ -390,11 +391,11 @@ pub async fn bundle(
     caller: &Caller,
     institution: &str,
     dataset: &str,
-    seq_text: &str,
+    seq: Seq,
     tree_size: Option<u64>,
     format: BundleFormat,
 ) -> ApiResult<(CachedBundle, bool)> {
-    let seq = crate::services::records::parse_seq(seq_text).ok_or(ApiError::NotFound)?;
+    let seq = seq.as_i64();
     // Authorization first, always: a cached bundle is served only to who may see it.
     let row = load_visible(state, caller, institution, dataset).await?;
     let ds = &row.0;

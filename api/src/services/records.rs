@@ -4,6 +4,7 @@
 
 use crate::auth::Caller;
 use crate::db;
+use crate::domain::Seq;
 use crate::error::{ApiError, ApiResult};
 use crate::services::datasets::load_visible;
 use crate::state::AppState;
@@ -93,10 +94,10 @@ pub async fn load_entry(
     caller: &Caller,
     institution: &str,
     dataset: &str,
-    seq: &str,
+    seq: Seq,
 ) -> ApiResult<(Dataset, String, Entry)> {
     let (ds, inst) = load_visible(state, caller, institution, dataset).await?;
-    let seq = parse_seq(seq).ok_or(ApiError::NotFound)?;
+    let seq = seq.as_i64();
     let ds_id = ds.id;
     let entry = db::run(&state.pool, move |conn| {
         entries::get(conn, ds_id, seq)?.ok_or(ApiError::NotFound)
@@ -111,7 +112,7 @@ pub async fn get(
     caller: &Caller,
     institution: &str,
     dataset: &str,
-    seq: &str,
+    seq: Seq,
 ) -> ApiResult<RecordRead> {
     let (ds, origin, entry) = load_entry(state, caller, institution, dataset, seq).await?;
     let mut json = Vec::with_capacity(512);
@@ -124,16 +125,4 @@ pub async fn get(
         leaf_hash: entry.leaf_hash,
         public: ds.is_public(),
     })
-}
-
-/// A seq in a path: a decimal integer in [0, 2^53−1] without sign or leading zeros.
-pub fn parse_seq(s: &str) -> Option<i64> {
-    if s.is_empty()
-        || s.len() > 16
-        || !s.bytes().all(|b| b.is_ascii_digit())
-        || (s.len() > 1 && s.starts_with('0'))
-    {
-        return None;
-    }
-    s.parse::<i64>().ok().filter(|n| *n < (1i64 << 53))
 }

@@ -266,7 +266,7 @@ impl Record {
             caller(ctx),
             &self.log.institution,
             &self.log.dataset,
-            &self.entry.seq.to_string(),
+            Seq::of(self.entry.seq),
             tree_size.map(|s| s.0),
             BundleFormat::Json,
         )

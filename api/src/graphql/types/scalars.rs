@@ -3,23 +3,10 @@
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 
+pub use crate::domain::Seq;
+
 /// The largest seq, size or count: 2^53 − 1, exact in every JSON implementation.
-pub const MAX_SEQ: u64 = (1 << 53) - 1;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Seq(pub u64);
-
-impl Seq {
-    /// From a stored (non-negative) seq, size or count.
-    pub fn of(n: i64) -> Self {
-        Self(n.max(0) as u64)
-    }
-
-    /// As a seq for the database.
-    pub fn as_i64(self) -> i64 {
-        self.0 as i64
-    }
-}
+pub const MAX_SEQ: u64 = Seq::MAX;
 
 /// A sequence number, tree size or count: a JSON number from 0 to 2^53−1 (9007199254740991).
 #[Scalar(name = "Seq")]
