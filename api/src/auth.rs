@@ -18,35 +18,7 @@ use std::pin::Pin;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-/// Roles of API.md: admin (configuration), publisher and reader (one institution each).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Admin,
-    Publisher,
-    Reader,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Publisher => "publisher",
-            Self::Reader => "reader",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "admin" => Some(Self::Admin),
-            "publisher" => Some(Self::Publisher),
-            "reader" => Some(Self::Reader),
-            _ => None,
-        }
-    }
-}
+pub use civicproof_schema::Role;
 
 #[derive(Debug, Clone)]
 pub enum Caller {
@@ -186,11 +158,11 @@ pub async fn resolve(state: &AppState, token: &str) -> Result<Caller, ApiError> 
     })
     .await?;
     let token = found.ok_or_else(bad_credentials)?;
-    match (Role::parse(&token.role), token.institution_id) {
-        (Some(Role::Admin), None) => Ok(Caller::Admin {
+    match (token.role, token.institution_id) {
+        (Role::Admin, None) => Ok(Caller::Admin {
             token_id: Some(token.id),
         }),
-        (Some(role), Some(institution_id)) => Ok(Caller::Member {
+        (role, Some(institution_id)) => Ok(Caller::Member {
             token_id: token.id,
             role,
             institution_id,

@@ -154,7 +154,7 @@ fn main() -> anyhow::Result<()> {
                     &civicproof_schema::models::NewToken {
                         id: issued_id,
                         token_hash: &hash,
-                        role: "admin",
+                        role: civicproof_schema::domain::Role::Admin,
                         institution_id: None,
                         label: label.as_deref(),
                     },

@@ -3,8 +3,20 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use civicproof_schema::models::{Dataset, Institution, Token};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
+
+/// `GET /v1/institutions`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InstitutionList {
+    pub institutions: Vec<InstitutionView>,
+}
+
+/// Token listings (never the tokens themselves).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenList {
+    pub tokens: Vec<TokenView>,
+}
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct InstitutionView {
@@ -41,7 +53,7 @@ impl TokenView {
     pub fn new(t: Token, institution: Option<String>) -> Self {
         Self {
             id: t.id.to_string(),
-            role: crate::auth::Role::parse(&t.role).unwrap_or(crate::auth::Role::Reader),
+            role: t.role,
             institution,
             label: t.label,
             created_at: rfc3339(t.created_at),
@@ -61,21 +73,7 @@ pub struct IssuedToken {
     pub label: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Access {
-    Public,
-    Restricted,
-}
-
-impl Access {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Public => "public",
-            Self::Restricted => "restricted",
-        }
-    }
-}
+pub use civicproof_schema::Access;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DatasetView {
@@ -120,11 +118,7 @@ impl DatasetView {
             title: d.title,
             description: d.description,
             license: d.license,
-            access: if d.access == "restricted" {
-                Access::Restricted
-            } else {
-                Access::Public
-            },
+            access: d.access,
             themes: string_list(&d.themes),
             keywords: string_list(&d.keywords),
             schema: d

@@ -6,6 +6,7 @@
 //! errors are diesel's, classified by [`is_unique_violation`] where callers care.
 
 pub mod conn;
+pub mod domain;
 mod locks;
 pub mod models;
 mod multi_types;
@@ -15,6 +16,7 @@ pub mod schema;
 pub mod tx;
 
 pub use conn::{AnyConnection, Backend, MultiBackend};
+pub use domain::{Access, EntryKind, Role};
 pub use pool::{Conn, DbTarget, Pool, connect, connect_counted, establish, run_migrations};
 pub use tx::transaction;
 

@@ -1,5 +1,6 @@
 //! Rows as they are stored. Conversions to API shapes live in the api crate.
 
+use crate::domain::{Access, EntryKind, Role};
 use crate::schema::{datasets, entries, erasure_notes, institutions, tokens};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -30,7 +31,7 @@ pub struct NewInstitution<'a> {
 pub struct Token {
     pub id: Uuid,
     pub token_hash: Vec<u8>,
-    pub role: String,
+    pub role: Role,
     pub institution_id: Option<i64>,
     pub label: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -42,7 +43,7 @@ pub struct Token {
 pub struct NewToken<'a> {
     pub id: Uuid,
     pub token_hash: &'a [u8],
-    pub role: &'a str,
+    pub role: Role,
     pub institution_id: Option<i64>,
     pub label: Option<&'a str>,
 }
@@ -56,7 +57,7 @@ pub struct Dataset {
     pub title: String,
     pub description: String,
     pub license: String,
-    pub access: String,
+    pub access: Access,
     pub themes: serde_json::Value,
     pub keywords: serde_json::Value,
     pub json_schema: Option<String>,
@@ -69,7 +70,7 @@ pub struct Dataset {
 
 impl Dataset {
     pub fn is_public(&self) -> bool {
-        self.access == "public"
+        self.access == Access::Public
     }
 }
 
@@ -81,7 +82,7 @@ pub struct NewDataset<'a> {
     pub title: &'a str,
     pub description: &'a str,
     pub license: &'a str,
-    pub access: &'a str,
+    pub access: Access,
     pub themes: serde_json::Value,
     pub keywords: serde_json::Value,
     pub json_schema: Option<&'a str>,
@@ -94,7 +95,7 @@ pub struct DatasetChanges {
     pub title: Option<String>,
     pub description: Option<String>,
     pub license: Option<String>,
-    pub access: Option<String>,
+    pub access: Option<Access>,
     pub themes: Option<serde_json::Value>,
     pub keywords: Option<serde_json::Value>,
     /// `Some(None)` removes the schema.
@@ -107,7 +108,7 @@ pub struct DatasetChanges {
 pub struct Entry {
     pub dataset_id: i64,
     pub seq: i64,
-    pub kind: String,
+    pub kind: EntryKind,
     pub key: Option<String>,
     pub payload: Option<String>,
     pub salt: Option<Vec<u8>>,
@@ -117,6 +118,13 @@ pub struct Entry {
     pub supersedes: Option<i64>,
     pub erases: Option<i64>,
     pub erasure_reason: Option<String>,
+}
+
+impl Entry {
+    /// A record whose payload is gone: erased (PROOFS.md section 2). The rule, once.
+    pub fn is_erased(&self) -> bool {
+        self.kind == EntryKind::Record && self.payload.is_none()
+    }
 }
 
 #[derive(Debug, Insertable)]

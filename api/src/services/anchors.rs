@@ -11,6 +11,7 @@ use crate::state::AppState;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use civicproof_schema::Conn;
+use civicproof_schema::domain::Access;
 use civicproof_schema::queries::anchors::{self as q, BatchRow, MemberRow, MemberView};
 use civicproof_schema::queries::datasets::Visibility;
 use civicproof_verify::bundle::{Anchor, AnchorPending, hex_hashes};
@@ -142,7 +143,7 @@ fn present(
     let members = members
         .into_iter()
         .map(|m| {
-            public &= m.access == "public";
+            public &= m.access == Access::Public;
             AnchorMember {
                 leaf_hash: hex::encode(&m.leaf_hash),
                 checkpoint: visible(visibility, &m).then_some(m.note),
@@ -185,7 +186,7 @@ fn present(
 }
 
 fn visible(v: Visibility, m: &MemberView) -> bool {
-    m.access == "public"
+    m.access == Access::Public
         || match v {
             Visibility::All => true,
             Visibility::PublicAnd(inst) => inst == m.institution_id,

@@ -225,7 +225,7 @@ pub async fn create(
             title: &input.title,
             description: &input.description,
             license: &input.license,
-            access: input.access.as_str(),
+            access: input.access,
             themes: Value::from(input.themes.clone()),
             keywords: Value::from(input.keywords.clone()),
             json_schema: schema_text.as_deref(),
@@ -375,8 +375,8 @@ pub async fn update(
                 check_text(&mut errors, &pointer, &s, 1, 500);
                 changes.license = Some(s);
             }
-            ("access", Value::String(s)) if s == "public" || s == "restricted" => {
-                changes.access = Some(s)
+            ("access", Value::String(s)) if s.parse::<Access>().is_ok() => {
+                changes.access = s.parse().ok()
             }
             ("themes" | "keywords", v) => match serde_json::from_value::<Vec<String>>(v) {
                 Ok(terms) => {

@@ -9,6 +9,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::services::datasets::load_writable;
 use crate::services::publish::sequencing_time;
 use crate::state::AppState;
+use civicproof_schema::EntryKind;
 use civicproof_schema::models::{Entry, NewErasureNote};
 use civicproof_schema::queries::{datasets, entries, invalidations};
 use civicproof_verify::envelope::{self, Envelope, ErasureReason};
@@ -60,13 +61,13 @@ pub async fn erase(
     let erased = db::transaction(&state.pool, move |conn| {
         let locked = datasets::lock_for_append(conn, ds_id)?;
         let record = entries::get_for_update(conn, ds_id, target)?.ok_or(ApiError::NotFound)?;
-        if record.kind != "record" {
+        if record.kind != EntryKind::Record {
             return Err(ApiError::validation(
                 "/seq",
                 "erasure entries cannot be erased",
             ));
         }
-        if record.payload.is_none() {
+        if record.is_erased() {
             return Err(ApiError::Conflict("This record is already erased.".into()));
         }
         entries::erase_payload(conn, ds_id, target)?;
@@ -86,7 +87,7 @@ pub async fn erase(
             &[Entry {
                 dataset_id: ds_id,
                 seq,
-                kind: "erasure".into(),
+                kind: EntryKind::Erasure,
                 key: None,
                 payload: None,
                 salt: None,

@@ -302,7 +302,7 @@ pub fn render_rows(
                 let opt = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
                 w.write_record([
                     e.seq.to_string(),
-                    e.kind.clone(),
+                    e.kind.as_str().to_owned(),
                     e.key.clone().unwrap_or_default(),
                     civicproof_verify::envelope::format_published_at(
                         e.published_at.timestamp_millis(),

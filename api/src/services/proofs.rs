@@ -107,7 +107,7 @@ fn assemble(
     }
     .ok_or(ApiError::NotFound)?;
     // An erased record's bundle carries the erasure entry's proof in the same checkpoint.
-    let erasure = if entry.kind == "record" && entry.payload.is_none() {
+    let erasure = if entry.is_erased() {
         entries::erasure_of(conn, ds.id, entry.seq)?
     } else {
         None

@@ -314,7 +314,7 @@ fn sequence(
             Entry {
                 dataset_id,
                 seq,
-                kind: "record".into(),
+                kind: civicproof_schema::EntryKind::Record,
                 key: r.key,
                 payload: Some(String::from_utf8(r.canonical).expect("JCS output is UTF-8")),
                 salt: Some(salt.to_vec()),

@@ -8,6 +8,7 @@ use crate::domain::Seq;
 use crate::error::{ApiError, ApiResult};
 use crate::services::datasets::load_visible;
 use crate::state::AppState;
+use civicproof_schema::domain::EntryKind;
 use civicproof_schema::models::{Dataset, Entry};
 use civicproof_schema::queries::entries;
 use civicproof_verify::envelope::{self, Envelope, ErasureReason};
@@ -24,8 +25,8 @@ pub struct RecordRead {
 /// The entry's envelope, rebuilt from its row.
 pub fn envelope_of(origin: &str, e: &Entry) -> ApiResult<Envelope> {
     let published_at = envelope::format_published_at(e.published_at.timestamp_millis());
-    match e.kind.as_str() {
-        "record" => {
+    match e.kind {
+        EntryKind::Record => {
             let digest: [u8; 32] = e
                 .payload_digest
                 .as_deref()
@@ -40,7 +41,7 @@ pub fn envelope_of(origin: &str, e: &Entry) -> ApiResult<Envelope> {
                 supersedes: e.supersedes.map(|s| s as u64),
             })
         }
-        "erasure" => Ok(Envelope::Erasure {
+        EntryKind::Erasure => Ok(Envelope::Erasure {
             dataset: origin.to_owned(),
             seq: e.seq as u64,
             erases: e.erases.ok_or_else(|| corrupt(e, "erases"))? as u64,
@@ -51,7 +52,6 @@ pub fn envelope_of(origin: &str, e: &Entry) -> ApiResult<Envelope> {
                 .and_then(|r| r.parse::<ErasureReason>().ok())
                 .ok_or_else(|| corrupt(e, "reason"))?,
         }),
-        _ => Err(corrupt(e, "kind")),
     }
 }
 
@@ -121,7 +121,7 @@ pub async fn get(
     Ok(RecordRead {
         json,
         leaf,
-        erased: entry.kind == "record" && entry.payload.is_none(),
+        erased: entry.is_erased(),
         leaf_hash: entry.leaf_hash,
         public: ds.is_public(),
     })

@@ -76,7 +76,7 @@ pub async fn issue(
             &NewToken {
                 id,
                 token_hash: &hash,
-                role: role.as_str(),
+                role,
                 institution_id: Some(inst_id),
                 label: label.as_deref(),
             },
@@ -132,7 +132,7 @@ pub async fn revoke(
         tokens::by_id(conn, inst_id, id)?.ok_or(ApiError::NotFound)
     })
     .await?;
-    let role = Role::parse(&token.role).unwrap_or(Role::Admin);
+    let role = token.role;
     if !allowed.contains(&role) {
         return Err(ApiError::NotFound);
     }

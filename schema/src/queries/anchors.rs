@@ -305,7 +305,7 @@ pub struct MemberView {
     pub leaf_hash: Vec<u8>,
     pub dataset_id: i64,
     pub institution_id: i64,
-    pub access: String,
+    pub access: crate::domain::Access,
     pub note: String,
 }
 

@@ -1,6 +1,6 @@
 use crate::models::{Dataset, DatasetChanges, Institution, NewDataset};
 use crate::schema::{datasets, institutions};
-use crate::{AnyConnection, Backend, Conn};
+use crate::{Access, AnyConnection, Backend, Conn};
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -23,8 +23,8 @@ impl Visibility {
     pub fn allows(&self, d: &Dataset) -> bool {
         match self {
             Self::All => true,
-            Self::PublicAnd(inst) => d.access == "public" || d.institution_id == *inst,
-            Self::PublicOnly => d.access == "public",
+            Self::PublicAnd(inst) => d.access == Access::Public || d.institution_id == *inst,
+            Self::PublicOnly => d.access == Access::Public,
         }
     }
 }
@@ -77,10 +77,10 @@ pub fn find(
         Visibility::All => q,
         Visibility::PublicAnd(inst) => q.filter(
             datasets::access
-                .eq("public")
+                .eq(Access::Public)
                 .or(datasets::institution_id.eq(inst)),
         ),
-        Visibility::PublicOnly => q.filter(datasets::access.eq("public")),
+        Visibility::PublicOnly => q.filter(datasets::access.eq(Access::Public)),
     };
     q.select((Dataset::as_select(), Institution::as_select()))
         .first(conn)
@@ -179,10 +179,10 @@ fn catalog(
         Visibility::All => q,
         Visibility::PublicAnd(inst) => q.filter(
             datasets::access
-                .eq("public")
+                .eq(Access::Public)
                 .or(datasets::institution_id.eq(inst)),
         ),
-        Visibility::PublicOnly => q.filter(datasets::access.eq("public")),
+        Visibility::PublicOnly => q.filter(datasets::access.eq(Access::Public)),
     };
     if let Some(inst) = &filter.institution {
         q = q.filter(institutions::slug.eq(inst.clone()));

@@ -1,6 +1,6 @@
 use crate::models::{Entry, NewErasureNote};
 use crate::schema::{entries, erasure_notes};
-use crate::{AnyConnection, Backend, Conn};
+use crate::{AnyConnection, Backend, Conn, EntryKind};
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -77,7 +77,7 @@ pub fn latest_seq_by_key(
     }
     entries::table
         .filter(entries::dataset_id.eq(dataset_id))
-        .filter(entries::kind.eq("record"))
+        .filter(entries::kind.eq(EntryKind::Record))
         .filter(entries::key.eq_any(keys))
         .group_by(entries::key)
         .select((
@@ -300,7 +300,7 @@ fn sqlite_payload_filter(
 pub struct EntryWithNodes {
     pub dataset_id: i64,
     pub seq: i64,
-    pub kind: String,
+    pub kind: EntryKind,
     pub key: Option<String>,
     pub payload: Option<String>,
     pub salt: Option<Vec<u8>>,
@@ -323,7 +323,7 @@ impl EntryWithNodes {
         Entry {
             dataset_id: self.dataset_id,
             seq: self.seq,
-            kind: self.kind.clone(),
+            kind: self.kind,
             key: self.key.clone(),
             payload: self.payload.clone(),
             salt: self.salt.clone(),

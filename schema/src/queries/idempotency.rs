@@ -44,6 +44,10 @@ pub fn lock_key(conn: &mut Conn, dataset_id: i64, key: &str) -> QueryResult<bool
     Ok(true)
 }
 
+/// A stored key as read: request hash, status and response (absent on an unanswered claim),
+/// creation time.
+type StoredRow = (Vec<u8>, Option<i16>, Option<String>, DateTime<Utc>);
+
 /// The answer stored for `key`, if any. Records created before `expire_before` count as none
 /// (and are deleted), as do claims an earlier version left without an answer.
 pub fn find(
@@ -53,7 +57,7 @@ pub fn find(
     expire_before: DateTime<Utc>,
 ) -> QueryResult<Option<IdempotencyRecord>> {
     let row = idempotency_keys::table.find((dataset_id, key));
-    let found: Option<(Vec<u8>, Option<i16>, Option<String>, DateTime<Utc>)> = row
+    let found: Option<StoredRow> = row
         .select((
             idempotency_keys::request_hash,
             idempotency_keys::status,

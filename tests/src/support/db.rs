@@ -108,6 +108,12 @@ pub struct TestDb {
     pub url: String,
 }
 
+impl Default for TestDb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl TestDb {
     pub fn new() -> Self {
         match backend() {

@@ -44,15 +44,19 @@ pub struct Record {
     entry: Entry,
     /// The stored payload text; `None` once erased, and for erasure entries.
     payload: Option<Bytes>,
+    /// `Entry::is_erased`, read before the payload moved out.
+    erased: bool,
     log: Arc<Log>,
 }
 
 impl Record {
     pub fn new(mut entry: Entry, log: Arc<Log>) -> Self {
+        let erased = entry.is_erased();
         let payload = entry.payload.take().map(Bytes::from);
         Self {
             entry,
             payload,
+            erased,
             log,
         }
     }
@@ -74,7 +78,7 @@ impl Record {
     }
 
     fn erased_record(&self) -> bool {
-        self.entry.kind == "record" && self.payload.is_none()
+        self.erased
     }
 
     /// The value of a selection of plain stored fields (no arguments, directives or
@@ -180,7 +184,7 @@ impl Record {
     }
 
     async fn kind(&self) -> RecordKind {
-        if self.entry.kind == "erasure" {
+        if self.entry.kind == civicproof_schema::EntryKind::Erasure {
             RecordKind::Erasure
         } else {
             RecordKind::Record
