@@ -98,6 +98,7 @@ fn decode_cursor(c: &str) -> Option<i64> {
 /// Create a dataset in the token's institution (the admin names the institution).
 #[utoipa::path(post, path = "/v1/datasets", tag = "datasets", request_body = CreateDataset,
     responses((status = 201, body = DatasetView), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem, description = "The institution named in the body does not exist, or is not the caller's"),
               (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 #[post("/v1/datasets")]

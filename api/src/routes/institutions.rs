@@ -2,7 +2,7 @@ use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
 use crate::services::institutions::{self, CreateInstitution};
 use crate::state::AppState;
-use crate::views::InstitutionView;
+use crate::views::{InstitutionList, InstitutionView};
 use actix_web::{HttpResponse, get, post, web};
 
 /// Create an institution (admin).
@@ -24,11 +24,11 @@ pub async fn create(
 
 /// List institutions.
 #[utoipa::path(get, path = "/v1/institutions", tag = "institutions",
-    responses((status = 200, body = Vec<InstitutionView>)))]
+    responses((status = 200, body = InstitutionList)))]
 #[get("/v1/institutions")]
 pub async fn list(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({ "institutions": institutions::list(&state).await? })))
+    let institutions = institutions::list(&state).await?;
+    Ok(HttpResponse::Ok().json(InstitutionList { institutions }))
 }
 
 /// One institution.

@@ -2,7 +2,7 @@ use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
 use crate::services::tokens::{self, IssueToken};
 use crate::state::AppState;
-use crate::views::{IssuedToken, TokenView};
+use crate::views::{IssuedToken, TokenList, TokenView};
 use actix_web::{HttpResponse, delete, get, post, web};
 
 /// Issue a token: the admin issues publisher and reader tokens, a publisher issues reader
@@ -31,7 +31,7 @@ pub async fn issue(
 #[utoipa::path(
     get, path = "/v1/institutions/{inst}/tokens", tag = "tokens",
     params(("inst" = String, Path, description = "institution slug")),
-    responses((status = 200, body = Vec<TokenView>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    responses((status = 200, body = TokenList), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = []))
 )]
 #[get("/v1/institutions/{inst}/tokens")]
@@ -43,7 +43,7 @@ pub async fn list(
     let list = tokens::list(&state, &caller, &path).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(serde_json::json!({ "tokens": list })))
+        .json(TokenList { tokens: list }))
 }
 
 /// Revoke a token; effective at once.
@@ -68,7 +68,7 @@ pub async fn revoke(
 /// themselves).
 #[utoipa::path(
     get, path = "/v1/admin/tokens", tag = "tokens",
-    responses((status = 200, body = Vec<TokenView>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    responses((status = 200, body = TokenList), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = []))
 )]
 #[get("/v1/admin/tokens")]
@@ -76,7 +76,7 @@ pub async fn list_admin(state: web::Data<AppState>, caller: Caller) -> ApiResult
     let admins = tokens::list_admin(&state, &caller).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(serde_json::json!({ "tokens": admins })))
+        .json(TokenList { tokens: admins }))
 }
 
 /// Revoke an admin token; effective at once on every replica.
