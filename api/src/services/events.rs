@@ -10,7 +10,9 @@
 //! reads the gap from the database in pages. Memory per follower is therefore bounded: at
 //! most one page or one notice's entries are held. The dataset's visibility is checked again
 //! before every delivery and the caller's token is resolved again at most once a second, so
-//! a dataset turned restricted or a revoked token stops a follower within a second.
+//! a dataset turned restricted or a revoked token stops a follower within a second. A
+//! follower that heard nothing for two seconds reads the database too, so a notice lost on
+//! the bus delays delivery by at most that much.
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
@@ -27,6 +29,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 /// Entries read from the database per round trip while catching up.
 const CATCH_UP_PAGE: usize = 1_000;
+/// How long a follower waits for a notice before it reads the database anyway.
+const IDLE_RECHECK: Duration = Duration::from_secs(2);
 /// How long a resolved token is trusted before it is checked again.
 const TOKEN_RECHECK: Duration = Duration::from_secs(1);
 
@@ -141,7 +145,14 @@ impl Follower {
                 }
                 continue;
             }
-            match self.rx.recv().await {
+            // The bus delivers at most once: a notice lost on the way (a full queue, a
+            // PUBLISH that failed, a subscription dropped under load) must not stall a
+            // follower, so an idle one looks at the database now and then.
+            let Ok(received) = tokio::time::timeout(IDLE_RECHECK, self.rx.recv()).await else {
+                self.known_end = i64::MAX;
+                continue;
+            };
+            match received {
                 Ok(a) if a.concerns(self.dataset_id) && a.end_seq > self.next => {
                     match &a.entries {
                         Some(entries) if a.first_seq <= self.next => {

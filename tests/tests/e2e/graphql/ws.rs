@@ -50,12 +50,15 @@ impl Ws {
             .unwrap();
     }
 
-    /// The next protocol message (answering pings), or `None` once the server closed.
+    /// The next protocol message (answering pings), or `None` once the server closed. Fails
+    /// when none comes within 15 s: WebSocket pings keep a stalled socket busy, so the
+    /// deadline is for the next protocol message, not the next frame.
     pub(crate) async fn recv(&mut self) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
-            let msg = tokio::time::timeout(Duration::from_secs(15), self.stream.next())
+            let msg = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
-                .expect("a message within 15 s")?;
+                .expect("a protocol message within 15 s")?;
             match msg.ok()? {
                 Message::Text(t) => {
                     let v: Value = serde_json::from_str(t.as_str()).unwrap();
