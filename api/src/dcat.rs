@@ -29,6 +29,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 use serde_json::{Map, Value, json};
 
+use crate::domain::FeedFormat;
+
 /// Catalog-level settings (from the server configuration).
 #[derive(Debug, Clone)]
 pub struct CatalogInfo {
@@ -154,51 +156,36 @@ const KNOWN_LICENCES: &[(&str, &str, &[LicenceType])] = &[
     ("OGL-UK-3.0", "OGL_3_0", &[LT_ATTRIBUTION]),
 ];
 
-/// The three read formats of the feed `GET …/records` (API.md): the paged JSON body, and the
-/// streamed NDJSON and CSV variants selected with `format=`.
-struct FeedFormat {
-    key: &'static str,
+/// How the catalog presents one read format of the feed `GET …/records` (API.md); the
+/// formats, their `format=` keys and media types come from [`FeedFormat`], matched here
+/// exhaustively so that a new format cannot be left out of the catalog.
+struct Distribution {
     label: &'static str,
-    query: &'static str,
-    media_type: &'static str,
     /// EU file-type code. NDJSON has no code of its own; each line is JSON, so it is `JSON`
     /// while `dcat:mediaType` tells the two apart.
     file_type: &'static str,
-    /// Whether the URL yields the records as a file (streamed), which is what `dcat:downloadURL`
-    /// promises; the JSON body is a cursor-paged API answer, so it only gets `dcat:accessURL`.
-    downloadable: bool,
     what: &'static str,
 }
 
-const FEED_FORMATS: &[FeedFormat] = &[
-    FeedFormat {
-        key: "json",
-        label: "JSON",
-        query: "",
-        media_type: "application/json",
-        file_type: "JSON",
-        downloadable: false,
-        what: "The record feed as JSON pages ({\"records\": [...], \"next_cursor\": ...}) in sequence order, paged by cursor.",
-    },
-    FeedFormat {
-        key: "ndjson",
-        label: "NDJSON",
-        query: "?format=ndjson",
-        media_type: "application/x-ndjson",
-        file_type: "JSON",
-        downloadable: true,
-        what: "The record feed as newline-delimited JSON, one record (envelope, payload, salt, leaf hash) per line, streamed in sequence order.",
-    },
-    FeedFormat {
-        key: "csv",
-        label: "CSV",
-        query: "?format=csv",
-        media_type: "text/csv",
-        file_type: "CSV",
-        downloadable: true,
-        what: "The record feed as CSV (RFC 4180, UTF-8), streamed in sequence order.",
-    },
-];
+fn distribution(f: FeedFormat) -> Distribution {
+    match f {
+        FeedFormat::Json => Distribution {
+            label: "JSON",
+            file_type: "JSON",
+            what: "The record feed as JSON pages ({\"records\": [...], \"next_cursor\": ...}) in sequence order, paged by cursor.",
+        },
+        FeedFormat::Ndjson => Distribution {
+            label: "NDJSON",
+            file_type: "JSON",
+            what: "The record feed as newline-delimited JSON, one record (envelope, payload, salt, leaf hash) per line, streamed in sequence order.",
+        },
+        FeedFormat::Csv => Distribution {
+            label: "CSV",
+            file_type: "CSV",
+            what: "The record feed as CSV (RFC 4180, UTF-8), streamed in sequence order.",
+        },
+    }
+}
 
 /// Builds the DCAT-AP 3 catalog of `datasets` as a JSON-LD document.
 ///
@@ -320,13 +307,18 @@ pub fn catalog_jsonld(info: &CatalogInfo, datasets: &[DcatDataset]) -> Value {
 
         let licence = b.licence(&d.license);
         let records = format!("{dataset_iri}/records");
-        let mut dist_refs = Vec::with_capacity(FEED_FORMATS.len());
-        let mut dists = Vec::with_capacity(FEED_FORMATS.len());
-        for f in FEED_FORMATS {
-            let dist_iri = format!("{dataset_iri}#distribution-{}", f.key);
+        let mut dist_refs = Vec::with_capacity(FeedFormat::ALL.len());
+        let mut dists = Vec::with_capacity(FeedFormat::ALL.len());
+        for format in FeedFormat::ALL {
+            let f = distribution(format);
+            let dist_iri = format!("{dataset_iri}#distribution-{}", format.key());
             dist_refs.push(id(&dist_iri));
-            let url = format!("{records}{}", f.query);
-            let media_type = format!("{IANA_MEDIA_TYPES}{}", f.media_type);
+            // JSON is the feed's default; the streamed formats are asked for with `format=`.
+            let url = match format.streams() {
+                false => records.clone(),
+                true => format!("{records}?format={}", format.key()),
+            };
+            let media_type = format!("{IANA_MEDIA_TYPES}{}", format.media_type());
             let file_type = format!("{EU_FILE_TYPE}{}", f.file_type);
 
             let mut dist = node(&dist_iri, &["dcat:Distribution"]);
@@ -336,7 +328,9 @@ pub fn catalog_jsonld(info: &CatalogInfo, datasets: &[DcatDataset]) -> Value {
             );
             dist.insert("dct:description".into(), json!(f.what));
             dist.insert("dcat:accessURL".into(), id(&url));
-            if f.downloadable {
+            // A streamed format yields the records as a file, which is what
+            // `dcat:downloadURL` promises; the JSON pages only get `dcat:accessURL`.
+            if format.streams() {
                 dist.insert("dcat:downloadURL".into(), id(&url));
             }
             dist.insert("dcat:mediaType".into(), id(&media_type));

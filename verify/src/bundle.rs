@@ -24,7 +24,8 @@ pub use lengths::LengthError;
 pub use online::{AnchorFindings, AnchorOnlineError, MAX_CLOCK_LEAD_SECONDS, iso_time};
 pub use payload::PayloadError;
 pub use report::{
-    ANCHOR_CONFIRMED, ANCHOR_UNCHECKED, Report, SCOPE_NOTE, STEP_NAMES, StepReport, StepStatus,
+    ANCHOR_CONFIRMED, ANCHOR_UNCHECKED, Report, SCOPE_NOTE, STEP_NAMES, Step, StepReport,
+    StepStatus,
 };
 pub use verify::{Expect, Trust, VerifyOptions, verify_bundle, verify_bundle_with};
 

@@ -6,7 +6,7 @@ use crate::routes::proofs::conditional;
 use crate::services::datasets::load_visible;
 use crate::services::erasure::{self, EraseRequest, Erased};
 use crate::services::feed::{self as feed_svc, FeedFormat};
-use crate::services::input::BatchFormat;
+use crate::services::input;
 use crate::services::publish::{
     self as publish_svc, PublishOutcome, PublishRequest, PublishResult,
 };
@@ -37,7 +37,7 @@ pub async fn publish(
 ) -> ApiResult<HttpResponse> {
     let (inst, ds) = path.into_inner();
     caller.require_authenticated()?;
-    let format = BatchFormat::from_content_type(
+    let format = input::batch_format(
         req.headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok()),

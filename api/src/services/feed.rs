@@ -20,22 +20,7 @@ const STREAM_PAGE: usize = 1_000;
 /// Page size of JSON responses without `limit`.
 const DEFAULT_LIMIT: usize = 100;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FeedFormat {
-    Json,
-    Ndjson,
-    Csv,
-}
-
-impl FeedFormat {
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Self::Json => "application/json",
-            Self::Ndjson => "application/x-ndjson",
-            Self::Csv => "text/csv; charset=utf-8",
-        }
-    }
-}
+pub use crate::domain::FeedFormat;
 
 #[derive(Debug, Clone)]
 pub struct FeedQuery {
@@ -75,16 +60,9 @@ pub fn parse_query(query: &str, accept: Option<&str>, max_page: usize) -> ApiRes
                 q.limit = Some(n);
             }
             "format" => {
-                q.format = match value.as_str() {
-                    "json" => FeedFormat::Json,
-                    "ndjson" => FeedFormat::Ndjson,
-                    "csv" => FeedFormat::Csv,
-                    _ => {
-                        return Err(ApiError::BadRequest(
-                            "format must be json, ndjson or csv.".into(),
-                        ));
-                    }
-                }
+                q.format = FeedFormat::from_key(&value).ok_or_else(|| {
+                    ApiError::BadRequest(format!("format must be {}.", FeedFormat::keys_listed()))
+                })?;
             }
             "key" => q.filter.key = Some(value.clone()),
             "published_after" => q.filter.published_after = Some(parse_time(&name, &value)?),
@@ -147,14 +125,7 @@ pub fn payload_filter(field: &str, value: &str) -> Option<PayloadFilter> {
 }
 
 fn format_from_accept(accept: Option<&str>) -> FeedFormat {
-    let accept = accept.unwrap_or("").to_ascii_lowercase();
-    if accept.contains("application/x-ndjson") || accept.contains("application/ndjson") {
-        FeedFormat::Ndjson
-    } else if accept.contains("text/csv") {
-        FeedFormat::Csv
-    } else {
-        FeedFormat::Json
-    }
+    FeedFormat::from_accept(accept.unwrap_or(""))
 }
 
 pub fn parse_time(name: &str, value: &str) -> ApiResult<DateTime<Utc>> {
@@ -323,7 +294,8 @@ pub fn render_rows(
             }
             w.flush().map_err(ApiError::internal)?;
         }
-        _ => {
+        // JSON pages are rendered whole (`render_json_page`); a stream of them is NDJSON.
+        FeedFormat::Ndjson | FeedFormat::Json => {
             for e in rows {
                 write_record_json(&mut out, origin, e)?;
                 out.push(b'\n');

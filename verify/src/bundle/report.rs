@@ -8,18 +8,78 @@ use std::fmt;
 use super::AnchorFindings;
 use crate::checkpoint::Checkpoint;
 
-/// The step names of PROOFS.md section 6, indexed by step number.
-pub const STEP_NAMES: [&str; 9] = [
-    "format",
-    "lengths",
-    "payload",
-    "leaf",
-    "checkpoint-signature",
-    "checkpoint-binding",
-    "inclusion",
-    "anchor-offline",
-    "anchor-online",
-];
+/// The steps of PROOFS.md section 6, in order; the discriminant is the step number.
+/// `web/verify.js` has the same table (`STEPS`), and web/test/agreement.test.mjs compares the
+/// two through the CLI's JSON output.
+#[repr(u8)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    Format = 0,
+    Lengths = 1,
+    Payload = 2,
+    Leaf = 3,
+    CheckpointSignature = 4,
+    CheckpointBinding = 5,
+    Inclusion = 6,
+    AnchorOffline = 7,
+    AnchorOnline = 8,
+}
+
+impl Step {
+    /// Every step, in order.
+    pub const ALL: [Step; 9] = [
+        Step::Format,
+        Step::Lengths,
+        Step::Payload,
+        Step::Leaf,
+        Step::CheckpointSignature,
+        Step::CheckpointBinding,
+        Step::Inclusion,
+        Step::AnchorOffline,
+        Step::AnchorOnline,
+    ];
+
+    /// The step number of PROOFS.md.
+    pub const fn number(self) -> u8 {
+        self as u8
+    }
+
+    /// The step's name in PROOFS.md.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Step::Format => "format",
+            Step::Lengths => "lengths",
+            Step::Payload => "payload",
+            Step::Leaf => "leaf",
+            Step::CheckpointSignature => "checkpoint-signature",
+            Step::CheckpointBinding => "checkpoint-binding",
+            Step::Inclusion => "inclusion",
+            Step::AnchorOffline => "anchor-offline",
+            Step::AnchorOnline => "anchor-online",
+        }
+    }
+
+    /// The step numbered `n`, if any.
+    pub fn from_number(n: u8) -> Option<Step> {
+        Self::ALL.get(usize::from(n)).copied()
+    }
+
+    /// The anchor steps, which may be skipped in a verified report.
+    pub const fn is_anchor(self) -> bool {
+        matches!(self, Step::AnchorOffline | Step::AnchorOnline)
+    }
+}
+
+/// The step names of PROOFS.md section 6, indexed by step number (from [`Step::name`]).
+pub const STEP_NAMES: [&str; 9] = {
+    let mut names = [""; 9];
+    let mut i = 0;
+    while i < Step::ALL.len() {
+        names[i] = Step::ALL[i].name();
+        i += 1;
+    }
+    names
+};
 
 /// What every verifier output must say about the limits of a bundle (PROOFS.md section 6).
 pub const SCOPE_NOTE: &str = "A bundle proves inclusion at one tree size; it does not prove that \
@@ -98,18 +158,39 @@ impl Report {
         self.failed_step.is_none()
             && self.steps.len() == STEP_NAMES.len()
             && self.steps.iter().all(|s| {
-                matches!(
-                    (&s.status, s.step),
-                    (StepStatus::Pass, _)
-                        | (StepStatus::Erased { .. }, 2)
-                        | (StepStatus::Skipped(_), 7 | 8)
-                )
+                let step = Step::from_number(s.step);
+                match &s.status {
+                    StepStatus::Pass => true,
+                    StepStatus::Erased { .. } => step == Some(Step::Payload),
+                    StepStatus::Skipped(_) => step.is_some_and(Step::is_anchor),
+                    StepStatus::Fail(_) => false,
+                }
             })
     }
 
     /// The report of step `n`.
     pub fn step(&self, n: u8) -> Option<&StepReport> {
         self.steps.get(usize::from(n))
+    }
+
+    /// The report of `step`, once it ran or was skipped.
+    pub fn of(&self, step: Step) -> Option<&StepReport> {
+        self.steps.get(usize::from(step.number()))
+    }
+
+    fn of_mut(&mut self, step: Step) -> &mut StepReport {
+        &mut self.steps[usize::from(step.number())]
+    }
+
+    /// Sets the caveat of a step that already ran.
+    pub(crate) fn set_detail(&mut self, step: Step, detail: String) {
+        self.of_mut(step).detail = Some(detail);
+    }
+
+    /// Turns a step that already ran into the failed step.
+    pub(crate) fn fail_after(&mut self, step: Step, reason: String) {
+        self.of_mut(step).status = StepStatus::Fail(reason);
+        self.failed_step = Some(step.number());
     }
 }
 
@@ -128,5 +209,39 @@ impl fmt::Display for Report {
             _ => writeln!(f, "NOT verified")?,
         }
         write!(f, "{SCOPE_NOTE}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_numbers_and_names_come_from_one_table() {
+        for (i, step) in Step::ALL.iter().enumerate() {
+            assert_eq!(usize::from(step.number()), i);
+            assert_eq!(Step::from_number(step.number()), Some(*step));
+            assert_eq!(STEP_NAMES[i], step.name());
+        }
+        assert_eq!(Step::from_number(9), None);
+    }
+
+    /// `web/verify.js` keeps the same table: its `STEP_NAMES` array lists these names in
+    /// this order.
+    #[test]
+    fn step_table_agrees_with_verify_js() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/verify.js");
+        let js = std::fs::read_to_string(path).expect("web/verify.js beside the crate");
+        let start = js
+            .find("export const STEP_NAMES = Object.freeze([")
+            .expect("verify.js exports STEP_NAMES");
+        let body = &js[start..];
+        let body = &body[body.find('[').unwrap() + 1..body.find("])").unwrap()];
+        let names: Vec<&str> = body
+            .split(',')
+            .map(|n| n.trim().trim_matches('\''))
+            .filter(|n| !n.is_empty())
+            .collect();
+        assert_eq!(names, STEP_NAMES);
     }
 }

@@ -6,9 +6,7 @@
 
 use super::online::{self, OnlineCheck};
 use super::payload::{self, Payload};
-use super::report::{
-    ANCHOR_CONFIRMED, ANCHOR_UNCHECKED, Report, STEP_NAMES, StepReport, StepStatus,
-};
+use super::report::{ANCHOR_CONFIRMED, ANCHOR_UNCHECKED, Report, Step, StepReport, StepStatus};
 use super::{Bundle, anchor, binding, leaf, lengths};
 use crate::chain::{AnchorTrust, ChainRpc, CodeHashCache, Finality};
 use crate::checkpoint::{self, VerifiedNoteCache};
@@ -91,7 +89,7 @@ pub fn verify_bundle_with(
 ) -> Report {
     let mut run = Run {
         report: Report {
-            steps: Vec::with_capacity(STEP_NAMES.len()),
+            steps: Vec::with_capacity(Step::ALL.len()),
             failed_step: None,
             erased_by: None,
             checkpoint: None,
@@ -117,12 +115,12 @@ impl Run {
         options: &VerifyOptions<'_>,
     ) -> Option<()> {
         let cache = options.cache;
-        let bundle = self.record(0, Bundle::from_json_strict(bytes))?;
-        let decoded = self.record(1, lengths::decode(&bundle))?;
+        let bundle = self.record(Step::Format, Bundle::from_json_strict(bytes))?;
+        let decoded = self.record(Step::Lengths, lengths::decode(&bundle))?;
         let payload = match payload::check(&bundle, decoded.salt.as_ref()) {
             Ok(Payload::Erased(erased)) => {
                 self.push(
-                    2,
+                    Step::Payload,
                     StepStatus::Erased {
                         seq: erased.seq,
                         reason: erased.reason.to_string(),
@@ -130,27 +128,29 @@ impl Run {
                 );
                 Payload::Erased(erased)
             }
-            other => self.record(2, other)?,
+            other => self.record(Step::Payload, other)?,
         };
-        let envelope = self.record(3, leaf::check(&bundle.envelope, &decoded.leaf_hash))?;
+        let envelope = self.record(
+            Step::Leaf,
+            leaf::check(&bundle.envelope, &decoded.leaf_hash),
+        )?;
         let note = bundle.checkpoint.as_bytes();
         let verified = match cache {
             Some(cache) => cache.verify(note, &trust.public_key),
             None => checkpoint::verify_note(note, &trust.public_key),
         };
-        let (checkpoint, note) = self.record(4, verified)?;
+        let (checkpoint, note) = self.record(Step::CheckpointSignature, verified)?;
         self.report.checkpoint = Some(checkpoint.clone());
         if let Payload::Erased(erased) = &payload {
             let path = decoded.erasure_path.as_deref().unwrap_or_default();
             if let Err(e) = payload::check_erasure_included(erased, path, &checkpoint) {
-                self.report.steps[2].status = StepStatus::Fail(e.to_string());
-                self.report.failed_step = Some(2);
+                self.report.fail_after(Step::Payload, e.to_string());
                 return None;
             }
             self.report.erased_by = Some((erased.seq, erased.reason.to_string()));
         }
         self.record(
-            5,
+            Step::CheckpointBinding,
             binding::check(
                 &checkpoint,
                 &envelope,
@@ -161,7 +161,7 @@ impl Run {
         )?;
         let path: Vec<Vec<u8>> = decoded.path.iter().map(|h| h.to_vec()).collect();
         self.record(
-            6,
+            Step::Inclusion,
             merkle::verify_inclusion(
                 &decoded.leaf_hash,
                 envelope.seq(),
@@ -193,23 +193,39 @@ impl Run {
         let required = options.anchor_required();
         let (Some(claim), Some((root, path))) = (&bundle.anchor, batch) else {
             if required {
-                return self.fail(7, "bundle has no anchor, and an anchor is required");
+                return self.fail(
+                    Step::AnchorOffline,
+                    "bundle has no anchor, and an anchor is required",
+                );
             }
-            self.push(7, StepStatus::Skipped("bundle has no anchor".to_owned()));
-            self.push(8, StepStatus::Skipped("bundle has no anchor".to_owned()));
+            self.push(
+                Step::AnchorOffline,
+                StepStatus::Skipped("bundle has no anchor".to_owned()),
+            );
+            self.push(
+                Step::AnchorOnline,
+                StepStatus::Skipped("bundle has no anchor".to_owned()),
+            );
             return Some(());
         };
-        self.record(7, anchor::check(note_text, claim, root, path))?;
-        self.report.steps[7].detail = Some(ANCHOR_UNCHECKED.to_owned());
+        self.record(
+            Step::AnchorOffline,
+            anchor::check(note_text, claim, root, path),
+        )?;
+        self.report
+            .set_detail(Step::AnchorOffline, ANCHOR_UNCHECKED.to_owned());
         let (Some(anchor_trust), Some(rpc)) = (options.anchor_trust, options.rpc) else {
             let why = match options.anchor_trust {
                 None => "no anchor trust pinned",
                 Some(_) => "no RPC endpoint given",
             };
             if required {
-                return self.fail(8, &format!("{why}, and an on-chain check is required"));
+                return self.fail(
+                    Step::AnchorOnline,
+                    &format!("{why}, and an on-chain check is required"),
+                );
             }
-            self.push(8, StepStatus::Skipped(why.to_owned()));
+            self.push(Step::AnchorOnline, StepStatus::Skipped(why.to_owned()));
             return Some(());
         };
         let fresh = CodeHashCache::new();
@@ -222,22 +238,24 @@ impl Run {
         let endpoint = rpc.endpoint();
         let findings =
             online::check(claim, published, &online).map_err(|e| format!("{e} (RPC {endpoint})"));
-        let findings = self.record(8, findings)?;
-        self.report.steps[7].detail = Some(ANCHOR_CONFIRMED.to_owned());
-        self.report.steps[8].detail = Some(findings.detail.clone());
+        let findings = self.record(Step::AnchorOnline, findings)?;
+        self.report
+            .set_detail(Step::AnchorOffline, ANCHOR_CONFIRMED.to_owned());
+        self.report
+            .set_detail(Step::AnchorOnline, findings.detail.clone());
         self.report.anchor = Some(findings);
         Some(())
     }
 
     /// Fails `step` with `reason`.
-    fn fail(&mut self, step: u8, reason: &str) -> Option<()> {
+    fn fail(&mut self, step: Step, reason: &str) -> Option<()> {
         self.push(step, StepStatus::Fail(reason.to_owned()));
-        self.report.failed_step = Some(step);
+        self.report.failed_step = Some(step.number());
         None
     }
 
     /// Records a step's result; on failure marks it as the failed step.
-    fn record<T, E: std::fmt::Display>(&mut self, step: u8, result: Result<T, E>) -> Option<T> {
+    fn record<T, E: std::fmt::Display>(&mut self, step: Step, result: Result<T, E>) -> Option<T> {
         match result {
             Ok(value) => {
                 self.push(step, StepStatus::Pass);
@@ -245,17 +263,17 @@ impl Run {
             }
             Err(e) => {
                 self.push(step, StepStatus::Fail(e.to_string()));
-                self.report.failed_step = Some(step);
+                self.report.failed_step = Some(step.number());
                 None
             }
         }
     }
 
-    fn push(&mut self, step: u8, status: StepStatus) {
-        debug_assert_eq!(usize::from(step), self.report.steps.len());
+    fn push(&mut self, step: Step, status: StepStatus) {
+        debug_assert_eq!(usize::from(step.number()), self.report.steps.len());
         self.report.steps.push(StepReport {
-            step,
-            name: STEP_NAMES[usize::from(step)],
+            step: step.number(),
+            name: step.name(),
             status,
             detail: None,
         });
@@ -263,8 +281,7 @@ impl Run {
 
     /// Reports every step that did not run as skipped.
     fn finish(mut self) -> Report {
-        while self.report.steps.len() < STEP_NAMES.len() {
-            let step = self.report.steps.len() as u8;
+        for &step in &Step::ALL[self.report.steps.len()..] {
             self.push(step, StepStatus::Skipped("earlier step failed".to_owned()));
         }
         self.report

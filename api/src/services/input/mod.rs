@@ -32,30 +32,18 @@ pub const MAX_ERRORS: usize = 100;
 /// Schema problems reported for one record at most.
 const MAX_ERRORS_PER_RECORD: usize = 10;
 
-/// The media types a batch may come in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BatchFormat {
-    Json,
-    Ndjson,
-    Csv,
-}
+pub use crate::domain::BatchFormat;
 
-impl BatchFormat {
-    /// From a `Content-Type` header; 415 for anything else.
-    pub fn from_content_type(ct: Option<&str>) -> Result<Self, ApiError> {
-        let essence = ct
-            .and_then(|c| c.split(';').next())
-            .map(|c| c.trim().to_ascii_lowercase())
-            .unwrap_or_default();
-        match essence.as_str() {
-            "application/json" => Ok(Self::Json),
-            "application/x-ndjson" | "application/ndjson" | "application/jsonl" => Ok(Self::Ndjson),
-            "text/csv" => Ok(Self::Csv),
-            _ => Err(ApiError::UnsupportedMediaType(
-                "Send records as application/json, application/x-ndjson or text/csv.".into(),
-            )),
-        }
-    }
+/// The batch format of a `Content-Type` header; 415 for anything else.
+pub fn batch_format(ct: Option<&str>) -> Result<BatchFormat, ApiError> {
+    let essence = ct.and_then(|c| c.split(';').next()).unwrap_or_default();
+    BatchFormat::from_media_type(essence).ok_or_else(|| {
+        let own: Vec<&str> = BatchFormat::ALL
+            .iter()
+            .map(|f| f.media_types()[0])
+            .collect();
+        ApiError::UnsupportedMediaType(format!("Send records as {}.", own.join(", ")))
+    })
 }
 
 /// One checked record, ready to sequence.

@@ -325,7 +325,7 @@ fn describe(c: &Checkpoint) -> String {
 
 #[cfg(test)]
 mod tests {
-    use civicproof_verify::bundle::{STEP_NAMES, Trust};
+    use civicproof_verify::bundle::{Step, Trust};
 
     use super::*;
     use crate::trust::KeySource;
@@ -333,12 +333,13 @@ mod tests {
     fn report(statuses: Vec<StepStatus>, failed_step: Option<u8>) -> Report {
         let steps = statuses
             .into_iter()
-            .enumerate()
-            .map(|(i, status)| StepReport {
-                step: i as u8,
-                name: STEP_NAMES[i],
+            .zip(Step::ALL)
+            .map(|(status, step)| StepReport {
+                step: step.number(),
+                name: step.name(),
                 status,
-                detail: (i == 7).then(|| "anchor claimed, not checked on chain".to_owned()),
+                detail: (step == Step::AnchorOffline)
+                    .then(|| "anchor claimed, not checked on chain".to_owned()),
             })
             .collect();
         Report {
