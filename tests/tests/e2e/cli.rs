@@ -16,7 +16,7 @@ fn cli_path() -> PathBuf {
     let bin = dir.join("civicproof-verify");
     assert!(
         bin.exists(),
-        "{} is missing: run `cargo build -p civicproof-verify` (./run test does)",
+        "{} is missing: run `cargo build -p civicproof-verify --features cli` (./run test does)",
         bin.display()
     );
     bin
