@@ -15,7 +15,11 @@ import { keccak_256 } from './vendor/noble-hashes-2.4.0/sha3.js';
 // Constants of PROOFS.md
 // ---------------------------------------------------------------------------------------------
 
-/** The step names of PROOFS.md section 6, indexed by step number. */
+/**
+ * The steps of PROOFS.md section 6, in order: the index is the step number. The one table of
+ * steps here; the Rust verifier's `Step` enum (verify/src/bundle/report.rs) has the same, and
+ * its test `step_table_agrees_with_verify_js` compares the two.
+ */
 export const STEP_NAMES = Object.freeze([
   'format',
   'lengths',
@@ -27,6 +31,9 @@ export const STEP_NAMES = Object.freeze([
   'anchor-offline',
   'anchor-online',
 ]);
+
+/** Step numbers by name, from the table above: `STEP['anchor-offline']` is 7. */
+export const STEP = Object.freeze(Object.fromEntries(STEP_NAMES.map((name, i) => [name, i])));
 
 /** What every verifier output must say about the limits of a bundle (section 6). */
 export const SCOPE_NOTE =
@@ -1594,7 +1601,7 @@ class Run {
     while (this.steps.length < STEP_NAMES.length) this.push('skipped', 'earlier step failed');
     const ok =
       this.failedStep === null &&
-      this.steps.every((s, i) => s.status === 'pass' || (s.status === 'skipped' && i >= 7));
+      this.steps.every((s, i) => s.status === 'pass' || (s.status === 'skipped' && i >= STEP['anchor-offline']));
     return { ok, steps: this.steps, failedStep: this.failedStep };
   }
 }
@@ -1640,13 +1647,13 @@ async function runSteps(run, input, opts, found) {
     caveat = source.caveat;
     return readBundle(source.text);
   });
-  run.steps[0].detail = caveat;
+  run.steps[STEP.format].detail = caveat;
   // Step 1: lengths.
   const decoded = await run.step(() => decodeLengths(b));
   const digests = startDigests(b, decoded);
   // Step 2: payload; for an erased record "erased by seq N", its inclusion checked after step 4.
   const erased = await run.step(() => checkPayload(b, decoded.salt, digests));
-  if (erased) run.steps[2].detail = `erased by seq ${erased.seq} (reason ${erased.reason})`;
+  if (erased) run.steps[STEP.payload].detail = `erased by seq ${erased.seq} (reason ${erased.reason})`;
   // Step 3: leaf.
   const envelope = await run.step(() => checkLeaf(b.envelope, decoded.leaf, digests));
   // Step 4: checkpoint-signature.
@@ -1658,8 +1665,8 @@ async function runSteps(run, input, opts, found) {
       await checkErasureIncluded(b, decoded, digests, erased, checkpoint);
     } catch (e) {
       // Still step 2's finding; steps 3 and 4 did run and pass, as in the Rust report.
-      run.steps[2] = { name: STEP_NAMES[2], status: 'fail', detail: e.message };
-      run.failedStep = 2;
+      run.steps[STEP.payload] = { name: 'payload', status: 'fail', detail: e.message };
+      run.failedStep = STEP.payload;
       throw STOP;
     }
     found.erasedBy = { seq: erased.seq, reason: erased.reason };
@@ -1677,7 +1684,7 @@ async function runSteps(run, input, opts, found) {
     return;
   }
   await run.step(() => checkAnchorOffline(noteText, b.anchor, decoded.batch, digests));
-  run.steps[7].detail = ANCHOR_UNCHECKED;
+  run.steps[STEP['anchor-offline']].detail = ANCHOR_UNCHECKED;
   // Step 8: anchor-online.
   if (!opts.anchorTrust || !opts.rpc) {
     const why = !opts.anchorTrust ? 'no anchor trust pinned' : 'no RPC endpoint given';
@@ -1686,8 +1693,8 @@ async function runSteps(run, input, opts, found) {
     return;
   }
   found.anchor = await run.step(() => checkAnchorOnline(b, envelopes, opts));
-  run.steps[7].detail = 'batch root confirmed on chain (step 8)';
-  run.steps[8].detail = found.anchor.detail;
+  run.steps[STEP['anchor-offline']].detail = 'batch root confirmed on chain (step 8)';
+  run.steps[STEP['anchor-online']].detail = found.anchor.detail;
 }
 
 /** Validates the caller's options; unusable ones are a programming error, not a verdict. */

@@ -1,6 +1,8 @@
 //! A small in-process cache with a time-to-live, for hot lookups that are safe to serve
-//! slightly stale across processes (a writer in this process invalidates at once).
-//! Redis-backed, cross-replica invalidation is a later layer.
+//! slightly stale across processes (a writer in this process invalidates at once): dataset
+//! lookups (1 s), latest checkpoints, anchor batch paths (immutable once confirmed). Nothing
+//! that must disappear at once everywhere lives here: erased payloads and bundles are in
+//! `cluster`'s caches, which the bus and the invalidation outbox purge on every replica.
 
 use std::collections::HashMap;
 use std::hash::Hash;

@@ -1,5 +1,6 @@
 //! In-process fan-out of appended entries: the publish and erasure services announce each
-//! committed append here, and live readers (GraphQL subscriptions) follow it.
+//! committed append here, and live readers follow it (`services::events`: Server-Sent Events
+//! and GraphQL subscriptions over HTTP and WebSocket).
 //!
 //! A notice names the dataset and the seq range appended; small batches carry their entries
 //! so that followers need no database read. A follower that lags behind the channel, or

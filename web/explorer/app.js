@@ -686,7 +686,7 @@ function trustPage() {
 
   fill(main, h('h1', {}, 'Trust'),
     h('p', {}, 'The keys below are what this browser checks proofs against, pinned per instance prefix (never per address). In-page verification trusts the code this server delivered (',
-      h('a', { href: '/web/verify.js' }, 'verify.js'), '; its SHA-256 is published in the project README). For a check that does not depend on this server\'s code, ',
+      h('a', { href: '/web/verify.js' }, 'verify.js'), '; its SHA-256 is published in the repository\'s web/verify.js.sha256). For a check that does not depend on this server\'s code, ',
       h('a', { href: '/verify' }, 'open the bundle page'), ', save it, and open the saved file from disk.'),
     change, list, rpcForm);
 }

@@ -3,7 +3,7 @@
 // web/test/fixtures/bundles.json is written by web/tools/gen-fixtures, which builds the 37-entry
 // log of verify/tests/support the way a server does, serves bundles of it, mutates them
 // systematically and records the Rust `verify_bundle` verdict for each. Regenerate it after any
-// change to the Rust verifier (see README.md, "Browser verifier").
+// change to the Rust verifier (see docs/USING.md, "Browser verifier").
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,6 +1,6 @@
-// The vendored libraries are exactly the pinned files web/vendor/README.md names, and the
-// repository README publishes the SHA-256 of the web/verify.js it ships (PROOFS.md: in-page
-// verification trusts the delivered code, so its fingerprint must be checkable).
+// The vendored libraries are exactly the pinned files web/vendor/README.md names, and
+// web/verify.js.sha256 publishes the SHA-256 of the web/verify.js the repository ships (PROOFS.md:
+// in-page verification trusts the delivered code, so its fingerprint must be checkable).
 //
 // `node web/test/vendor.test.mjs --print` prints the current hashes instead of testing them.
 
@@ -57,12 +57,13 @@ test('verify.js imports exactly the pinned versions', () => {
   assert.deepEqual(imports, ['./vendor/noble-ed25519-3.2.0.js', './vendor/noble-hashes-2.4.0/sha3.js']);
 });
 
-test("the repository README publishes verify.js's current SHA-256", () => {
-  const readme = readFileSync(join(web, '..', 'README.md'), 'utf8');
+test("web/verify.js.sha256 holds verify.js's current SHA-256", () => {
+  const published = readFileSync(join(web, 'verify.js.sha256'), 'utf8');
   const hash = sha256(join(web, 'verify.js'));
-  assert.ok(
-    readme.includes(`${hash}  web/verify.js`),
-    `README.md must show \`${hash}  web/verify.js\` (the output of \`sha256sum web/verify.js\`); ` +
-      'update it whenever verify.js changes',
+  assert.equal(
+    published,
+    `${hash}  web/verify.js\n`,
+    `web/verify.js.sha256 must hold \`${hash}  web/verify.js\` (the output of \`sha256sum web/verify.js\`); ` +
+      'regenerate it whenever verify.js changes: `sha256sum web/verify.js > web/verify.js.sha256`',
   );
 });

@@ -5,7 +5,7 @@
 // libraries, the explorer's trust/proof/dom modules) are inlined into one module script, each
 // file wrapped in its own function scope; the stylesheet is inlined too. The output is
 // committed so the server embeds it and nothing needs building to run; `--check` (and
-// web/test/standalone.test.mjs) fails when the committed file differs from a fresh build.
+// web/test/explorer.test.mjs) fails when the committed file differs from a fresh build.
 //
 //   node web/tools/build-standalone.mjs          # rewrite web/explorer/verify.html
 //   node web/tools/build-standalone.mjs --check  # exit 1 on drift

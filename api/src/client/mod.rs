@@ -31,7 +31,7 @@ pub enum ClientCommand {
     Get(get::GetArgs),
 }
 
-/// Exit codes, documented in the module header and the README.
+/// Exit codes, documented in the module header and docs/USING.md.
 pub mod exit {
     pub const OK: u8 = 0;
     pub const REJECTED: u8 = 1;
