@@ -1,4 +1,4 @@
-// civicproof browser verifier: PROOFS.md section 6, steps 0-8, in one ES module.
+// civicproof browser verifier: PROTOCOL.md section 7, steps 0-8, in one ES module.
 //
 // It runs unchanged in browsers (also from file://) and in Node >= 20, needs no build step and
 // touches the network only for the optional step-8 JSON-RPC calls to the endpoint the caller
@@ -12,11 +12,11 @@ import * as ed from './vendor/noble-ed25519-3.2.0.js';
 import { keccak_256 } from './vendor/noble-hashes-2.4.0/sha3.js';
 
 // ---------------------------------------------------------------------------------------------
-// Constants of PROOFS.md
+// Constants of PROTOCOL.md
 // ---------------------------------------------------------------------------------------------
 
 /**
- * The steps of PROOFS.md section 6, in order: the index is the step number. The one table of
+ * The steps of PROTOCOL.md section 7, in order: the index is the step number. The one table of
  * steps here; the Rust verifier's `Step` enum (verify/src/bundle/report.rs) has the same, and
  * its test `step_table_agrees_with_verify_js` compares the two.
  */
@@ -35,7 +35,7 @@ export const STEP_NAMES = Object.freeze([
 /** Step numbers by name, from the table above: `STEP['anchor-offline']` is 7. */
 export const STEP = Object.freeze(Object.fromEntries(STEP_NAMES.map((name, i) => [name, i])));
 
-/** What every verifier output must say about the limits of a bundle (section 6). */
+/** What every verifier output must say about the limits of a bundle (section 7). */
 export const SCOPE_NOTE =
   'A bundle proves inclusion at one tree size; it does not prove that the entry is the ' +
   'current version of its key or that it was not erased later.';
@@ -60,7 +60,7 @@ const MAX_KEY_BYTES = 256;
 /** A published_at later than the anchor block's time by more than this fails step 8. */
 const MAX_CLOCK_LEAD_SECONDS = 300;
 
-/** The anchor contract's ABI (section 4). */
+/** The anchor contract's ABI (section 5). */
 const ROOT_OF_SELECTOR = '5c259bc5'; // rootOf(address,uint64)
 const ANCHORED_TOPIC0 = '0x78b78e3c96327d898fb2d0df305eb5cd5fecf53327bf88c24cf626ca70f55aed';
 const LOCAL_CHAIN_ID = 31337n;
@@ -244,7 +244,7 @@ async function nodeHash(left, right) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Strict JSON (PROOFS.md section 2 "JSON rules", section 6 step 0)
+// Strict JSON (PROTOCOL.md section 2 "JSON rules", section 7 step 0)
 // ---------------------------------------------------------------------------------------------
 
 /**
@@ -658,7 +658,7 @@ function consistencyProofLength(size1, size2) {
 }
 
 /**
- * RFC 9162 section 2.1.4.2 with the conventions of PROOFS.md ("Consistency") and
+ * RFC 9162 section 2.1.4.2 with the conventions of PROTOCOL.md ("Consistency") and
  * shared/vectors/rfc6962/SOURCE.md. Order: every hash length; size2 < size1; size1 == 0; equal
  * sizes (empty proof, equal roots); exact proof length; the RFC loop.
  */
@@ -849,7 +849,7 @@ export function decodeEnvelope(m) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// C2SP signed notes and checkpoints (sections 1, 3; step 4)
+// C2SP signed notes and checkpoints (sections 1, 4; step 4)
 // ---------------------------------------------------------------------------------------------
 
 const ED25519_SIGNATURE_TYPE = 0x01;
@@ -923,7 +923,7 @@ function parseDecimal(s) {
   return n <= MAX_SAFE ? n : null;
 }
 
-/** The checkpoint text: exactly `<origin>\n<size>\n<base64 root>\n` (section 3). */
+/** The checkpoint text: exactly `<origin>\n<size>\n<base64 root>\n` (section 4). */
 function parseCheckpointText(text) {
   const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : [];
   if (lines.length !== 3) throw new VerifyError('checkpoint text must be exactly three lines (origin, size, root)');
@@ -1349,7 +1349,7 @@ async function checkLeaf(envelope, leaf, digests) {
   return decoded;
 }
 
-/** Step 5, in the order PROOFS.md lists the bindings. Size and root come only from the note. */
+/** Step 5, in the order PROTOCOL.md lists the bindings. Size and root come only from the note. */
 function checkBinding(checkpoint, envelope, treeSize, opts) {
   if (!opts.origin.startsWith(opts.prefix + '/')) {
     throw new VerifyError(`expected origin ${JSON.stringify(opts.origin)} does not start with the pinned prefix "${opts.prefix}/"`);
@@ -1441,7 +1441,7 @@ const codeHashCache = new Set();
 /**
  * The block F at which the anchor must already be visible: the `finalized` block, or
  * head - (k - 1) under a confirmations policy. Without a `finalized` tag on the chain the
- * default falls back to 64 confirmations (2 on chain id 31337), as section 6 says.
+ * default falls back to 64 confirmations (2 on chain id 31337), as section 7 says.
  */
 async function finalBlock(client, finality, chainId) {
   if (finality === 'finalized') {
@@ -1607,7 +1607,7 @@ class Run {
 }
 
 /**
- * Verifies a proof bundle (PROOFS.md section 5) by section 6, steps 0-8.
+ * Verifies a proof bundle (PROTOCOL.md section 6) by section 7, steps 0-8.
  *
  * `bundle`: the raw bytes (Uint8Array/ArrayBuffer) or text as received (preferred: step 0 checks
  * I-JSON on them), or an already-parsed object. Options, all from the client, never from the
@@ -1726,7 +1726,7 @@ function readOptions(o) {
   };
 }
 
-/** `--require-anchor` is the default once anchor trust is pinned (PROOFS.md section 6). */
+/** `--require-anchor` is the default once anchor trust is pinned (PROTOCOL.md section 7). */
 function readRequireAnchor(requireAnchor, anchorTrust) {
   if (requireAnchor === undefined || requireAnchor === null) return anchorTrust !== null;
   if (typeof requireAnchor !== 'boolean') throw new TypeError('requireAnchor must be a boolean');

@@ -37,7 +37,7 @@ pub struct Config {
     #[arg(long, env = "CIVICPROOF_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
-    /// Instance prefix (PROOFS.md section 1): every dataset origin starts with it.
+    /// Instance prefix (PROTOCOL.md section 1): every dataset origin starts with it.
     #[arg(long, env = "CIVICPROOF_ORIGIN_PREFIX", default_value = "localhost")]
     pub origin_prefix: String,
 
@@ -144,7 +144,7 @@ impl Config {
         }
     }
 
-    /// Checks what clap cannot: the origin prefix grammar of PROOFS.md section 1.
+    /// Checks what clap cannot: the origin prefix grammar of PROTOCOL.md section 1.
     pub fn validate(&self) -> anyhow::Result<()> {
         if !is_valid_prefix(&self.origin_prefix) {
             anyhow::bail!(

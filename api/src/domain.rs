@@ -6,7 +6,7 @@
 use std::fmt;
 
 /// A sequence number, tree size, count or batch seq: an integer in [0, 2^53 − 1], exact in
-/// every JSON implementation (PROOFS.md section 1).
+/// every JSON implementation (PROTOCOL.md section 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Seq(pub u64);
 

@@ -1,5 +1,5 @@
 //! The civicproof server: REST publishing and feeds over per-dataset append-only logs whose
-//! formats PROOFS.md fixes. Start with [`server::run`]; the rules live in [`services`].
+//! formats PROTOCOL.md fixes. Start with [`server::run`]; the rules live in [`services`].
 
 pub mod anchor;
 pub mod auth;

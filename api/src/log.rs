@@ -1,4 +1,4 @@
-//! The server side of the verifiable logs (PROOFS.md section 3): each dataset's RFC 6962
+//! The server side of the verifiable logs (PROTOCOL.md sections 3 and 4): each dataset's RFC 6962
 //! tree persisted as stored subtree hashes, proofs read from them, and the checkpoint signer.
 //! The engine only: what a request may see and how a bundle is composed is
 //! `services::proofs`.

@@ -1,4 +1,4 @@
-//! The instance's Ed25519 log key (PROOFS.md section 1): one key pair signs every dataset's
+//! The instance's Ed25519 log key (PROTOCOL.md section 1): one key pair signs every dataset's
 //! checkpoints under key name = origin. The private key is read from a file created with
 //! mode 0600 on first start and is never logged or served.
 

@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "civicproof",
-        description = "Append-only, verifiable open data for cities. Verifiable formats: PROOFS.md.",
+        description = "Append-only, verifiable open data for cities. Verifiable formats: PROTOCOL.md.",
         license(name = "Apache-2.0")
     ),
     paths(

@@ -96,7 +96,7 @@ pub struct DatasetView {
     pub record_count: u64,
     /// Tree size: all entries, records and erasures.
     pub entry_count: u64,
-    /// Newest signed checkpoint: a C2SP signed note (PROOFS.md section 3).
+    /// Newest signed checkpoint: a C2SP signed note (PROTOCOL.md section 4).
     pub checkpoint: Option<String>,
     /// Newest confirmed anchor batch holding one of this dataset's checkpoints:
     /// `{batch_seq, batch_root, checkpoint_size, chain_id, contract, anchorer, tx_hash,

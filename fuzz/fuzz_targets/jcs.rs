@@ -1,4 +1,4 @@
-//! Strict JSON parsing and RFC 8785 canonicalization (PROOFS.md section 2):
+//! Strict JSON parsing and RFC 8785 canonicalization (PROTOCOL.md section 2):
 //! - whatever `json::parse_strict` accepts, serde_json (a plain RFC 8259 parser) accepts too;
 //! - a parsed value passes `json::check_value` unchanged in canonical form;
 //! - its canonical bytes parse again and canonicalize to themselves (idempotence).

@@ -1,4 +1,4 @@
-//! C2SP signed notes and tlog checkpoints (PROOFS.md sections 3 and 6, step 4):
+//! C2SP signed notes and tlog checkpoints (PROTOCOL.md sections 4 and 7, step 4):
 //! - `note::parse`, `Checkpoint::parse_text` and `checkpoint::verify_note` never panic;
 //! - every spelling is unique: a parsed note formats back to exactly its input, a parsed
 //!   checkpoint text to exactly its text;

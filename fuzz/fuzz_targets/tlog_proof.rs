@@ -1,4 +1,4 @@
-//! C2SP tlog-proof@v1 text (PROOFS.md section 5, `?format=tlog-proof`):
+//! C2SP tlog-proof@v1 text (PROTOCOL.md section 6, `?format=tlog-proof`):
 //! - `tlog_proof::parse` never panics and every spelling is unique: a parsed proof formats
 //!   back to exactly its input;
 //! - the path is at most 64 hashes;

@@ -1,4 +1,4 @@
-//! Proof bundle verification (PROOFS.md section 6, offline: steps 0-7) on arbitrary bytes,
+//! Proof bundle verification (PROTOCOL.md section 7, offline: steps 0-7) on arbitrary bytes,
 //! with the fixtures' pinned key and origin so that seed bundles verify completely:
 //! - never panics; the report always has steps 0-8 in order, and `failed_step` names the one
 //!   failed step;

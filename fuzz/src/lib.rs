@@ -51,7 +51,7 @@ pub fn fixture_expect() -> Expect {
 }
 
 /// `canonical` is a fixed point of strict parsing plus JCS: it parses under every rule of
-/// PROOFS.md section 2 and canonicalizes to itself.
+/// PROTOCOL.md section 2 and canonicalizes to itself.
 pub fn assert_canonical_fixpoint(canonical: &[u8]) {
     let reparsed = match json::parse_strict(canonical) {
         Ok(v) => v,

@@ -121,7 +121,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// A record whose payload is gone: erased (PROOFS.md section 2). The rule, once.
+    /// A record whose payload is gone: erased (PROTOCOL.md section 2). The rule, once.
     pub fn is_erased(&self) -> bool {
         self.kind == EntryKind::Record && self.payload.is_none()
     }

@@ -1,4 +1,4 @@
-//! The proof bundle of PROOFS.md section 5 and its verification (section 6, steps 0-8; step 8
+//! The proof bundle of PROTOCOL.md section 6 and its verification (section 7, steps 0-8; step 8
 //! asks the client's own chain endpoint through [`crate::chain::ChainRpc`]).
 //!
 //! The serde types are what a server serves ([`Bundle::to_json_bytes`] gives the deterministic
@@ -40,14 +40,14 @@ pub const FORMAT: &str = "civicproof/bundle/v1";
 /// Longest path (inclusion, erasure or batch) a bundle may carry.
 pub const MAX_PATH_LEN: usize = 64;
 
-/// A proof bundle with exactly the field names of PROOFS.md section 5.
+/// A proof bundle with exactly the field names of PROTOCOL.md section 6.
 ///
 /// Hashes are lowercase hex strings, as served; [`hex_hashes`] converts computed paths.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bundle {
     /// Always [`FORMAT`].
     pub format: String,
-    /// The entry envelope (PROOFS.md section 2).
+    /// The entry envelope (PROTOCOL.md section 2).
     pub envelope: Value,
     /// The record's payload; `null` for erased records and erasure entries.
     pub payload: Option<Value>,

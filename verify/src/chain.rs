@@ -1,4 +1,4 @@
-//! The anchor chain as a verifier sees it (PROOFS.md sections 4 and 6, step 8).
+//! The anchor chain as a verifier sees it (PROTOCOL.md sections 5 and 7, step 8).
 //!
 //! - [`abi`]: the anchor contract's selectors, event topic and the encodings step 8 compares;
 //! - [`AnchorTrust`]: what a client pins (chain id, contract, code hash, anchoring account), never

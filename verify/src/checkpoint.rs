@@ -1,5 +1,5 @@
 //! C2SP tlog-checkpoint: the signed statement "origin's tree of `size` leaves has `root`"
-//! (PROOFS.md section 3 and section 6, step 4).
+//! (PROTOCOL.md section 4 and section 7, step 4).
 //!
 //! A verifier takes size and root only from a checkpoint whose signature it verified under the
 //! pinned key, so parsing and signature checking live together in [`verify_note`].
@@ -71,7 +71,7 @@ impl Checkpoint {
         )
     }
 
-    /// Parses a checkpoint text; extension lines are refused (PROOFS.md: exactly three lines).
+    /// Parses a checkpoint text; extension lines are refused (PROTOCOL.md: exactly three lines).
     pub fn parse_text(text: &str) -> Result<Checkpoint, CheckpointError> {
         let body = text.strip_suffix('\n').ok_or(CheckpointError::LineCount)?;
         let lines: Vec<&str> = body.split('\n').collect();

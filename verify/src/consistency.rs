@@ -1,4 +1,4 @@
-//! Verifying a consistency proof between two signed checkpoints (PROOFS.md section 6,
+//! Verifying a consistency proof between two signed checkpoints (PROTOCOL.md section 7,
 //! "Consistency"): both notes under the pinned key and of the expected origin, then RFC 9162
 //! section 2.1.4.2 between their roots. Pure: no I/O. Used by the CLI's stateful check and
 //! `consistency` command and by the monitor.

@@ -1,4 +1,4 @@
-//! Strict Ed25519 verification (RFC 8032 with the rules of PROOFS.md section 6, step 4).
+//! Strict Ed25519 verification (RFC 8032 with the rules of PROTOCOL.md section 7, step 4).
 //!
 //! Ed25519 implementations disagree on edge cases (non-canonical encodings, small-order points,
 //! cofactored equations), so a signature one verifier accepts could be refused by another. The

@@ -1,4 +1,4 @@
-//! The strict text encodings of PROOFS.md section 1, shared by every check that decodes one.
+//! The strict text encodings of PROTOCOL.md section 1, shared by every check that decodes one.
 //!
 //! Each value must have exactly one accepted spelling: if two spellings decoded to the same bytes,
 //! signed or hashed text could be altered without changing what it means, and verifiers that

@@ -1,4 +1,4 @@
-//! The entry envelope of PROOFS.md section 2 and the hashes built from it.
+//! The entry envelope of PROTOCOL.md section 2 and the hashes built from it.
 //!
 //! A log leaf commits to the envelope, not to the payload, so that a payload can be erased while
 //! its leaf and every proof through it stay valid. This module turns envelopes into their exact
@@ -157,7 +157,7 @@ impl Envelope {
         leaf_hash(&self.canonical_bytes())
     }
 
-    /// Decodes an envelope, enforcing every rule of PROOFS.md section 2 (see [`EnvelopeError`]).
+    /// Decodes an envelope, enforcing every rule of PROTOCOL.md section 2 (see [`EnvelopeError`]).
     pub fn from_value(v: &Value) -> Result<Envelope, EnvelopeError> {
         decode::from_value(v)
     }

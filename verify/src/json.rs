@@ -1,4 +1,4 @@
-//! Strict JSON for everything civicproof hashes (PROOFS.md section 2, "JSON rules").
+//! Strict JSON for everything civicproof hashes (PROTOCOL.md section 2, "JSON rules").
 //!
 //! serde_json's own parser is not enough: it silently keeps one of two duplicate member names and
 //! reads integers exactly as `u64`/`i64`, while civicproof needs every implementation (server,
@@ -65,7 +65,7 @@ pub enum JsonError {
     },
 }
 
-/// Parses `bytes` as one JSON value under all rules of PROOFS.md section 2, with depth ≤ 64.
+/// Parses `bytes` as one JSON value under all rules of PROTOCOL.md section 2, with depth ≤ 64.
 ///
 /// Every number in the result is an `f64` ([`serde_json::Number::from_f64`]).
 pub fn parse_strict(bytes: &[u8]) -> Result<Value, JsonError> {
@@ -84,7 +84,7 @@ pub fn parse_strict_with_depth(bytes: &[u8], max_depth: usize) -> Result<Value, 
 /// A number as its double, refusing non-finite values and doubles whose canonical form
 /// (RFC 8785: plain digits below 10^21) would be an integer literal beyond 2^53−1.
 ///
-/// PROOFS.md section 2 rejects such integer *literals*; a value like `1e16` or
+/// PROTOCOL.md section 2 rejects such integer *literals*; a value like `1e16` or
 /// `9007199254740992.0` is not one, yet canonicalizes to `10000000000000000` — which every
 /// verifier must then reject at step 0. Rejecting the value at publishing keeps every
 /// published record verifiable (reported as a spec gap).

@@ -1,17 +1,17 @@
-//! Client-side verification of civicproof data (see `shared/spec/PROOFS.md`).
+//! Client-side verification of civicproof data (see `shared/spec/PROTOCOL.md`).
 //!
 //! Everything a verifier needs to recompute the bytes that civicproof hashes and signs lives
 //! here, so the server, the CLI and third-party tools share one implementation and cannot drift
 //! apart:
 //!
-//! - [`json`]: a strict RFC 8259 parser that enforces the I-JSON rules of PROOFS.md section 2
+//! - [`json`]: a strict RFC 8259 parser that enforces the I-JSON rules of PROTOCOL.md section 2
 //!   (no duplicate names, no U+0000 or lone surrogates, depth ≤ 64, numbers as IEEE-754 doubles);
 //! - [`jcs`]: RFC 8785 canonicalization, the bytes that get hashed;
 //! - [`envelope`]: the entry envelope of section 2, its strict decoding and its leaf hash;
 //! - [`merkle`]: RFC 6962 / 9162 tree hashes, inclusion and consistency proofs;
 //! - [`note`] and [`checkpoint`]: C2SP signed notes and tlog checkpoints, strict Ed25519;
 //! - [`tlog_proof`]: the C2SP tlog-proof@v1 text form of an inclusion proof;
-//! - [`bundle`]: the proof bundle of section 5 and the verification steps of section 6, step 8
+//! - [`bundle`]: the proof bundle of section 6 and the verification steps of section 7, step 8
 //!   (anchor-online) included: [`bundle::verify_bundle_with`];
 //! - [`chain`]: the anchor contract's ABI, pinned [`chain::AnchorTrust`], finality policies and the
 //!   one-method JSON-RPC transport trait [`chain::ChainRpc`] step 8 runs over;

@@ -1,4 +1,4 @@
-//! RFC 6962 / RFC 9162 section 2.1 Merkle trees over SHA-256 (PROOFS.md section 3).
+//! RFC 6962 / RFC 9162 section 2.1 Merkle trees over SHA-256 (PROTOCOL.md section 3).
 //!
 //! Every dataset log and every anchor batch is such a tree, so this module is the one place that
 //! hashes nodes and checks proofs. Verification follows the RFC 9162 algorithms step by step so

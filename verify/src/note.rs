@@ -1,7 +1,7 @@
-//! C2SP signed-note v1.0.0: text plus signature lines (PROOFS.md sections 3 and 6, step 4).
+//! C2SP signed-note v1.0.0: text plus signature lines (PROTOCOL.md sections 4 and 7, step 4).
 //!
 //! Checkpoints are signed notes, so everything a verifier trusts about a tree arrives in this
-//! format. Parsing is strict (the limits of PROOFS.md step 4 and the base64 of section 1) because
+//! format. Parsing is strict (the limits of PROTOCOL.md section 7.3, step 4 and the base64 of section 1) because
 //! every verifier must split the same bytes into the same text and signatures.
 
 use ed25519_dalek::{Signer, SigningKey};
@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::encoding::{base64_decode, base64_encode};
 
-/// Largest note accepted, in bytes (PROOFS.md step 4).
+/// Largest note accepted, in bytes (PROTOCOL.md section 7.3, step 4).
 pub const MAX_NOTE_BYTES: usize = 128 * 1024;
 
 /// The signed-note signature type byte of Ed25519.
@@ -95,7 +95,7 @@ pub fn vkey(name: &str, public: &[u8; 32]) -> String {
     )
 }
 
-/// Parses a signed note (C2SP signed-note plus the limits of PROOFS.md step 4).
+/// Parses a signed note (C2SP signed-note plus the limits of PROTOCOL.md section 7.3, step 4).
 ///
 /// The text ends at the last blank line; at least one signature line must follow. Signatures are
 /// not verified here.

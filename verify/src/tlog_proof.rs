@@ -1,5 +1,5 @@
-//! C2SP tlog-proof@v1 text, the `?format=tlog-proof` form of an inclusion proof (PROOFS.md
-//! section 5), so tools that know only C2SP formats can check civicproof entries.
+//! C2SP tlog-proof@v1 text, the `?format=tlog-proof` form of an inclusion proof (PROTOCOL.md
+//! section 6), so tools that know only C2SP formats can check civicproof entries.
 //!
 //! civicproof never emits the optional `extra` line, and [`parse`] refuses one rather than drop
 //! data silently. The checkpoint is returned as text; verify it with

@@ -1,4 +1,4 @@
-//! Checkpoints (C2SP tlog-checkpoint, PROOFS.md section 3) and their verification (step 4).
+//! Checkpoints (C2SP tlog-checkpoint, PROTOCOL.md section 4) and their verification (step 4).
 
 use civicproof_verify::checkpoint::{self, Checkpoint, CheckpointError, VerifiedNoteCache};
 use civicproof_verify::ed25519::Ed25519Error;
@@ -31,7 +31,7 @@ fn text_round_trips() {
         size: 0,
         root: merkle::empty_root(),
     };
-    // The empty root spelled as in PROOFS.md section 3.
+    // The empty root spelled as in PROTOCOL.md section 3.
     assert_eq!(
         empty.to_text(),
         "test.example/city/air\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"

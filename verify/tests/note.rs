@@ -1,6 +1,6 @@
 //! C2SP signed notes: the known answer of golang.org/x/mod `sumdb/note/note_test.go` (the
 //! PeterNeumann key, note and signature, also used by C2SP implementations in other languages),
-//! and the strict parsing rules of PROOFS.md section 6, step 4.
+//! and the strict parsing rules of PROTOCOL.md section 7, step 4.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

@@ -1,4 +1,4 @@
-//! Number handling: PROOFS.md section 2's extra vectors and RFC 8785's examples.
+//! Number handling: PROTOCOL.md section 2's extra vectors and RFC 8785's examples.
 
 use civicproof_verify::jcs::{canonicalize, number_to_string};
 use civicproof_verify::json::{JsonError, parse_strict};
@@ -17,7 +17,7 @@ fn canonical(text: &str) -> String {
 #[test]
 fn canonical_forms() {
     let cases = [
-        // PROOFS.md section 2
+        // PROTOCOL.md section 2
         ("1e21", "1e+21"),
         ("-0", "0"),
         ("-0.0", "0"),

@@ -1,4 +1,4 @@
-//! C2SP tlog-proof@v1 text (PROOFS.md section 5, `?format=tlog-proof`).
+//! C2SP tlog-proof@v1 text (PROTOCOL.md section 6, `?format=tlog-proof`).
 
 use civicproof_verify::checkpoint::{self, Checkpoint};
 use civicproof_verify::merkle::{self, Hash};

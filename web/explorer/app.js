@@ -1,5 +1,5 @@
 // The civicproof explorer: catalog, dataset, record and trust pages over the REST API
-// (API.md), with proofs verified in this browser by web/verify.js (PROOFS.md section 6).
+// (API.md), with proofs verified in this browser by web/verify.js (PROTOCOL.md section 7).
 // Plain ES modules, no build step; routes live in the URL fragment (#/d/<inst>/<ds>/r/<seq>).
 
 import { h, fill, badge, dl, jsonBlock, formatTime, formatUnix } from './dom.js';
@@ -593,7 +593,7 @@ function proofPanel(inst, ds, d, seq) {
     }
   });
   return h('section', { class: 'proof', 'aria-labelledby': 'h-proof' }, h('h2', { id: 'h-proof' }, 'Proof'),
-    h('p', {}, 'Checks this entry against the log key you pinned, following PROOFS.md section 6, with ', h('a', { href: '/web/verify.js' }, 'verify.js'),
+    h('p', {}, 'Checks this entry against the log key you pinned, following PROTOCOL.md section 7, with ', h('a', { href: '/web/verify.js' }, 'verify.js'),
       ' running here. In-page verification trusts the code this server delivered; for independence, ', h('a', { href: '/verify' }, 'save the bundle page'), ' and open it from your disk, or use the civicproof-verify CLI.'),
     h('p', {}, rpc ? `On-chain checks will ask your RPC endpoint ${rpc}.` : 'No RPC endpoint is set, so the on-chain step will be skipped. ', rpc ? null : h('a', { href: '#/trust' }, 'Set your endpoint')),
     h('div', { class: 'field check' }, require, h('label', { for: 'require-anchor' }, 'Require an on-chain anchor (fail when the record is not anchored yet)')),

@@ -1,5 +1,5 @@
 // Running web/verify.js against a pinned trust entry and showing its report: every step of
-// PROOFS.md section 6 as passed, failed (with the reason) or skipped, the endpoint that
+// PROTOCOL.md section 7 as passed, failed (with the reason) or skipped, the endpoint that
 // answered the chain calls, the anchor's block time, and the scope note. Shared by the
 // explorer's record page and the standalone bundle page.
 
@@ -33,7 +33,7 @@ export async function verifyWithTrust(bytes, { entry, origin, seq, rpc, requireA
 }
 
 /**
- * The stateful check of PROOFS.md section 6: after a bundle verified, compare its checkpoint
+ * The stateful check of PROTOCOL.md section 7: after a bundle verified, compare its checkpoint
  * with the largest one verified before for this origin; when they differ, fetch a consistency
  * proof (`fetchConsistency(first, second)` → the route's JSON) and verify it, including both
  * signed notes. Returns `{ status: 'pass'|'fail'|'skipped', detail, evidence? }`; on pass the
@@ -86,7 +86,7 @@ export function renderReport(report, { consistency = null } = {}) {
         report.erasedBy ? `The entry is in the signed log; its payload was erased by seq ${report.erasedBy.seq} (reason ${report.erasedBy.reason}).` : 'Every required step passed.')
     : h('p', { class: 'verdict verdict-fail', role: 'alert' }, badge('fail', 'Not verified'), ' ',
         failed ? `Step ${report.failedStep} (${failed.name}) failed: ${failed.detail}` : `Consistency with the remembered checkpoint failed: ${consistency?.detail}`);
-  const steps = h('ol', { class: 'steps', start: '0', 'aria-label': 'Verification steps (PROOFS.md section 6)' },
+  const steps = h('ol', { class: 'steps', start: '0', 'aria-label': 'Verification steps (PROTOCOL.md section 7)' },
     report.steps.map((s) =>
       h('li', { class: `step step-${s.status}`, 'data-step': s.name, 'data-status': s.status },
         badge(s.status), ' ',

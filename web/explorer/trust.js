@@ -1,4 +1,4 @@
-// The explorer's trust store (PROOFS.md section 6, stateful verifiers): what the user pins per
+// The explorer's trust store (PROTOCOL.md section 7, stateful verifiers): what the user pins per
 // instance prefix, never per URL, in local storage. An entry is created on first sight of an
 // instance ("trust on first use") from its /.well-known/civicproof.json; from then on a
 // different log key, prefix or anchor trust there blocks verification until the user accepts
@@ -26,7 +26,7 @@ export function anchorOf(wellKnown) {
     contract: typeof a.contract === 'string' ? a.contract.toLowerCase() : a.contract,
     codeHash: typeof a.contract_code_hash === 'string' ? a.contract_code_hash.toLowerCase() : a.contract_code_hash,
     anchorer: typeof a.anchorer === 'string' ? a.anchorer.toLowerCase() : a.anchorer,
-    // The finality policy is the verifier's, never the server's (PROOFS.md section 6): the
+    // The finality policy is the verifier's, never the server's (PROTOCOL.md section 7): the
     // default, the `finalized` tag (else 64 blocks deep, 2 on chain 31337).
     finality: 'finalized',
   };

@@ -29,7 +29,7 @@ const fixture = (name) => {
 };
 
 describe('parseStrict', () => {
-  it('refuses what I-JSON and PROOFS.md section 2 refuse', () => {
+  it('refuses what I-JSON and PROTOCOL.md section 2 refuse', () => {
     for (const [text, why] of [
       ['{"a":1,"a":2}', /duplicate member name/],
       ['{"a":1,"\\u0061":2}', /duplicate member name/],

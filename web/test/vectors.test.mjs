@@ -1,7 +1,7 @@
-// The shared test vectors every civicproof implementation passes (PROOFS.md): RFC 6962 / 9162
+// The shared test vectors every civicproof implementation passes (PROTOCOL.md): RFC 6962 / 9162
 // inclusion and consistency (transparency-dev/merkle, with the one documented exception of
 // vectors/rfc6962/SOURCE.md) and RFC 8785 (cyberphone/json-canonicalization), plus the number
-// vectors of PROOFS.md section 2.
+// vectors of PROTOCOL.md section 2.
 //
 // The shared directory is $CIVICPROOF_SHARED_DIR, else `../shared` beside the repository (where
 // the Rust tests look too); the tests fail loudly when it is missing.
@@ -115,7 +115,7 @@ test('RFC 8785 vectors: every input canonicalizes to its output', () => {
   }
 });
 
-test('PROOFS.md section 2 number vectors', () => {
+test('PROTOCOL.md section 2 number vectors', () => {
   assert.throws(() => parseStrict('9007199254740993'), /2\^53-1/);
   assert.throws(() => parseStrict('{"x":-9007199254740992}'), /2\^53-1/);
   assert.equal(canonicalize(parseStrict('9007199254740991')), '9007199254740991');

@@ -1,5 +1,5 @@
 // The vendored libraries are exactly the pinned files web/vendor/README.md names, and
-// web/verify.js.sha256 publishes the SHA-256 of the web/verify.js the repository ships (PROOFS.md:
+// web/verify.js.sha256 publishes the SHA-256 of the web/verify.js the repository ships (PROTOCOL.md:
 // in-page verification trusts the delivered code, so its fingerprint must be checkable).
 //
 // `node web/test/vendor.test.mjs --print` prints the current hashes instead of testing them.

@@ -1,4 +1,4 @@
-//! Batches (PROOFS.md section 4): the newest checkpoint of every origin that grew since its
+//! Batches (PROTOCOL.md section 5): the newest checkpoint of every origin that grew since its
 //! last batch, one leaf per origin in strictly increasing bytewise origin order, batch leaf =
 //! `SHA-256(0x00 || note text)`, batch root = the RFC 6962 root (computed with rs_merkle).
 

@@ -1,4 +1,4 @@
-//! The anchor contract (PROOFS.md section 4): ABI bindings and the committed artifact, whose
+//! The anchor contract (PROTOCOL.md section 5): ABI bindings and the committed artifact, whose
 //! runtime code hash `/.well-known` publishes and a recorded contract must match.
 
 use alloy::primitives::{B256, Bytes, keccak256};
@@ -46,7 +46,7 @@ mod tests {
     use super::*;
     use alloy::sol_types::{SolCall, SolEvent};
 
-    /// Selectors and topic as PROOFS.md section 4 lists them.
+    /// Selectors and topic as PROTOCOL.md section 5 lists them.
     #[test]
     fn abi_matches_the_spec() {
         assert_eq!(hex::encode(nextSeqCall::SELECTOR), "c1594ac2");

@@ -1,4 +1,4 @@
-//! On-chain anchoring (PROOFS.md section 4). Every interval, if any dataset's log grew, the
+//! On-chain anchoring (PROTOCOL.md section 5). Every interval, if any dataset's log grew, the
 //! newest checkpoints are batched into an RFC 6962 tree whose root is written to the anchor
 //! contract. Batches are persisted with their signed transaction before anything is sent, and
 //! a persisted state machine (pending, submitted, confirmed) carries them to finality across

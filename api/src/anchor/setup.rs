@@ -1,6 +1,6 @@
 //! Start-up: the anchoring identity (chain id, contract, anchoring account) is recorded on the
 //! first start (deploying the contract when asked) and must be the same on every later start
-//! (PROOFS.md section 3, "Identity is fixed"). Differences are fatal and name the setting.
+//! (PROTOCOL.md section 4.4, "Fixed identity"). Differences are fatal and name the setting.
 
 use super::chain::{self, Chain, Finality};
 use super::contract::ARTIFACT_CODE;
@@ -138,7 +138,7 @@ pub async fn attach(
     Ok(Some(Arc::new(anchoring)))
 }
 
-/// PROOFS.md section 1: the default prefix `localhost` names no instance anyone can find,
+/// PROTOCOL.md section 1: the default prefix `localhost` names no instance anyone can find,
 /// so it is refused unless the anchor chain is anvil's 31337 (development).
 fn check_prefix(prefix: &str, chain_id: u64) -> anyhow::Result<()> {
     let host = prefix.split(['/', ':']).next().unwrap_or_default();

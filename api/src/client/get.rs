@@ -13,7 +13,7 @@ pub struct GetArgs {
     pub server: ServerArgs,
     /// `institution/dataset` or `institution/dataset/SEQ`.
     pub path: String,
-    /// Fetch the record's proof bundle (PROOFS.md section 5) instead of the record.
+    /// Fetch the record's proof bundle (PROTOCOL.md section 6) instead of the record.
     #[arg(long)]
     pub proof: bool,
     /// Print the server's JSON instead of a summary.

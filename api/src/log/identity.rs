@@ -1,4 +1,4 @@
-//! The instance's fixed identity (PROOFS.md section 3): the first start records the origin
+//! The instance's fixed identity (PROTOCOL.md section 4.4): the first start records the origin
 //! prefix and the log public key; every later start must present the same ones. A missing
 //! key file, a different key or a changed prefix is fatal, naming the setting. Key rotation
 //! is an explicit admin command, never an accident.

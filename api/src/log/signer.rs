@@ -1,4 +1,4 @@
-//! The checkpoint signer (PROOFS.md section 3): soon after a dataset's tree grows it signs a
+//! The checkpoint signer (PROTOCOL.md section 4): soon after a dataset's tree grows it signs a
 //! new checkpoint, but only after verifying a consistency proof from that origin's newest
 //! signed checkpoint to the new root. If that fails the origin is halted with an alert.
 //! One signer at a time across server processes: each round runs under a transaction-level
@@ -106,7 +106,7 @@ fn sign_one(
     let cache = None;
     let root = nodes::root(conn, cache, c.dataset_id, size)?;
     // Consistent with the newest signed checkpoint and, when anchoring, with the newest
-    // anchored one (PROOFS.md section 3, "No forks").
+    // anchored one (PROTOCOL.md section 4.4, "No forks").
     let mut from = Vec::new();
     if previous > 0 {
         from.push(previous);

@@ -8,7 +8,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use sha2::{Digest, Sha256};
 
-/// The proof bundle of an entry (PROOFS.md section 5): `?tree_size=N` for the proof at a
+/// The proof bundle of an entry (PROTOCOL.md section 6): `?tree_size=N` for the proof at a
 /// signed checkpoint, `?format=tlog-proof` for C2SP tlog-proof text. 409 when the entry is
 /// not yet in a signed checkpoint after waiting up to the checkpoint interval.
 #[utoipa::path(get, path = "/v1/datasets/{inst}/{ds}/records/{seq}/proof", tag = "proofs",
@@ -105,7 +105,7 @@ pub async fn checkpoint_at(
     ))
 }
 
-/// A consistency proof between two signed checkpoints (PROOFS.md section 6).
+/// A consistency proof between two signed checkpoints (PROTOCOL.md section 7).
 #[utoipa::path(get, path = "/v1/datasets/{inst}/{ds}/consistency", tag = "proofs",
     params(("inst" = String, Path), ("ds" = String, Path), ("first" = u64, Query), ("second" = u64, Query)),
     responses((status = 200, body = ConsistencyProof), (status = 400, body = Problem),

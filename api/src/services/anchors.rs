@@ -1,6 +1,6 @@
 //! What clients read about anchors: `GET /v1/anchors`, `GET /v1/anchors/{batch_seq}` (API.md,
-//! "An anchor batch") and the `anchor` / `anchor_pending` sections of bundles (PROOFS.md
-//! section 5). REST and GraphQL both call these.
+//! "An anchor batch") and the `anchor` / `anchor_pending` sections of bundles (PROTOCOL.md
+//! section 6). REST and GraphQL both call these.
 
 use crate::anchor::batch;
 use crate::anchor::setup::{Anchoring, hex_address};
@@ -217,7 +217,7 @@ pub struct BundleAnchoring {
     pub pending: Option<AnchorPending>,
 }
 
-/// PROOFS.md section 5, "Which checkpoint": the earliest confirmed batch holding a checkpoint
+/// PROTOCOL.md section 6, "Which checkpoint": the earliest confirmed batch holding a checkpoint
 /// of the dataset larger than `must_cover`; else the hint of a submitted one. With
 /// `tree_size`, the batch holding exactly that checkpoint, if confirmed.
 pub fn for_bundle(

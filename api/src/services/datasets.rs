@@ -240,7 +240,7 @@ pub async fn create(
         let inst = institutions::by_ids(conn, &[institution_id])?
             .pop()
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("institution vanished")))?;
-        // The size-0 checkpoint is signed with the dataset (PROOFS.md section 3).
+        // The size-0 checkpoint is signed with the dataset (PROTOCOL.md section 4).
         let origin = format!("{prefix}/{}/{}", inst.slug, dataset.slug);
         let root = civicproof_verify::merkle::empty_root();
         let note = Checkpoint {

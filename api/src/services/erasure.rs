@@ -1,4 +1,4 @@
-//! Erasure (PROOFS.md section 2): deletes payload and salt of one record and appends an
+//! Erasure (PROTOCOL.md section 2): deletes payload and salt of one record and appends an
 //! erasure entry, in one transaction under the dataset's sequencing lock. The record's
 //! envelope and leaf hash stay, so its proofs keep verifying.
 

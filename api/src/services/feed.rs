@@ -111,7 +111,7 @@ pub fn payload_filter(field: &str, value: &str) -> Option<PayloadFilter> {
     if field.is_empty() || field.len() > 256 {
         return None;
     }
-    // Numbers compare as their doubles (PROOFS.md section 2), so the filter binds the
+    // Numbers compare as their doubles (PROTOCOL.md section 2), so the filter binds the
     // canonical form: `0.10000000000000001` finds a stored `0.1`.
     let number = civicproof_verify::json::parse_strict(value.as_bytes())
         .ok()

@@ -1,4 +1,4 @@
-//! Proof bundles (PROOFS.md section 5), checkpoints by size and consistency proofs, built
+//! Proof bundles (PROTOCOL.md section 6), checkpoints by size and consistency proofs, built
 //! from stored subtree hashes.
 
 use crate::auth::Caller;
@@ -255,7 +255,7 @@ pub struct ConsistencyProof {
     pub second_checkpoint: String,
 }
 
-/// PROOFS.md section 6, consistency: 400 for a missing or non-decimal parameter, 422 for
+/// PROTOCOL.md section 7, consistency: 400 for a missing or non-decimal parameter, 422 for
 /// `first > second` or `first == 0`, 404 for a size never signed.
 pub async fn consistency(
     state: &AppState,

@@ -1,5 +1,5 @@
 //! Text a caller sends to be compared with stored data (filters, searches, keys): one rule
-//! for REST and GraphQL, checked where the query runs. U+0000 can never match (PROOFS.md
+//! for REST and GraphQL, checked where the query runs. U+0000 can never match (PROTOCOL.md
 //! section 2 refuses it in payloads, keys refuse control characters), and PostgreSQL refuses
 //! it in text parameters, so it is a 400 here rather than a database error.
 

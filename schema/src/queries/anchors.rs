@@ -1,4 +1,4 @@
-//! Anchor batches (PROOFS.md section 4): the recorded chain identity, batches with their
+//! Anchor batches (PROTOCOL.md section 5): the recorded chain identity, batches with their
 //! signed transactions, batch members, and halts.
 
 use crate::Conn;
@@ -117,7 +117,7 @@ pub struct Candidate {
 }
 
 /// Every origin whose newest signed checkpoint is non-empty and larger than its checkpoint in
-/// the latest earlier batch (PROOFS.md section 4), in no particular order.
+/// the latest earlier batch (PROTOCOL.md section 5), in no particular order.
 pub fn candidates(conn: &mut Conn) -> QueryResult<Vec<Candidate>> {
     diesel::sql_query(
         "SELECT c.dataset_id, c.size, c.note, i.slug AS institution, d.slug AS dataset \
@@ -335,7 +335,7 @@ pub fn member_views(conn: &mut Conn, batch_seqs: &[i64]) -> QueryResult<Vec<(i64
 }
 
 /// The earliest submitted or confirmed batch holding a checkpoint of the dataset larger than
-/// `min_size` (PROOFS.md section 5). Batches are mined in nonce order, so when it is not
+/// `min_size` (PROTOCOL.md section 6). Batches are mined in nonce order, so when it is not
 /// confirmed no later one is.
 pub fn earliest_anchored(
     conn: &mut Conn,

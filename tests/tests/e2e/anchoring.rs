@@ -1,4 +1,4 @@
-//! On-chain anchoring against a real anvil chain (PROOFS.md sections 4 and 5): bundles gain a
+//! On-chain anchoring against a real anvil chain (PROTOCOL.md sections 5 and 6): bundles gain a
 //! confirmed anchor that the chain itself confirms; the worker survives a chain outage and a
 //! reorg without skipping or repeating a batch seq; the identity is fixed once recorded.
 
@@ -874,7 +874,7 @@ async fn pg_only_a_database_error_never_leaves_the_anchoring_lock_in_a_pooled_co
     assert_eq!(anchoring_lock_holders(&app, true), 1);
 }
 
-/// PROOFS.md section 1: the default prefix `localhost` is refused unless the anchor chain is
+/// PROTOCOL.md section 1: the default prefix `localhost` is refused unless the anchor chain is
 /// anvil's 31337.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_localhost_prefix_is_refused_on_any_chain_but_31337() {

@@ -28,7 +28,7 @@ async fn a_created_dataset_has_its_origin_vkey_and_counts() {
         (ds["record_count"].as_u64(), ds["entry_count"].as_u64()),
         (Some(0), Some(0))
     );
-    // vkey = <origin>+<key id>+<base64(0x01 || public key)>, key id from PROOFS.md section 1.
+    // vkey = <origin>+<key id>+<base64(0x01 || public key)>, key id from PROTOCOL.md section 1.
     let wk: Value = app.get_json("/.well-known/civicproof.json", None).await;
     assert_eq!(wk["origin_prefix"], "test.civicproof.example");
     assert_eq!(wk["anchor"], Value::Null);

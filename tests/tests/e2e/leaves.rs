@@ -1,4 +1,4 @@
-//! Envelopes and leaf hashes equal an independent computation from PROOFS.md section 2:
+//! Envelopes and leaf hashes equal an independent computation from PROTOCOL.md section 2:
 //! canonical bytes written out by hand here, hashed with sha2 directly.
 
 use crate::support::{TestApp, sha256};

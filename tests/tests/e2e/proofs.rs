@@ -1,5 +1,5 @@
 //! Proof bundles, checkpoints and consistency proofs, verified end to end with the verify
-//! crate (PROOFS.md sections 3, 5 and 6); tampering in PostgreSQL fails at the right step.
+//! crate (PROTOCOL.md sections 3, 4, 6 and 7); tampering in PostgreSQL fails at the right step.
 
 use crate::support::{TestApp, assert_problem};
 use civicproof_verify::bundle::{Expect, Report, StepStatus, Trust, verify_bundle};

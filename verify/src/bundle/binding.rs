@@ -61,7 +61,7 @@ pub enum BindingError {
     },
 }
 
-/// Checks the bindings of step 5, in the order PROOFS.md lists them.
+/// Checks the bindings of step 5, in the order PROTOCOL.md lists them.
 pub(super) fn check(
     checkpoint: &Checkpoint,
     envelope: &Envelope,

@@ -1,4 +1,4 @@
-//! Step 0, format: the bytes are I-JSON and every field of PROOFS.md section 5 is present, with
+//! Step 0, format: the bytes are I-JSON and every field of PROTOCOL.md section 6 is present, with
 //! its JSON type, integer range, path bound and EVM encoding.
 //!
 //! Unknown fields are refused: `format` names one fixed shape, and a verifier that ignored extra
@@ -14,7 +14,7 @@ use crate::json::{self, JsonError, MAX_SAFE_INTEGER};
 /// Why bundle bytes fail step 0.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormatError {
-    /// The bytes are not I-JSON under the rules of PROOFS.md section 2.
+    /// The bytes are not I-JSON under the rules of PROTOCOL.md section 2.
     #[error("bundle is not valid I-JSON: {0}")]
     Json(#[from] JsonError),
     /// `format` is not `civicproof/bundle/v1`.
@@ -31,7 +31,7 @@ pub enum FormatError {
     WrongType {
         /// Dotted field name, e.g. `inclusion.tree_size`.
         field: String,
-        /// What section 5 requires.
+        /// What section 6 requires.
         expected: &'static str,
     },
     /// An integer field is not an integer in [0, 2^53−1].
@@ -98,8 +98,8 @@ const ANCHOR_PENDING_FIELDS: [&str; 2] = ["batch_seq", "tx_hash"];
 const ADDRESS_DIGITS: usize = 40;
 const EVM_HASH_DIGITS: usize = 64;
 
-/// Nesting allowed in a bundle. PROOFS.md allows payloads nested 64 deep (section 2) and
-/// asks bundles to be at most 64 deep (section 6, step 0); a payload sits one level inside
+/// Nesting allowed in a bundle. PROTOCOL.md allows payloads nested 64 deep (section 2) and
+/// asks bundles to be at most 64 deep (section 7, step 0); a payload sits one level inside
 /// its bundle, so a literal 64 would make some publishable records unverifiable. We allow
 /// one more level here; step 2 still holds the payload itself to 64.
 pub const MAX_BUNDLE_DEPTH: usize = json::MAX_DEPTH + 1;

@@ -1,4 +1,4 @@
-//! Step 3, leaf: the envelope has exactly PROOFS.md section 2's fields and rules, and its leaf
+//! Step 3, leaf: the envelope has exactly PROTOCOL.md section 2's fields and rules, and its leaf
 //! hash is the bundle's `leaf_hash`.
 
 use serde_json::Value;

@@ -1,4 +1,4 @@
-//! Step 1, lengths: every SHA-256 value of the bundle decodes (lowercase hex, PROOFS.md section 1)
+//! Step 1, lengths: every SHA-256 value of the bundle decodes (lowercase hex, PROTOCOL.md section 1)
 //! to exactly 32 bytes, and the salt, when present, to exactly 16.
 //!
 //! The envelope's `payload_digest` is decoded by the steps that read the envelope (2 and 3).

@@ -1,4 +1,4 @@
-//! Step 8, anchor-online (PROOFS.md section 6): the batch root is in the pinned contract's state
+//! Step 8, anchor-online (PROTOCOL.md section 7): the batch root is in the pinned contract's state
 //! at a final block of the client's own chain endpoint.
 //!
 //! The order of the checks is the browser verifier's (`web/verify.js`, `checkAnchorOnline`):

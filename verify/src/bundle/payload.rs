@@ -15,7 +15,7 @@ use crate::envelope::{self, Envelope, EnvelopeError, ErasureReason};
 use crate::jcs;
 use crate::merkle::{self, Hash, InclusionError};
 
-/// Largest canonical payload, in bytes (PROOFS.md section 2).
+/// Largest canonical payload, in bytes (PROTOCOL.md section 2).
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 
 /// Why step 2 fails.

@@ -1,4 +1,4 @@
-//! The outcome of verifying a bundle, one entry per step of PROOFS.md section 6.
+//! The outcome of verifying a bundle, one entry per step of PROTOCOL.md section 7.
 //!
 //! Every step is reported, including skipped ones, so that a user sees exactly what was and what
 //! was not checked; only `Pass` (and `Erased` for step 2) counts as checked.
@@ -8,7 +8,7 @@ use std::fmt;
 use super::AnchorFindings;
 use crate::checkpoint::Checkpoint;
 
-/// The steps of PROOFS.md section 6, in order; the discriminant is the step number.
+/// The steps of PROTOCOL.md section 7, in order; the discriminant is the step number.
 /// `web/verify.js` has the same table (`STEPS`), and web/test/agreement.test.mjs compares the
 /// two through the CLI's JSON output.
 #[repr(u8)]
@@ -39,12 +39,12 @@ impl Step {
         Step::AnchorOnline,
     ];
 
-    /// The step number of PROOFS.md.
+    /// The step number of PROTOCOL.md.
     pub const fn number(self) -> u8 {
         self as u8
     }
 
-    /// The step's name in PROOFS.md.
+    /// The step's name in PROTOCOL.md.
     pub const fn name(self) -> &'static str {
         match self {
             Step::Format => "format",
@@ -70,7 +70,7 @@ impl Step {
     }
 }
 
-/// The step names of PROOFS.md section 6, indexed by step number (from [`Step::name`]).
+/// The step names of PROTOCOL.md section 7, indexed by step number (from [`Step::name`]).
 pub const STEP_NAMES: [&str; 9] = {
     let mut names = [""; 9];
     let mut i = 0;
@@ -81,7 +81,7 @@ pub const STEP_NAMES: [&str; 9] = {
     names
 };
 
-/// What every verifier output must say about the limits of a bundle (PROOFS.md section 6).
+/// What every verifier output must say about the limits of a bundle (PROTOCOL.md section 7).
 pub const SCOPE_NOTE: &str = "A bundle proves inclusion at one tree size; it does not prove that \
      the entry is the current version of its key or that it was not erased later.";
 
@@ -127,7 +127,7 @@ impl fmt::Display for StepStatus {
 pub struct StepReport {
     /// The step number, 0 to 8.
     pub step: u8,
-    /// The step's name in PROOFS.md, see [`STEP_NAMES`].
+    /// The step's name in PROTOCOL.md, see [`STEP_NAMES`].
     pub name: &'static str,
     /// What happened.
     pub status: StepStatus,

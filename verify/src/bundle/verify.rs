@@ -1,4 +1,4 @@
-//! Runs the steps of PROOFS.md section 6 in order and stops at the first failure.
+//! Runs the steps of PROTOCOL.md section 7 in order and stops at the first failure.
 //!
 //! The anchor steps follow `web/verify.js` exactly: without an anchor both 7 and 8 are skipped
 //! ("bundle has no anchor"), or step 7 fails when an anchor is required; step 8 is skipped
@@ -79,7 +79,7 @@ pub fn verify_bundle(
     )
 }
 
-/// Verifies bundle `bytes` by all steps of PROOFS.md section 6, step 8 included when `options`
+/// Verifies bundle `bytes` by all steps of PROTOCOL.md section 7, step 8 included when `options`
 /// pin anchor trust and name an RPC endpoint.
 pub fn verify_bundle_with(
     bytes: &[u8],

@@ -1,4 +1,4 @@
-//! The anchor contract's ABI (PROOFS.md section 4) and the exact encodings step 8 compares.
+//! The anchor contract's ABI (PROTOCOL.md section 5) and the exact encodings step 8 compares.
 
 use sha3::{Digest, Keccak256};
 

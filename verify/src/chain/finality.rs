@@ -1,4 +1,4 @@
-//! Which block a client counts as final (PROOFS.md section 6): the chain's `finalized` block by
+//! Which block a client counts as final (PROTOCOL.md section 7): the chain's `finalized` block by
 //! default, where the chain has no such tag 64 blocks deep (2 on chain id 31337), or head − (k − 1)
 //! under an explicit confirmations policy.
 

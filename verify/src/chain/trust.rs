@@ -1,4 +1,4 @@
-//! The anchor trust a client pins (PROOFS.md section 6): never read from a bundle or a server.
+//! The anchor trust a client pins (PROTOCOL.md section 7): never read from a bundle or a server.
 
 use std::collections::HashSet;
 use std::sync::Mutex;

@@ -31,7 +31,7 @@ const ERASURE_FIELDS: [&str; 7] = [
     "reason",
 ];
 
-/// Why a JSON value is not a valid envelope; one variant per rule of PROOFS.md section 2.
+/// Why a JSON value is not a valid envelope; one variant per rule of PROTOCOL.md section 2.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnvelopeError {
     /// The envelope is not a JSON object.

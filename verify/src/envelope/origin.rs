@@ -1,4 +1,4 @@
-//! Dataset origins, `<prefix>/<institution-slug>/<dataset-slug>` (PROOFS.md section 1).
+//! Dataset origins, `<prefix>/<institution-slug>/<dataset-slug>` (PROTOCOL.md section 1).
 //!
 //! The origin is also the checkpoint key name, so a verifier refuses any envelope whose
 //! `dataset` could not have been an origin. Hand-written matching keeps regex out of the crate.

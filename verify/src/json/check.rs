@@ -7,7 +7,7 @@ use serde_json::{Map, Number, Value};
 
 use super::{JsonError, MAX_SAFE_INTEGER, finite_number};
 
-/// Applies the rules of PROOFS.md section 2 to `v` and returns a copy whose numbers are all `f64`.
+/// Applies the rules of PROTOCOL.md section 2 to `v` and returns a copy whose numbers are all `f64`.
 ///
 /// Checks U+0000 in strings and member names, depth (`max_depth`, counted like the parser),
 /// integers beyond ±(2^53−1) and non-finite numbers. Duplicate names cannot exist in a [`Value`],

@@ -1,5 +1,5 @@
 //! Consistency proof verification, RFC 9162 section 2.1.4.2, with the edge-case conventions of
-//! `shared/vectors/rfc6962/SOURCE.md` (and PROOFS.md section 6, "Consistency").
+//! `shared/vectors/rfc6962/SOURCE.md` (and PROTOCOL.md section 7, "Consistency").
 
 use subtle::ConstantTimeEq;
 

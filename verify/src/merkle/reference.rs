@@ -57,7 +57,7 @@ fn path_into(leaves: &[Hash], m: usize, out: &mut Vec<Hash>) {
 /// `PROOF(size1, D[n])`: the consistency proof from the first `size1` leaves to all of `leaves`.
 ///
 /// Empty when `size1` is 0 or equals `leaves.len()`; [`super::verify_consistency`] accepts the
-/// latter and refuses the former, as PROOFS.md section 6 requires.
+/// latter and refuses the former, as PROTOCOL.md section 7 requires.
 ///
 /// # Panics
 ///

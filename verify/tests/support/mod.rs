@@ -283,7 +283,7 @@ fn published_at(start_ms: i64, seq: u64) -> String {
     envelope::format_published_at(start_ms + seq as i64 * 1500)
 }
 
-/// A batch of PROOFS.md section 4: the newest checkpoint of each log, in origin order.
+/// A batch of PROTOCOL.md section 5: the newest checkpoint of each log, in origin order.
 pub struct Batch {
     /// The signed notes, in batch order.
     pub notes: Vec<String>,

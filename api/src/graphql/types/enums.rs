@@ -30,7 +30,7 @@ impl From<Access> for views::Access {
     }
 }
 
-/// What an entry of a log is (PROOFS.md section 2).
+/// What an entry of a log is (PROTOCOL.md section 2).
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordKind {
     /// A published record.

@@ -6,7 +6,7 @@ use crate::graphql::types::scalars::Seq;
 use async_graphql::{Object, SimpleObject};
 use civicproof_verify::checkpoint::Checkpoint as CheckpointText;
 
-/// A signed checkpoint (PROOFS.md section 3): the log `origin` had `size` entries with
+/// A signed checkpoint (PROTOCOL.md section 4): the log `origin` had `size` entries with
 /// Merkle root `rootHash`.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct Checkpoint {
@@ -37,7 +37,7 @@ impl Checkpoint {
 }
 
 /// An anchor: a batch of checkpoints whose Merkle root was written to an EVM chain
-/// (PROOFS.md sections 4 and 5). Transaction and block fields are null until the batch is
+/// (PROTOCOL.md sections 5 and 6). Transaction and block fields are null until the batch is
 /// confirmed, except `txHash`.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct Anchor {
@@ -129,7 +129,7 @@ impl Anchor {
     }
 }
 
-/// A proof bundle (PROOFS.md section 5), exactly as REST serves it, with typed fields.
+/// A proof bundle (PROTOCOL.md section 6), exactly as REST serves it, with typed fields.
 pub struct ProofBundle {
     pub raw: serde_json::Value,
 }

@@ -212,7 +212,7 @@ impl Record {
         self.entry.salt.as_deref().map(hex)
     }
 
-    /// Hex SHA-256 over salt and canonical payload (PROOFS.md section 2); null for erasures.
+    /// Hex SHA-256 over salt and canonical payload (PROTOCOL.md section 2); null for erasures.
     async fn payload_digest(&self) -> Option<String> {
         self.entry.payload_digest.as_deref().map(hex)
     }
@@ -222,7 +222,7 @@ impl Record {
         hex(&self.entry.leaf_hash)
     }
 
-    /// The envelope (PROOFS.md section 2); its canonical bytes are what `leafHash` covers.
+    /// The envelope (PROTOCOL.md section 2); its canonical bytes are what `leafHash` covers.
     async fn envelope(&self) -> async_graphql::Result<Value> {
         let env = envelope_of(&self.log.origin, &self.entry)?;
         let value: ApiResult<Value> =
@@ -254,7 +254,7 @@ impl Record {
         self.erased_record()
     }
 
-    /// The proof bundle (PROOFS.md section 5), as `GET …/records/{seq}/proof` serves it: at
+    /// The proof bundle (PROTOCOL.md section 6), as `GET …/records/{seq}/proof` serves it: at
     /// the newest signed checkpoint, or at signed checkpoint `treeSize`. An entry not yet in
     /// a checkpoint waits up to the checkpoint interval, then fails with
     /// `not-yet-checkpointed`.

@@ -2,7 +2,7 @@
 //! unique non-empty names; each row becomes a payload object and an optional `key` column
 //! becomes the key.
 //!
-//! Typing without a schema: a cell is a number only if it is a JSON number that PROOFS.md's
+//! Typing without a schema: a cell is a number only if it is a JSON number that PROTOCOL.md's
 //! number rule accepts (so `007`, `1,5`, `NaN`, `+1` stay strings); an empty cell is null.
 //! With a schema, cells are coerced to the types its `properties` declare, and a row that
 //! cannot be coerced fails with its index.

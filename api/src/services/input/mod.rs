@@ -3,7 +3,7 @@
 //!
 //! Status policy: a body that is not what its media type says (broken JSON syntax, a bad
 //! CSV row shape) is 400; a well-formed body with a bad record is 422 naming the record's
-//! index. Every payload passes PROOFS.md section 2's JSON rules here and leaves as its
+//! index. Every payload passes PROTOCOL.md section 2's JSON rules here and leaves as its
 //! canonical bytes.
 //!
 //! Memory is bounded whatever the body holds. Bodies are parsed from a stream (`body`), one

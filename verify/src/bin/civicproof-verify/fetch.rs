@@ -10,7 +10,7 @@ use crate::error::CliError;
 /// Bundles are small: a payload is at most 64 KiB and paths at most 64 hashes.
 const MAX_BODY: u64 = 8 * 1024 * 1024;
 
-/// Media type of a proof bundle (PROOFS.md section 5).
+/// Media type of a proof bundle (PROTOCOL.md section 6).
 pub const BUNDLE_MEDIA_TYPE: &str =
     "application/vnd.civicproof.bundle+json, application/json;q=0.9";
 

@@ -1,5 +1,5 @@
 //! `civicproof-verify`: checks proof bundles and consistency proofs against pinned trust
-//! (PROOFS.md section 6), from files, standard input or a civicproof server.
+//! (PROTOCOL.md section 7), from files, standard input or a civicproof server.
 //!
 //! Trust (the instance prefix and its log public key) comes from the command line or the local
 //! trust file, or, only when asked with `--tofu`, from the server on first use. The trust file also

@@ -123,7 +123,7 @@ pub fn origin_slugs(origin: &str) -> Option<(String, String)> {
     Some((inst.to_owned(), ds.to_owned()))
 }
 
-/// Whether `prefix` is a valid instance prefix (PROOFS.md section 1).
+/// Whether `prefix` is a valid instance prefix (PROTOCOL.md section 1).
 pub fn is_valid_prefix(prefix: &str) -> bool {
     is_valid_origin(&format!("{prefix}/a/b"))
 }

@@ -1,4 +1,4 @@
-//! The stateful check of PROOFS.md section 6: a verified bundle's checkpoint against the largest
+//! The stateful check of PROTOCOL.md section 7: a verified bundle's checkpoint against the largest
 //! verified checkpoint stored for its origin, connected by a verified consistency proof when a
 //! server is at hand. Pure: the caller passes the stored note and a fetch function, and stores
 //! [`StateOutcome::store`] itself.

@@ -1,7 +1,7 @@
 //! Hand-built Ed25519 signatures for the edges where verifiers disagree: S not reduced, small-order
 //! or non-canonical R, and a public key with a torsion component, where the cofactored equation
 //! (what @noble/ed25519 checks even with zip215: false) accepts a signature that the
-//! cofactorless one (ed25519-dalek's verify_strict, which PROOFS.md step 4 requires) refuses.
+//! cofactorless one (ed25519-dalek's verify_strict, which PROTOCOL.md section 7.3, step 4 requires) refuses.
 
 use civicproof_verify::note;
 use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};

@@ -3,7 +3,7 @@
 //! checkpoint signed with a fixed test key, optionally an anchor batch of three logs.
 //!
 //! Unlike the test support, entries hold their envelope as a JSON value, so that a log can also
-//! contain envelopes that break a rule of PROOFS.md section 2 while their leaf hash is right:
+//! contain envelopes that break a rule of PROTOCOL.md section 2 while their leaf hash is right:
 //! then only the rule itself can refuse them.
 
 use std::collections::HashMap;

@@ -3,7 +3,7 @@
 //! It builds the 37-entry log of `verify/tests/support` (record 5 erased by entry 36), serves
 //! bundles of it as a server would (JCS bytes), mutates them systematically (every member of the
 //! bundle, the raw JSON text, the checkpoint note and its signature, the expectations), adds logs
-//! whose entries sit on the edges of PROOFS.md sections 1-2, runs the Rust `verify_bundle` on
+//! whose entries sit on the edges of PROTOCOL.md sections 1-2, runs the Rust `verify_bundle` on
 //! every case and records its verdict. `node --test web/test/` then requires web/verify.js to
 //! reach the same verdict at the same step on every case.
 //!
