@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-/// @title civicproof anchor contract (PROTOCOL.md section 5)
+/// @title civicproof anchor contract (PROOFS.md section 4)
 /// @notice Each account appends batch roots to its own gapless hash chain:
 ///         anchor `seq` must be the account's next sequence number and must
 ///         name the root of anchor `seq - 1` (zero for seq 0) as `prevRoot`.
