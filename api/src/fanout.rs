@@ -110,6 +110,11 @@ impl Fanout {
         self.notify_local(appended);
     }
 
+    /// How many followers listen in this process now.
+    pub fn followers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
     /// Announces a notice to this process's followers only.
     pub fn notify_local(&self, appended: Appended) {
         let _ = self.tx.send(appended);

@@ -4,7 +4,8 @@
 use prometheus::core::{Collector, Desc, Describer};
 use prometheus::proto::MetricFamily;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +19,9 @@ pub struct Metrics {
     pub erasures: IntCounter,
     pub checkpoints_signed: IntCounter,
     pub signing_halts: IntCounter,
+    /// Live followers in this process (SSE streams and GraphQL subscriptions), set when the
+    /// metrics are rendered.
+    pub live_followers: IntGauge,
     /// Statements run on pooled database connections; the pool counts into it (see
     /// `civicproof_schema::connect_counted`) and `db_queries_total` reads it when gathered.
     pub db_queries: Arc<AtomicU64>,
@@ -58,6 +62,11 @@ impl Metrics {
             "Origins halted because their tree was inconsistent with their last checkpoint (alert on > 0)",
         )
         .expect("valid metric");
+        let live_followers = IntGauge::new(
+            "live_followers",
+            "Live feed followers (SSE streams and GraphQL subscriptions) in this process",
+        )
+        .expect("valid metric");
         let db_queries = Arc::new(AtomicU64::new(0));
         let db_queries_total = AtomicCounter::new(
             Opts::new(
@@ -74,6 +83,7 @@ impl Metrics {
             Box::new(erasures.clone()),
             Box::new(checkpoints_signed.clone()),
             Box::new(signing_halts.clone()),
+            Box::new(live_followers.clone()),
             Box::new(db_queries_total),
         ] {
             registry.register(c).expect("metric registered once");
@@ -87,6 +97,7 @@ impl Metrics {
             erasures,
             checkpoints_signed,
             signing_halts,
+            live_followers,
             db_queries,
         }
     }

@@ -54,6 +54,8 @@ pub async fn metrics(state: web::Data<AppState>, caller: Caller) -> ApiResult<Ht
 }
 
 pub fn metrics_response(state: &AppState) -> HttpResponse {
+    let followers = i64::try_from(state.fanout.followers()).unwrap_or(i64::MAX);
+    state.metrics.live_followers.set(followers);
     HttpResponse::Ok()
         .insert_header((
             header::CONTENT_TYPE,

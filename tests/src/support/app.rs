@@ -285,6 +285,28 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Live followers (SSE streams, GraphQL subscriptions) in this server process now.
+    pub async fn live_followers(&self) -> u64 {
+        let text = self.metrics_text().await;
+        text.lines()
+            .find_map(|l| l.strip_prefix("civicproof_live_followers "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("civicproof_live_followers in /metrics")
+    }
+
+    /// Waits until at least `n` live followers listen: a stream or subscription opened
+    /// before is then sure to see every later append (instead of sleeping and hoping).
+    pub async fn until_followers(&self, n: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while self.live_followers().await < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{n} live followers within 15 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -102,9 +102,10 @@ async fn subscription_without_after_seq_starts_now_and_respects_visibility() {
     let w = World::new().await;
     let app = &w.app;
     // Without afterSeq: only what is appended after subscribing.
+    let base = app.live_followers().await;
     let mut ws = Ws::connect(app, None).await;
     ws.subscribe("live", "air", None).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.until_followers(base + 1).await;
     app.publish_ok(
         &w.publisher,
         "city",
@@ -133,6 +134,7 @@ async fn subscription_without_after_seq_starts_now_and_respects_visibility() {
         assert!(!msg.to_string().contains("topups"));
     }
     // Insiders can, from the beginning.
+    let base = app.live_followers().await;
     let mut ws = Ws::connect(app, Some(&w.reader)).await;
     ws.subscribe("in", "cards", None).await;
     let mut replay = Ws::connect(app, Some(&w.reader)).await;
@@ -140,7 +142,7 @@ async fn subscription_without_after_seq_starts_now_and_respects_visibility() {
         .send(json!({"id": "r", "type": "subscribe", "payload": {
             "query": "subscription { recordPublished(institution: \"city\", dataset: \"cards\", afterSeq: 0) { seq payload } }"}}))
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.until_followers(base + 2).await;
     app.publish_ok(
         &w.publisher,
         "city",
@@ -161,9 +163,10 @@ async fn subscription_without_after_seq_starts_now_and_respects_visibility() {
     }
     assert_eq!(got, [1, 2]);
     // A dataset that becomes restricted stops reaching an outsider's subscription.
+    let base = app.live_followers().await;
     let mut outsider = Ws::connect(app, None).await;
     outsider.subscribe("o", "air", Some(1)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.until_followers(base + 1).await;
     data(app, Some(&w.publisher), r#"mutation { updateDataset(institution: "city", slug: "air", input: {access: RESTRICTED}) { access } }"#, json!({})).await;
     app.publish_ok(
         &w.publisher,
@@ -206,9 +209,10 @@ async fn subscription_without_after_seq_starts_now_and_respects_visibility() {
     let d = data(app, Some(ADMIN_TOKEN), ISSUE, json!({"role": "READER"})).await;
     let id = d["issueToken"]["id"].as_str().unwrap().to_owned();
     let token = d["issueToken"]["token"].as_str().unwrap().to_owned();
+    let base = app.live_followers().await;
     let mut ws = Ws::connect(app, Some(&token)).await;
     ws.subscribe("rv", "cards", None).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.until_followers(base + 1).await;
     app.publish_ok(
         &w.publisher,
         "city",
