@@ -297,11 +297,22 @@ impl TestApp {
     /// Waits until at least `n` live followers listen: a stream or subscription opened
     /// before is then sure to see every later append (instead of sleeping and hoping).
     pub async fn until_followers(&self, n: u64) {
+        self.until_followers_are(|f| f >= n, &format!("at least {n}"))
+            .await;
+    }
+
+    /// Waits until at most `n` live followers listen (a completed one has let go).
+    pub async fn until_followers_at_most(&self, n: u64) {
+        self.until_followers_are(|f| f <= n, &format!("at most {n}"))
+            .await;
+    }
+
+    async fn until_followers_are(&self, ok: impl Fn(u64) -> bool, what: &str) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-        while self.live_followers().await < n {
+        while !ok(self.live_followers().await) {
             assert!(
                 std::time::Instant::now() < deadline,
-                "{n} live followers within 15 s"
+                "{what} live followers within 15 s"
             );
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }

@@ -320,10 +320,12 @@ async fn websocket_operations_count_against_the_rate_limit() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_connection_holds_a_bounded_number_of_subscriptions() {
     let w = World::new().await;
+    let base = w.app.live_followers().await;
     let mut ws = Ws::connect(&w.app, None).await;
     for i in 0..16 {
         ws.subscribe(&format!("s{i}"), "air", None).await;
     }
+    w.app.until_followers(base + 16).await;
     ws.subscribe("extra", "air", None).await;
     let refused = loop {
         let m = ws.recv().await.expect("open");
@@ -336,8 +338,9 @@ async fn a_connection_holds_a_bounded_number_of_subscriptions() {
         "{refused}"
     );
     ws.send(json!({"id": "s0", "type": "complete"})).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    w.app.until_followers_at_most(base + 15).await;
     ws.subscribe("again", "air", None).await;
+    w.app.until_followers(base + 16).await;
     w.app
         .publish_ok(&w.publisher, "city", "air", &json!([{"payload": {"n": 1}}]))
         .await;
