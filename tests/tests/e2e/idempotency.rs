@@ -51,6 +51,30 @@ async fn a_retried_batch_appends_nothing_and_returns_the_first_answer() {
 
 /// Holds the database's write path from another session until dropped: PostgreSQL, the
 /// dataset rows locked (publishing waits on them); SQLite, the write lock.
+/// Waits until a publishing request is in flight behind [`WritesHeld`]. On PostgreSQL it then
+/// holds its Idempotency-Key, an advisory lock in this test's database (other than the
+/// checkpoint signer's, `cpsigner`, which it takes now and then); SQLite shows nothing
+/// of a request waiting for its write lock, so there the wait is a fixed 300 ms.
+async fn until_in_flight(app: &TestApp) {
+    if backend() != civicproof_schema::Backend::Postgres {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        return;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while app.db.count(
+        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+         WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database() \
+         AND NOT (l.classid = x'63707369'::int::oid AND l.objid = x'676e6572'::int::oid)",
+    ) < 1
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a request holding its key within 15 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 struct WritesHeld {
     release: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -126,7 +150,7 @@ async fn reusing_a_key_with_another_body_is_422_and_a_key_in_flight_is_409() {
                 .status()
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    until_in_flight(&app).await;
     if backend() == civicproof_schema::Backend::Postgres {
         let r = send(&app, &token, "air", "k2", &batch).await;
         assert_eq!(r.headers()["retry-after"], "1");
@@ -166,7 +190,7 @@ async fn a_request_killed_mid_flight_leaves_its_key_free() {
                 .await
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    until_in_flight(&app).await;
     app.kill9();
     assert!(
         stuck.await.unwrap().is_err(),
