@@ -86,14 +86,9 @@ impl TestApp {
     /// Starts a server and waits only until it answers `/healthz` (its database may be down).
     pub async fn spawn_unready(tweak: impl FnOnce(&mut Config)) -> Self {
         let db = tokio::task::spawn_blocking(TestDb::new).await.unwrap();
-        let dir = std::env::temp_dir().join(format!("civicproof-test-{}", uuid_like()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut config = Config::for_database(db.url.clone());
-        config.admin_token = Some(ADMIN_TOKEN.into());
-        config.log_key_file = dir.join("log.key");
-        config.origin_prefix = "test.civicproof.example".into();
+        let (dir, mut config) = test_config(&db);
         tweak(&mut config);
-        Self::start(db, TempDir(dir), config).await
+        Self::start(db, dir, config).await
     }
 
     async fn start(db: TestDb, dir: TempDir, config: Config) -> Self {
@@ -192,16 +187,11 @@ impl TestApp {
 
     /// As [`Self::spawn_process_with`], on a given database (e.g. of a [`PgCluster`]).
     pub async fn spawn_process_on(db: TestDb, tweak: impl FnOnce(&mut Config)) -> Self {
-        let dir = std::env::temp_dir().join(format!("civicproof-test-{}", uuid_like()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut config = Config::for_database(db.url.clone());
-        config.admin_token = Some(ADMIN_TOKEN.into());
-        config.log_key_file = dir.join("log.key");
-        config.origin_prefix = "test.civicproof.example".into();
+        let (dir, mut config) = test_config(&db);
         config.migrate = true;
         tweak(&mut config);
         let mut app = Self::start_process(db, config).await;
-        app._dir = TempDir(dir);
+        app._dir = dir;
         app.wait_ready().await;
         app
     }
@@ -452,4 +442,16 @@ impl TestApp {
             "SELECT count(*) FROM entries e JOIN datasets d ON d.id = e.dataset_id WHERE d.slug = '{ds}'"
         ))
     }
+}
+
+/// A fresh data directory and the configuration every test server starts from: the test
+/// database, the admin token, a log key in that directory and the test origin prefix.
+fn test_config(db: &TestDb) -> (TempDir, Config) {
+    let dir = std::env::temp_dir().join(format!("civicproof-test-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut config = Config::for_database(db.url.clone());
+    config.admin_token = Some(ADMIN_TOKEN.into());
+    config.log_key_file = dir.join("log.key");
+    config.origin_prefix = "test.civicproof.example".into();
+    (TempDir(dir), config)
 }
