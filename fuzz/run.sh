@@ -12,7 +12,8 @@
 # Crash artifacts go to fuzz/artifacts/<target>/ (git-ignored), as cargo fuzz does by default.
 #
 # Stable Rust only: RUSTC_BOOTSTRAP=1 unlocks the nightly flags cargo-fuzz needs (-Z sanitizer).
-# Environment: CARGO_TARGET_DIR (default /var/tmp/civicproof-fuzz-target), FUZZ_WORK, FRESH,
+# Environment: FUZZ_TARGET_DIR (default /var/tmp/civicproof-fuzz-target; never the main build's
+# CARGO_TARGET_DIR, whose artifacts the instrumented flags would evict), FUZZ_WORK, FRESH,
 # FUZZ_TIMEOUT (seconds for one input before it counts as a hang, default 30),
 # FUZZ_JOBS (cargo build jobs, default cargo's own).
 set -euo pipefail
@@ -41,7 +42,7 @@ for t in "${targets[@]}"; do
 done
 
 export RUSTC_BOOTSTRAP=1
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/civicproof-fuzz-target}
+export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-/var/tmp/civicproof-fuzz-target}
 work=${FUZZ_WORK:-/var/tmp/civicproof-fuzz}
 timeout=${FUZZ_TIMEOUT:-30}
 mkdir -p "$work/logs"

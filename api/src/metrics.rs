@@ -4,8 +4,8 @@
 use prometheus::core::{Collector, Desc, Describer};
 use prometheus::proto::MetricFamily;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +14,8 @@ pub struct Metrics {
     registry: Registry,
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
+    /// Requests whose response head is not sent yet, by method and route pattern.
+    pub http_in_flight: IntGaugeVec,
     pub records_published: IntCounter,
     pub batches_published: IntCounter,
     pub erasures: IntCounter,
@@ -49,6 +51,14 @@ impl Metrics {
             &["method", "route"],
         )
         .expect("valid metric");
+        let http_in_flight = IntGaugeVec::new(
+            Opts::new(
+                "http_requests_in_flight",
+                "Requests being handled (response head not sent yet) by route pattern",
+            ),
+            &["method", "route"],
+        )
+        .expect("valid metric");
         let records_published =
             IntCounter::new("records_published_total", "Records appended").expect("valid metric");
         let batches_published =
@@ -78,6 +88,7 @@ impl Metrics {
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
+            Box::new(http_in_flight.clone()),
             Box::new(records_published.clone()),
             Box::new(batches_published.clone()),
             Box::new(erasures.clone()),
@@ -92,6 +103,7 @@ impl Metrics {
             registry,
             http_requests,
             http_duration,
+            http_in_flight,
             records_published,
             batches_published,
             erasures,
@@ -120,6 +132,24 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// One request counted in `http_requests_in_flight` until dropped: when its response head
+/// is ready, or when the client went away and actix dropped the handler.
+pub struct InFlight(IntGauge);
+
+impl InFlight {
+    pub fn enter(metrics: &Metrics, method: &str, route: &str) -> Self {
+        let gauge = metrics.http_in_flight.with_label_values(&[method, route]);
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

@@ -143,9 +143,12 @@ pub async fn serve(
                 let route = route_labels.label(req.request());
                 let docs = req.path().starts_with("/docs");
                 let metrics = metrics.clone();
+                let in_flight = crate::metrics::InFlight::enter(&metrics, method.as_str(), &route);
                 let fut = srv.call(req);
                 async move {
-                    let mut res = fut.await?;
+                    let res = fut.await;
+                    drop(in_flight);
+                    let mut res = res?;
                     crate::edge::headers::secure(res.headers_mut(), docs);
                     let status = res.status();
                     metrics

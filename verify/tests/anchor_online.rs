@@ -7,7 +7,7 @@ mod support;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use civicproof_verify::bundle::{
-    ANCHOR_CONFIRMED, Bundle, Report, StepStatus, VerifyOptions, iso_time, verify_bundle_with,
+    ANCHOR_CONFIRMED, Bundle, Report, Step, StepStatus, VerifyOptions, iso_time, verify_bundle_with,
 };
 use civicproof_verify::chain::{AnchorTrust, ChainRpc, CodeHashCache, Finality, HttpRpc};
 use serde_json::json;
@@ -409,14 +409,15 @@ fn receipt_and_event_must_be_the_claimed_ones() {
     // the transaction fields are stale and F's time bounds the checkpoint.
     let r = claim(&|a| a.tx_hash = format!("0x{}", "cd".repeat(32)));
     assert!(r.ok(), "{r}");
-    let found = r.anchor.unwrap();
+    let found = r.anchor.as_ref().unwrap();
     assert_eq!(
         found.stale.as_deref(),
         Some("the node no longer serves the receipt of tx_hash")
     );
     assert!(found.existed_no_later_than >= on_chain1.block_time);
     assert!(
-        r.steps[8]
+        r.of(Step::AnchorOnline)
+            .unwrap()
             .detail
             .as_ref()
             .unwrap()

@@ -308,6 +308,33 @@ impl TestApp {
         }
     }
 
+    /// Requests of `method` on the route pattern `route` being handled in this server now
+    /// (`http_requests_in_flight`).
+    pub async fn in_flight(&self, method: &str, route: &str) -> u64 {
+        let labels = format!("{{method=\"{method}\",route=\"{route}\"}} ");
+        let text = self.metrics_text().await;
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix("civicproof_http_requests_in_flight")?
+                    .strip_prefix(&labels)
+            })
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Waits until a request of `method` on `route` is being handled (it reached the server and
+    /// has not answered yet).
+    pub async fn until_in_flight(&self, method: &str, route: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while self.in_flight(method, route).await < 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a {method} {route} in flight within 15 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -70,7 +70,8 @@ impl Sse {
         }
     }
 
-    async fn wait_for_comment(&mut self) {
+    /// Reads until the next comment line (a heartbeat), skipping events.
+    pub async fn wait_for_comment(&mut self) {
         loop {
             let b = self.block().await.expect("stream open");
             if b.lines().any(|l| l.starts_with(':')) {

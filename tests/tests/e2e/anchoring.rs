@@ -4,7 +4,7 @@
 
 use crate::chain::{Anvil, DEV_ADDRESS, RpcProxy, anchor_trust, anchoring, quantity};
 use crate::support::TestApp;
-use civicproof_verify::bundle::{Expect, Report, StepStatus, Trust, verify_bundle};
+use civicproof_verify::bundle::{Expect, Report, Step, StepStatus, Trust, verify_bundle};
 use civicproof_verify::chain::{AnchorTrust, HttpRpc};
 use civicproof_verify::monitor::{HttpServer, Monitor, MonitorConfig, MonitorError, Violation};
 use serde_json::{Value, json};
@@ -161,7 +161,11 @@ async fn a_published_record_gets_a_confirmed_anchor_that_the_chain_holds() {
         None,
     );
     assert!(report.failed_step.is_none(), "{report:?}");
-    assert_eq!(report.steps[7].status, StepStatus::Pass, "{report:?}");
+    assert_eq!(
+        report.of(Step::AnchorOffline).unwrap().status,
+        StepStatus::Pass,
+        "{report:?}"
+    );
     // ... and with pinned anchor trust and the client's own endpoint, step 8 too: the record
     // existed no later than the anchor block's time.
     let online = verify_online(
@@ -173,7 +177,11 @@ async fn a_published_record_gets_a_confirmed_anchor_that_the_chain_holds() {
     )
     .await;
     assert!(online.ok(), "{online:?}");
-    assert_eq!(online.steps[8].status, StepStatus::Pass, "{online:?}");
+    assert_eq!(
+        online.of(Step::AnchorOnline).unwrap().status,
+        StepStatus::Pass,
+        "{online:?}"
+    );
     assert_eq!(
         online.anchor.as_ref().unwrap().existed_no_later_than,
         anchor["block_time"].as_u64().unwrap()
@@ -196,7 +204,7 @@ async fn a_published_record_gets_a_confirmed_anchor_that_the_chain_holds() {
 
     // A confirmed bundle never changes except by erasure: later growth leaves it alone.
     publish(&app, &token, "air", 5, 9).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    wait_anchored(&app, 8, Duration::from_secs(30)).await;
     let again = bundle_json(&app, "/v1/datasets/city/air/records/3/proof").await;
     assert_eq!(again, b);
 
@@ -342,7 +350,17 @@ async fn a_reorg_that_drops_a_submitted_anchor_is_resent_and_never_shown_confirm
         .await;
     assert_eq!(receipt["status"], "0x1");
     let dropped_block = receipt["blockHash"].clone();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let until = Instant::now() + Duration::from_secs(10);
+    while app.db.count(&format!(
+        "SELECT count(*) FROM anchor_batches WHERE batch_seq = {seq} AND block_number IS NOT NULL"
+    )) == 0
+    {
+        assert!(
+            Instant::now() < until,
+            "the worker did not see the mined transaction"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let b = bundle_json(&app, "/v1/datasets/city/air/records/3/proof").await;
     assert!(b["anchor"].is_null(), "not final yet, so not shown: {b}");
     anvil.rpc("anvil_reorg", json!([1, []])).await;
@@ -393,17 +411,30 @@ async fn the_anchoring_identity_is_fixed_once_recorded() {
         tweak(&mut c);
         async move {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let healthz = format!("http://{}/healthz", listener.local_addr().unwrap());
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
             let server = tokio::spawn(civicproof_api::run(listener, c, async {
                 let _ = rx.await;
             }));
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            if server.is_finished() {
-                server.await.unwrap().map_err(|e| e.to_string())
-            } else {
-                let _ = tx.send(());
-                server.await.unwrap().map_err(|e| e.to_string())
+            // Either it refuses to start (the task ends with the error) or it serves (the
+            // identity checks come before serving): then stop it.
+            let client = reqwest::Client::new();
+            let until = Instant::now() + Duration::from_secs(30);
+            while !server.is_finished() {
+                let up = client
+                    .get(&healthz)
+                    .timeout(Duration::from_millis(500))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200);
+                if up {
+                    let _ = tx.send(());
+                    break;
+                }
+                assert!(Instant::now() < until, "neither refused nor served");
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
+            server.await.unwrap().map_err(|e| e.to_string())
         }
     };
     let other_key = "11".repeat(32);

@@ -49,15 +49,15 @@ async fn a_retried_batch_appends_nothing_and_returns_the_first_answer() {
     assert_eq!(app.entry_count("water"), 2);
 }
 
-/// Holds the database's write path from another session until dropped: PostgreSQL, the
-/// dataset rows locked (publishing waits on them); SQLite, the write lock.
-/// Waits until a publishing request is in flight behind [`WritesHeld`]. On PostgreSQL it then
+/// Waits until a publishing request is in flight behind [`WritesHeld`]: on both backends it has
+/// reached the server and not answered (`http_requests_in_flight`). On PostgreSQL it then also
 /// holds its Idempotency-Key, an advisory lock in this test's database (other than the
-/// checkpoint signer's, `cpsigner`, which it takes now and then); SQLite shows nothing
-/// of a request waiting for its write lock, so there the wait is a fixed 300 ms.
+/// checkpoint signer's, `cpsigner`, which it takes now and then); SQLite shows nothing of a
+/// request waiting for its write lock.
 async fn until_in_flight(app: &TestApp) {
+    app.until_in_flight("POST", "/v1/datasets/{inst}/{ds}/records")
+        .await;
     if backend() != civicproof_schema::Backend::Postgres {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         return;
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
@@ -75,6 +75,8 @@ async fn until_in_flight(app: &TestApp) {
     }
 }
 
+/// Holds the database's write path from another session until dropped: PostgreSQL, the
+/// dataset rows locked (publishing waits on them); SQLite, the write lock.
 struct WritesHeld {
     release: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -158,6 +160,12 @@ async fn reusing_a_key_with_another_body_is_422_and_a_key_in_flight_is_409() {
     }
     drop(held);
     assert_eq!(first.await.unwrap(), 201);
+    assert_eq!(
+        app.in_flight("POST", "/v1/datasets/{inst}/{ds}/records")
+            .await,
+        0,
+        "answered, so no longer in flight"
+    );
     let again = send(&app, &token, "air", "k2", &batch).await;
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(app.entry_count("air"), 2);

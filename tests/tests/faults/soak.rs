@@ -1,6 +1,12 @@
 //! Demo-like traffic with short intervals (checkpoints every 100 ms, anchor batches every
-//! 200 ms) for thousands of batches: never a halt, and the server's and the chain's resident
-//! memory stay flat after warm-up (full mode: less than 10% growth).
+//! 200 ms) for thousands of batches: never a halt, and the server's resident memory stays flat
+//! after warm-up (full mode: less than 10% growth).
+//!
+//! The chain's memory cannot stay flat: anvil keeps every block, transaction and receipt in
+//! memory (about 11 KB a block whatever its flags, see docs/BENCHMARKS.md "Fault campaign").
+//! What civicproof controls is what it adds per block, so the chain is held to a bound per
+//! block mined after warm-up instead: a worker that leaked filters, subscriptions or
+//! transactions on the node would break it.
 
 use crate::campaign::{Mode, report};
 use crate::load::Publisher;
@@ -8,6 +14,9 @@ use civicproof_tests::chain::{Anvil, anchoring};
 use civicproof_tests::support::{TestApp, rss_kib};
 use serde_json::json;
 use std::time::{Duration, Instant};
+
+/// Anvil's own block store is about 11 KB a block; twice that leaves room for allocator noise.
+const CHAIN_KIB_PER_BLOCK: f64 = 24.0;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn soak_with_short_intervals() {
@@ -36,7 +45,7 @@ async fn soak_with_short_intervals() {
     }
     let started = Instant::now();
     let warm_at = target / 10;
-    let mut warm: Option<(u64, u64)> = None;
+    let mut warm: Option<(u64, u64, u64)> = None;
     let mut peak = (0u64, 0u64);
     let anvil_pid = anvil.pid().unwrap();
     loop {
@@ -44,7 +53,7 @@ async fn soak_with_short_intervals() {
         let now = (rss_kib(app.pid()), rss_kib(anvil_pid));
         peak = (peak.0.max(now.0), peak.1.max(now.1));
         if warm.is_none() && confirmed >= warm_at {
-            warm = Some(now);
+            warm = Some((now.0, now.1, anvil.block_number("latest").await));
         }
         if confirmed >= target {
             break;
@@ -58,18 +67,24 @@ async fn soak_with_short_intervals() {
     }
     let elapsed = started.elapsed();
     let end = (rss_kib(app.pid()), rss_kib(anvil_pid));
+    let end_block = anvil.block_number("latest").await;
     for p in publishers {
         p.stop().await;
     }
     let warm = warm.expect("warm-up measured");
     let growth = |w: u64, e: u64| (e as f64 - w as f64) / w as f64 * 100.0;
     let (server_growth, chain_growth) = (growth(warm.0, end.0), growth(warm.1, end.1));
+    let blocks = end_block.saturating_sub(warm.2).max(1);
+    let chain_kib_per_block = (end.1 as f64 - warm.1 as f64) / blocks as f64;
     if mode == Mode::Full {
         assert!(
             server_growth < 10.0,
             "server memory grew {server_growth:.1}%"
         );
-        assert!(chain_growth < 10.0, "chain memory grew {chain_growth:.1}%");
+        assert!(
+            chain_kib_per_block < CHAIN_KIB_PER_BLOCK,
+            "the chain grew {chain_kib_per_block:.1} KiB per block"
+        );
     }
     report(
         "soak: 100 ms checkpoints, 200 ms anchors",
@@ -84,9 +99,11 @@ async fn soak_with_short_intervals() {
             "chain_rss_mib_after_warmup": warm.1 / 1024,
             "chain_rss_mib_end": end.1 / 1024,
             "chain_growth_pct": (chain_growth * 10.0).round() / 10.0,
+            "chain_blocks_after_warmup": blocks,
+            "chain_kib_per_block": (chain_kib_per_block * 10.0).round() / 10.0,
             "peak_server_rss_mib": peak.0 / 1024,
         }),
-        "no halt; memory flat after warm-up (< 10% growth, asserted in full mode)",
+        "no halt; server memory flat after warm-up (< 10% growth), the chain under 24 KiB a block (asserted in full mode)",
     );
 }
 

@@ -415,7 +415,11 @@ async fn every_feed_filter_matches_rest() {
         .as_str()
         .unwrap()
         .to_owned();
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    // The next record must be published strictly after `t` (millisecond timestamps).
+    let t_ms = civicproof_verify::envelope::parse_published_at(&t).unwrap();
+    while chrono::Utc::now().timestamp_millis() <= t_ms {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     app.publish_ok(
         &w.publisher,
         "city",
