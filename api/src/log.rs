@@ -6,4 +6,5 @@
 pub mod identity;
 pub mod nodes;
 pub mod signer;
+pub mod tiles;
 pub mod tree;

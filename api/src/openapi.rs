@@ -41,6 +41,7 @@ use utoipa::{Modify, OpenApi};
         routes::proofs::proof,
         routes::proofs::checkpoint,
         routes::proofs::checkpoint_at,
+        routes::proofs::tile,
         routes::proofs::consistency,
         routes::anchors::list,
         routes::anchors::get,

@@ -27,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .service(records::get)
         .service(proofs::checkpoint)
         .service(proofs::checkpoint_at)
+        .service(proofs::tile)
         .service(system::healthz)
         .service(system::readyz)
         .service(system::metrics)

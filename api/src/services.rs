@@ -13,4 +13,5 @@ pub mod proofs;
 pub mod publish;
 pub mod records;
 pub mod text;
+pub mod tiles;
 pub mod tokens;

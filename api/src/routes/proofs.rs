@@ -82,6 +82,45 @@ pub async fn checkpoint(
     ))
 }
 
+/// A C2SP tlog-tiles tile of the dataset's log (PROTOCOL.md section 9): `tile/<L>/<N>[.p/<W>]`
+/// (hashes) or `tile/entries/<N>[.p/<W>]` (each entry `JCS(envelope)` with a big-endian
+/// uint16 length). The dataset's URL is the tlog-tiles prefix; its `checkpoint` is the newest
+/// signed checkpoint. Full tiles are immutable; partial ones are cached for a few seconds.
+#[utoipa::path(get, path = "/v1/datasets/{inst}/{ds}/tile/{tile}", tag = "proofs",
+    params(("inst" = String, Path), ("ds" = String, Path),
+           ("tile" = String, Path, description = "`<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]`, N in 3-digit groups (`x001/x234/067`)")),
+    responses((status = 200, description = "the tile", content_type = "application/octet-stream"),
+              (status = 304, description = "Not modified"),
+              (status = 400, body = Problem), (status = 404, body = Problem)))]
+#[get("/v1/datasets/{inst}/{ds}/tile/{tile:.*}")]
+pub async fn tile(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let (inst, ds, tile) = path.into_inner();
+    let served = crate::services::tiles::tile(&state, &caller, &inst, &ds, &tile).await?;
+    let mut resp = conditional(
+        &req,
+        None,
+        served.public,
+        "application/octet-stream",
+        served.body,
+        served.full,
+    );
+    if !served.full {
+        let cc = if served.public {
+            "public, max-age=5"
+        } else {
+            "private, max-age=5"
+        };
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, header::HeaderValue::from_static(cc));
+    }
+    Ok(resp)
+}
+
 /// The checkpoint at a size: immutable once signed.
 #[utoipa::path(get, path = "/v1/datasets/{inst}/{ds}/checkpoints/{size}", tag = "proofs",
     params(("inst" = String, Path), ("ds" = String, Path), ("size" = u64, Path)),

@@ -92,3 +92,31 @@ pub fn leaves(conn: &mut Conn, dataset_id: i64, seqs: &[i64]) -> QueryResult<Vec
         .select((entries::seq, entries::leaf_hash))
         .load(conn)
 }
+
+/// The stored hashes at `level` with index in `[from, to)`, in index order: the leaf hashes
+/// of `entries` at level 0, `tree_nodes` above (a tlog tile is one such range).
+pub fn level_range(
+    conn: &mut Conn,
+    dataset_id: i64,
+    level: i16,
+    from: i64,
+    to: i64,
+) -> QueryResult<Vec<(i64, Vec<u8>)>> {
+    if level == 0 {
+        return entries::table
+            .filter(entries::dataset_id.eq(dataset_id))
+            .filter(entries::seq.ge(from))
+            .filter(entries::seq.lt(to))
+            .order(entries::seq.asc())
+            .select((entries::seq, entries::leaf_hash))
+            .load(conn);
+    }
+    tree_nodes::table
+        .filter(tree_nodes::dataset_id.eq(dataset_id))
+        .filter(tree_nodes::level.eq(level))
+        .filter(tree_nodes::idx.ge(from))
+        .filter(tree_nodes::idx.lt(to))
+        .order(tree_nodes::idx.asc())
+        .select((tree_nodes::idx, tree_nodes::hash))
+        .load(conn)
+}

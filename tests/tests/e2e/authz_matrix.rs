@@ -149,6 +149,13 @@ const REST: &[RestRule] = &[
         200,
     ),
     rest("get", "/v1/datasets/{inst}/{ds}/events", Rule::Read, 200),
+    // The level-0 partial tile of a one-entry log.
+    rest(
+        "get",
+        "/v1/datasets/{inst}/{ds}/tile/{tile}",
+        Rule::Read,
+        200,
+    ),
     rest("get", "/v1/datasets/{inst}/{ds}/records", Rule::Read, 200),
     rest("post", "/v1/datasets/{inst}/{ds}/records", Rule::Write, 201),
     rest(
@@ -385,6 +392,7 @@ async fn rest_path(w: &World, template: &str, ds: &str, n: usize) -> String {
     }
     path.replace("{seq}", "0")
         .replace("{size}", "1")
+        .replace("{tile}", "0/000.p/1")
         .replace("{id}", "00000000-0000-4000-8000-000000000000")
         .replace("{batch_seq}", "0")
         .replace("/consistency", "/consistency?first=1&second=1")

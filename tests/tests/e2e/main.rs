@@ -28,6 +28,8 @@
 //!   shared rate limits and Idempotency-Keys, a Redis outage, erasure purges, cache fidelity.
 //! - `hostile`: hostile input (NUL bytes, bodies built to exhaust memory), defensive
 //!   headers, erased bytes gone from disk.
+//! - `tiles`: C2SP tlog-tiles, read and checked by an outside client (`tlog_tiles`,
+//!   `signed_note`): checkpoint signature, tree rebuilt from tiles, inclusion and consistency.
 //! - `graphql`: the GraphQL API (queries, pagination, filters, mutations' authorization,
 //!   subscriptions over WebSocket, query limits, SDL drift).
 
@@ -51,3 +53,4 @@ mod publishing_cli;
 mod replicas;
 mod sequencing;
 mod system;
+mod tiles;
