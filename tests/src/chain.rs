@@ -23,6 +23,9 @@ pub struct Anvil {
     client: reqwest::Client,
     /// Extra anvil flags (e.g. `--chain-id`).
     extra: Vec<String>,
+    /// The test defaults: `--block-time 1` and `--preserve-historical-states` (old state
+    /// readable for step 8). Off for a chain configured like the demo's.
+    defaults: bool,
 }
 
 fn binary() -> PathBuf {
@@ -47,6 +50,16 @@ impl Anvil {
 
     /// Starts a fresh chain with extra anvil flags.
     pub async fn start_with(extra: &[&str]) -> Self {
+        Self::launch(extra, true).await
+    }
+
+    /// Starts a fresh chain with exactly these flags besides port, host and state file (no
+    /// test defaults): a chain configured like the demo's, for long runs.
+    pub async fn start_bare(flags: &[&str]) -> Self {
+        Self::launch(flags, false).await
+    }
+
+    async fn launch(extra: &[&str], defaults: bool) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -64,6 +77,7 @@ impl Anvil {
             state,
             client: reqwest::Client::new(),
             extra: extra.iter().map(|a| (*a).to_owned()).collect(),
+            defaults,
         };
         anvil.resume().await;
         anvil
@@ -72,20 +86,21 @@ impl Anvil {
     /// Starts anvil again on the same port and state file (after `stop`).
     pub async fn resume(&mut self) {
         assert!(self.child.is_none(), "anvil is running");
+        let defaults: &[&str] = if self.defaults {
+            &["--block-time", "1", "--preserve-historical-states"]
+        } else {
+            &[]
+        };
         let child = Command::new(binary())
             .args(["--port", &self.port.to_string(), "--host", "127.0.0.1"])
-            .args(["--block-time", "1"])
+            .args(defaults)
             // One slot per epoch unless the test sets it: `finalized` trails by two blocks.
             .args(if self.extra.iter().any(|a| a == "--slots-in-an-epoch") {
                 &[][..]
             } else {
                 &["--slots-in-an-epoch", "1"][..]
             })
-            .args([
-                "--state",
-                self.state.to_str().unwrap(),
-                "--preserve-historical-states",
-            ])
+            .args(["--state", self.state.to_str().unwrap()])
             .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

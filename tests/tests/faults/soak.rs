@@ -22,7 +22,18 @@ const CHAIN_KIB_PER_BLOCK: f64 = 24.0;
 async fn soak_with_short_intervals() {
     let mode = Mode::get();
     let target = mode.pick(150u64, 10_000);
-    let anvil = Anvil::start_with(&["--prune-history", "64"]).await;
+    // The demo's chain (`./run demo`: no historical states kept, little history, a state
+    // dump a minute) with blocks every 200 ms, so that batches are final at the pace they
+    // are sent.
+    let anvil = Anvil::start_bare(&[
+        "--block-time",
+        "0.2",
+        "--prune-history",
+        "8",
+        "--state-interval",
+        "60",
+    ])
+    .await;
     let settings = anchoring(&anvil, 200);
     let app = TestApp::spawn_process_with(|c| {
         c.checkpoint_interval_ms = 100;
@@ -76,16 +87,14 @@ async fn soak_with_short_intervals() {
     let (server_growth, chain_growth) = (growth(warm.0, end.0), growth(warm.1, end.1));
     let blocks = end_block.saturating_sub(warm.2).max(1);
     let chain_kib_per_block = (end.1 as f64 - warm.1 as f64) / blocks as f64;
-    if mode == Mode::Full {
-        assert!(
-            server_growth < 10.0,
-            "server memory grew {server_growth:.1}%"
-        );
-        assert!(
-            chain_kib_per_block < CHAIN_KIB_PER_BLOCK,
-            "the chain grew {chain_kib_per_block:.1} KiB per block"
-        );
-    }
+    // The figures first, so that a run that breaks a bound still records them (marked NO).
+    let within = server_growth < 10.0 && chain_kib_per_block < CHAIN_KIB_PER_BLOCK;
+    let kept = match (mode, within) {
+        (Mode::Full, false) => "NO: a memory bound was broken (see the figures)",
+        _ => {
+            "no halt; server memory flat after warm-up (< 10% growth), the chain under 24 KiB a block (asserted in full mode)"
+        }
+    };
     report(
         "soak: 100 ms checkpoints, 200 ms anchors",
         &format!("{target} anchor batches over three datasets with live publishing"),
@@ -103,8 +112,18 @@ async fn soak_with_short_intervals() {
             "chain_kib_per_block": (chain_kib_per_block * 10.0).round() / 10.0,
             "peak_server_rss_mib": peak.0 / 1024,
         }),
-        "no halt; server memory flat after warm-up (< 10% growth), the chain under 24 KiB a block (asserted in full mode)",
+        kept,
     );
+    if mode == Mode::Full {
+        assert!(
+            server_growth < 10.0,
+            "server memory grew {server_growth:.1}%"
+        );
+        assert!(
+            chain_kib_per_block < CHAIN_KIB_PER_BLOCK,
+            "the chain grew {chain_kib_per_block:.1} KiB per block"
+        );
+    }
 }
 
 /// `anchor_batches_total{event="confirmed"}`.

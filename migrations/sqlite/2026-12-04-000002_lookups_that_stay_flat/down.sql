@@ -1,0 +1,1 @@
+DROP INDEX anchor_members_by_dataset;
