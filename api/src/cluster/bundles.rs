@@ -10,7 +10,6 @@
 //!   use its L1 at all until it resubscribes, and clears it then.
 
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,7 +58,7 @@ pub struct CachedBundle {
 
 impl CachedBundle {
     pub fn new(body: Bytes, content_type: &'static str) -> Self {
-        let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
+        let etag = crate::cache::strong_etag(&body);
         Self {
             body,
             etag,

@@ -58,6 +58,11 @@ pub struct ClusterConfig {
     #[arg(long, env = "CIVICPROOF_FEED_CACHE_BYTES", default_value_t = 64 << 20)]
     pub feed_cache_bytes: usize,
 
+    /// Bytes of full tlog tiles kept in process memory (8 KiB a hash tile); 0 turns the tile
+    /// cache off.
+    #[arg(long, env = "CIVICPROOF_TILE_CACHE_BYTES", default_value_t = 64 << 20)]
+    pub tile_cache_bytes: usize,
+
     /// Milliseconds between heartbeat comments on idle Server-Sent Events streams.
     #[arg(long, env = "CIVICPROOF_SSE_HEARTBEAT_MS", default_value_t = 15_000)]
     pub sse_heartbeat_ms: u64,
@@ -80,6 +85,7 @@ impl Default for ClusterConfig {
             bundle_cache_entries: 100_000,
             bundle_cache_ttl_secs: 86_400,
             feed_cache_bytes: 64 << 20,
+            tile_cache_bytes: 64 << 20,
             sse_heartbeat_ms: 15_000,
             max_streams_per_client: 64,
         }

@@ -23,6 +23,7 @@ pub mod link;
 pub mod ratelimit;
 pub mod stats;
 pub mod streams;
+pub mod tile_cache;
 
 use civicproof_schema::Pool;
 use std::sync::Arc;
@@ -38,6 +39,8 @@ pub struct Cluster {
     pub link: Option<Arc<link::RedisLink>>,
     pub bundles: bundles::L1,
     pub feed: feed_cache::FeedCache,
+    /// Full tlog tiles (immutable, never purged).
+    pub tiles: tile_cache::TileCache,
     pub limiter: ratelimit::Limiter,
     pub stats: Arc<stats::CacheStats>,
     /// The database, for the outbox and for reading entries announced by other replicas.
@@ -103,6 +106,7 @@ impl Cluster {
             link,
             bundles: bundles::L1::new(c.bundle_cache_entries),
             feed: feed_cache::FeedCache::new(c.feed_cache_bytes),
+            tiles: tile_cache::TileCache::new(c.tile_cache_bytes),
             stats,
             pool,
             fanout,

@@ -6,7 +6,6 @@ use crate::services::proofs::{self, BundleFormat, ConsistencyProof};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use sha2::{Digest, Sha256};
 
 /// The proof bundle of an entry (PROTOCOL.md section 6): `?tree_size=N` for the proof at a
 /// signed checkpoint, `?format=tlog-proof` for C2SP tlog-proof text. 409 when the entry is
@@ -103,7 +102,7 @@ pub async fn tile(
     let served = crate::services::tiles::tile(&state, &caller, &inst, &ds, &tile).await?;
     let mut resp = conditional(
         &req,
-        None,
+        Some(served.etag),
         served.public,
         "application/octet-stream",
         served.body,
@@ -202,7 +201,7 @@ pub fn conditional(
     immutable: bool,
 ) -> HttpResponse {
     let body: bytes::Bytes = body.into();
-    let etag = etag.unwrap_or_else(|| format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16])));
+    let etag = etag.unwrap_or_else(|| crate::cache::strong_etag(&body));
     let matches = req
         .headers()
         .get(header::IF_NONE_MATCH)

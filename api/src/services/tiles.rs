@@ -7,6 +7,8 @@
 //! are read from the stored subtree hashes (`log::tiles`), never recomputed.
 
 use crate::auth::Caller;
+use crate::cache::strong_etag;
+use crate::cluster::tile_cache::{CachedTile, TileKey};
 use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::log::tiles::{Tile, TileKind, entry_bundle};
@@ -18,7 +20,8 @@ use civicproof_schema::queries::{checkpoints, tree};
 
 /// A tile's bytes and how it may be cached.
 pub struct ServedTile {
-    pub body: Vec<u8>,
+    pub body: bytes::Bytes,
+    pub etag: String,
     pub public: bool,
     /// A full tile: immutable. A partial one is served short-lived (a client should move on
     /// to the full tile once the log has grown past it).
@@ -38,6 +41,23 @@ pub async fn tile(
     let (ds, inst) = load_visible(state, caller, institution, dataset).await?;
     let tile = Tile::parse(path).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let (id, public) = (ds.id, ds.is_public());
+    // Full tiles never change: once read, they are served from memory.
+    let key = tile.partial.is_none().then_some(TileKey {
+        dataset_id: id,
+        level: match tile.kind {
+            TileKind::Hashes { level } => Some(level),
+            TileKind::Entries => None,
+        },
+        index: tile.index,
+    });
+    if let Some(hit) = key.as_ref().and_then(|k| state.cluster.tiles.get(k)) {
+        return Ok(ServedTile {
+            body: hit.body,
+            etag: hit.etag,
+            public,
+            full: true,
+        });
+    }
     let origin = state.origin(&inst.slug, &ds.slug);
     let body = db::run(&state.pool, move |conn| {
         let size = checkpoints::latest(conn, id)?.map_or(0, |c| c.size as u64);
@@ -82,10 +102,20 @@ pub async fn tile(
         }
     })
     .await?;
+    let body = bytes::Bytes::from(body);
+    let etag = strong_etag(&body);
+    if let Some(key) = key {
+        let cached = CachedTile {
+            body: body.clone(),
+            etag: etag.clone(),
+        };
+        state.cluster.tiles.put(key, cached);
+    }
     Ok(ServedTile {
         body,
+        etag,
         public,
-        full: tile.partial.is_none(),
+        full: key.is_some(),
     })
 }
 

@@ -180,6 +180,7 @@ fn config_env(config: &Config) -> Vec<(&'static str, String)> {
         bundle_cache_entries,
         bundle_cache_ttl_secs,
         feed_cache_bytes,
+        tile_cache_bytes,
         sse_heartbeat_ms,
         max_streams_per_client,
     } = cluster;
@@ -253,6 +254,7 @@ fn config_env(config: &Config) -> Vec<(&'static str, String)> {
             bundle_cache_ttl_secs.to_string(),
         ),
         ("CIVICPROOF_FEED_CACHE_BYTES", feed_cache_bytes.to_string()),
+        ("CIVICPROOF_TILE_CACHE_BYTES", tile_cache_bytes.to_string()),
         ("CIVICPROOF_SSE_HEARTBEAT_MS", sse_heartbeat_ms.to_string()),
         (
             "CIVICPROOF_MAX_STREAMS_PER_CLIENT",

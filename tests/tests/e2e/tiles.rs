@@ -256,6 +256,20 @@ async fn tiles_past_the_signed_size_or_malformed_are_404_and_400() {
     ] {
         let _ = get_tile(&app, path, None).await;
     }
+    // A full tile is the same bytes every time (the second from memory), revalidates to
+    // 304, and a partial tile is a prefix of it.
+    let full = get_tile(&app, "tile/0/000", None).await;
+    let r = app.get(&format!("{BASE}/tile/0/000"), None).await;
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(r.bytes().await.unwrap().to_vec(), full);
+    let r = app
+        .request(reqwest::Method::GET, &format!("{BASE}/tile/0/000"), None)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    assert_eq!(get_tile(&app, "tile/0/000.p/5", None).await, full[..160]);
     for path in [
         "tile/0/001",
         "tile/0/001.p/45",
