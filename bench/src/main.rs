@@ -6,6 +6,7 @@
 mod events;
 mod graphql;
 mod proofs;
+mod tiles;
 
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
@@ -66,6 +67,12 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         interval_ms: u64,
     },
+    /// Rebuild the dataset's log from its tlog tiles with an outside client (`tlog_tiles`).
+    Tiles {
+        /// Tile requests in flight at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
     /// Records pages over REST and GraphQL (and PostGraphile's equivalent query, if given).
     Graphql {
         #[arg(long, default_value_t = 8)]
@@ -121,6 +128,9 @@ async fn main() -> anyhow::Result<()> {
             record_bytes,
         } => ingest(&url, &token, records, batch, clients, record_bytes).await,
         Command::Feed => feed(&url).await,
+        Command::Tiles { concurrency } => {
+            tiles::rebuild(&cli.server, &cli.dataset, concurrency).await
+        }
         Command::Events {
             token,
             clients,
