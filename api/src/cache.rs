@@ -48,6 +48,13 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     }
 }
 
+/// The strong ETag of a response body: the first 16 bytes of its SHA-256, quoted. One
+/// formula for bodies served fresh and from any cache, so a revalidation matches either.
+pub fn strong_etag(body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("\"{}\"", hex::encode(&Sha256::digest(body)[..16]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,11 +80,4 @@ mod tests {
         assert!(c.map.lock().unwrap().len() <= 4);
         assert_eq!(c.get(&99), Some(99));
     }
-}
-
-/// The strong ETag of a response body: the first 16 bytes of its SHA-256, quoted. One
-/// formula for bodies served fresh and from any cache, so a revalidation matches either.
-pub fn strong_etag(body: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    format!("\"{}\"", hex::encode(&Sha256::digest(body)[..16]))
 }
