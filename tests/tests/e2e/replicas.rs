@@ -118,7 +118,9 @@ async fn graphql_subscription_on_one_replica_follows_the_other_and_resumes() {
     let p = city(&a).await;
     let mut ws = Ws::connect(&a, None).await;
     ws.subscribe("1", "air", None).await;
-    // The subscription is live once it delivers: publish one entry first and wait for it.
+    // Live once A counts its follower: an entry appended before that would fall before the
+    // subscription's start and never come (seen under load on SQLite).
+    a.until_followers(1).await;
     let entries = b.publish_ok(&p, "city", "air", &batch(0, 1)).await;
     assert_eq!(ws.records("1", 1).await[0]["seq"], 0);
     let _ = entries;
