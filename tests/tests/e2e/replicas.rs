@@ -53,6 +53,16 @@ async fn wait_redis(app: &TestApp, up: bool) {
     panic!("redis did not become {}", if up { "up" } else { "down" });
 }
 
+/// Replica A reaches `redis` through a link the test can cut; replica B directly.
+async fn cut_off_a(redis: &RedisServer) -> (TcpCut, TestApp, TestApp) {
+    let cut = TcpCut::start(redis.port).await;
+    let a = TestApp::spawn_with(|c| c.cluster.redis_url = Some(cut.redis_url())).await;
+    let b = a
+        .replica_with(|c| c.cluster.redis_url = Some(redis.url()))
+        .await;
+    (cut, a, b)
+}
+
 async fn city(app: &TestApp) -> String {
     app.institution("city").await;
     let p = app.token("city", "publisher").await;
@@ -588,11 +598,7 @@ async fn cached_feed_pages_follow_appends_on_any_replica() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_erasure_reaches_every_replica_when_the_eraser_lost_redis_and_restarted() {
     let redis = RedisServer::start().await;
-    let cut = TcpCut::start(redis.port).await;
-    let a = TestApp::spawn_with(|c| c.cluster.redis_url = Some(cut.redis_url())).await;
-    let b = a
-        .replica_with(|c| c.cluster.redis_url = Some(redis.url()))
-        .await;
+    let (cut, a, b) = cut_off_a(&redis).await;
     // C keeps no process-memory bundles: it serves what Redis holds.
     let c = a
         .replica_with(|c| {
@@ -684,11 +690,7 @@ async fn an_erasure_reaches_every_replica_when_the_eraser_lost_redis_and_restart
 #[tokio::test(flavor = "multi_thread")]
 async fn a_follower_gets_an_entry_whose_bus_notice_was_lost() {
     let redis = RedisServer::start().await;
-    let cut = TcpCut::start(redis.port).await;
-    let a = TestApp::spawn_with(|c| c.cluster.redis_url = Some(cut.redis_url())).await;
-    let b = a
-        .replica_with(|c| c.cluster.redis_url = Some(redis.url()))
-        .await;
+    let (cut, a, b) = cut_off_a(&redis).await;
     wait_redis(&a, true).await;
     wait_redis(&b, true).await;
     let p = city(&a).await;
