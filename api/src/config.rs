@@ -62,6 +62,15 @@ pub struct Config {
     )]
     pub checkpoint_interval_ms: u64,
 
+    /// Witnesses that cosign every new checkpoint (C2SP tlog-witness), comma-separated
+    /// `<witness vkey> <submission URL prefix>` pairs. Empty: no witnesses.
+    #[arg(long, env = "CIVICPROOF_WITNESSES", default_value = "")]
+    pub witnesses: String,
+
+    /// Longest wait for one witness's answer, in milliseconds.
+    #[arg(long, env = "CIVICPROOF_WITNESS_TIMEOUT_MS", default_value_t = 5000)]
+    pub witness_timeout_ms: u64,
+
     /// Serve `/metrics` without a token on this separate address (keep it private).
     #[arg(long, env = "CIVICPROOF_METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
@@ -135,6 +144,8 @@ impl Config {
             public_url: None,
             log_key_file: PathBuf::from("./civicproof-data/log.key"),
             checkpoint_interval_ms: 1000,
+            witnesses: String::new(),
+            witness_timeout_ms: 5000,
             metrics_bind: None,
             migrate: false,
             trusted_proxies: Vec::new(),
@@ -145,6 +156,11 @@ impl Config {
     }
 
     /// Checks what clap cannot: the origin prefix grammar of PROTOCOL.md section 1.
+    /// Whether checkpoints are submitted to witnesses.
+    pub fn witnesses_configured(&self) -> bool {
+        !self.witnesses.trim().is_empty()
+    }
+
     pub fn validate(&self) -> anyhow::Result<()> {
         if !is_valid_prefix(&self.origin_prefix) {
             anyhow::bail!(
@@ -152,6 +168,7 @@ impl Config {
                 self.origin_prefix
             );
         }
+        crate::log::witnessing::parse_endpoints(&self.witnesses).map_err(anyhow::Error::msg)?;
         if self.limits.max_page_size == 0 || self.limits.max_batch_records == 0 {
             anyhow::bail!("page size and batch limits must be at least 1");
         }

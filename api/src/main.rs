@@ -64,6 +64,9 @@ enum Command {
     /// Audit an instance's anchored history against your own chain endpoint (no database; the
     /// checks live in civicproof-verify's `monitor` module).
     Monitor(civicproof_verify::monitor::command::MonitorArgs),
+    /// Run a C2SP tlog-witness (`serve`), or make its key (`keygen`, `vkey`).
+    #[command(subcommand)]
+    Witness(civicproof_witness::command::WitnessCommand),
     /// `publish`, `datasets`, `get`: an HTTP client of any civicproof server.
     #[command(flatten)]
     Client(civicproof_api::client::ClientCommand),
@@ -133,6 +136,7 @@ fn main() -> anyhow::Result<()> {
         Command::Monitor(args) => {
             std::process::exit(i32::from(civicproof_verify::monitor::command::run(&args)))
         }
+        Command::Witness(command) => civicproof_witness::command::run(command),
         Command::Client(command) => std::process::exit(i32::from(civicproof_api::client::run(
             command,
             &mut std::io::stdout().lock(),

@@ -21,6 +21,11 @@ pub struct Metrics {
     pub erasures: IntCounter,
     pub checkpoints_signed: IntCounter,
     pub signing_halts: IntCounter,
+    /// add-checkpoint submissions by witness and outcome (`cosigned`, `conflict`,
+    /// `unavailable`, `refused_inconsistent`, …).
+    pub witness_submissions: IntCounterVec,
+    /// Unix time of each witness's last stored cosignature.
+    pub witness_last_cosigned: IntGaugeVec,
     /// Live followers in this process (SSE streams and GraphQL subscriptions), set when the
     /// metrics are rendered.
     pub live_followers: IntGauge,
@@ -65,6 +70,22 @@ impl Metrics {
             IntCounter::new("publish_batches_total", "Publishing requests that appended")
                 .expect("valid metric");
         let erasures = IntCounter::new("erasures_total", "Records erased").expect("valid metric");
+        let witness_submissions = IntCounterVec::new(
+            Opts::new(
+                "witness_submissions_total",
+                "Checkpoints submitted to witnesses, by witness and outcome",
+            ),
+            &["witness", "outcome"],
+        )
+        .expect("valid metric");
+        let witness_last_cosigned = IntGaugeVec::new(
+            Opts::new(
+                "witness_last_cosigned_timestamp_seconds",
+                "Unix time of the last cosignature stored, by witness",
+            ),
+            &["witness"],
+        )
+        .expect("valid metric");
         let checkpoints_signed = IntCounter::new("checkpoints_signed_total", "Checkpoints signed")
             .expect("valid metric");
         let signing_halts = IntCounter::new(
@@ -93,6 +114,8 @@ impl Metrics {
             Box::new(batches_published.clone()),
             Box::new(erasures.clone()),
             Box::new(checkpoints_signed.clone()),
+            Box::new(witness_submissions.clone()),
+            Box::new(witness_last_cosigned.clone()),
             Box::new(signing_halts.clone()),
             Box::new(live_followers.clone()),
             Box::new(db_queries_total),
@@ -109,6 +132,8 @@ impl Metrics {
             erasures,
             checkpoints_signed,
             signing_halts,
+            witness_submissions,
+            witness_last_cosigned,
             live_followers,
             db_queries,
         }

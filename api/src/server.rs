@@ -179,6 +179,20 @@ pub async fn serve(
     .run();
     let handle = server.handle();
     let (background_stop, background_rx) = tokio::sync::watch::channel(false);
+    let endpoints = crate::log::witnessing::parse_endpoints(&state.config.witnesses)
+        .map_err(anyhow::Error::msg)?;
+    let witnessing = (!endpoints.is_empty()).then(|| {
+        crate::log::witnessing::Witnessing::start(
+            endpoints,
+            crate::log::witnessing::Submitter {
+                pool: state.pool.clone(),
+                metrics: state.metrics.clone(),
+                latest_checkpoints: state.latest_checkpoints.clone(),
+                timeout: Duration::from_millis(state.config.witness_timeout_ms.max(1)),
+            },
+            background_rx.clone(),
+        )
+    });
     let signer = tokio::spawn(crate::log::signer::run(
         crate::log::signer::Signer {
             pool: state.pool.clone(),
@@ -189,6 +203,7 @@ pub async fn serve(
             signed: state.checkpoint_signed.clone(),
             anchoring: state.anchoring.is_some(),
             metrics: state.metrics.clone(),
+            witnessing,
         },
         background_rx.clone(),
     ));

@@ -58,6 +58,9 @@ pub enum CheckpointError {
     /// A signature line of the pinned key does not verify.
     #[error("checkpoint signature: {0}")]
     Signature(Ed25519Error),
+    /// The note verified under the log key, but not under the pinned witness policy.
+    #[error("{0}")]
+    Witness(crate::cosignature::CosignatureError),
 }
 
 impl Checkpoint {

@@ -10,6 +10,8 @@
 //! - [`envelope`]: the entry envelope of section 2, its strict decoding and its leaf hash;
 //! - [`merkle`]: RFC 6962 / 9162 tree hashes, inclusion and consistency proofs;
 //! - [`note`] and [`checkpoint`]: C2SP signed notes and tlog checkpoints, strict Ed25519;
+//! - [`cosignature`]: C2SP `cosignature/v1` witness cosignatures and the client's k-of-n
+//!   [`cosignature::WitnessPolicy`];
 //! - [`tlog_proof`]: the C2SP tlog-proof@v1 text form of an inclusion proof;
 //! - [`bundle`]: the proof bundle of section 6 and the verification steps of section 7, step 8
 //!   (anchor-online) included: [`bundle::verify_bundle_with`];
@@ -33,6 +35,7 @@ pub mod bundle;
 pub mod chain;
 pub mod checkpoint;
 pub mod consistency;
+pub mod cosignature;
 pub mod ed25519;
 pub mod encoding;
 pub mod envelope;

@@ -37,6 +37,8 @@ pub struct Signer {
     /// anchored checkpoint).
     pub anchoring: bool,
     pub metrics: Arc<Metrics>,
+    /// Where committed checkpoints go to be cosigned, when witnesses are configured.
+    pub witnessing: Option<crate::log::witnessing::Witnessing>,
 }
 
 /// Runs until `shutdown` fires: a round every interval, or sooner when woken by an append.
@@ -64,7 +66,7 @@ pub async fn run(state: Signer, mut shutdown: tokio::sync::watch::Receiver<bool>
 
 /// One round: signs a checkpoint for every grown, non-halted dataset. Returns how many.
 pub fn sign_round(state: &Signer, conn: &mut Conn) -> ApiResult<usize> {
-    let signed: Vec<CheckpointRow> = civicproof_schema::transaction(conn, |conn| {
+    let signed: Vec<(CheckpointRow, String)> = civicproof_schema::transaction(conn, |conn| {
         if !q::try_signer_lock(conn)? {
             return Ok(Vec::new());
         }
@@ -86,7 +88,10 @@ pub fn sign_round(state: &Signer, conn: &mut Conn) -> ApiResult<usize> {
     })?;
     // Only committed checkpoints may be served, so the cache learns them after commit.
     let n = signed.len();
-    for row in signed {
+    if let Some(w) = &state.witnessing {
+        w.submit(&signed);
+    }
+    for (row, _) in signed {
         state.latest_checkpoints.put(row.dataset_id, row);
     }
     Ok(n)
@@ -99,7 +104,7 @@ fn sign_one(
     conn: &mut Conn,
     c: &SigningCandidate,
     previous: i64,
-) -> ApiResult<Option<CheckpointRow>> {
+) -> ApiResult<Option<(CheckpointRow, String)>> {
     let size = c.entry_count as u64;
     // The signer reads the database itself, never the cache: its consistency check is what
     // notices stored nodes that no longer match the signed history.
@@ -141,7 +146,12 @@ fn sign_one(
         "{}/{}/{}",
         state.config.origin_prefix, c.institution_slug, c.dataset_slug
     );
-    let note = Checkpoint { origin, size, root }.sign(state.log_key.signing_key());
+    let note = Checkpoint {
+        origin: origin.clone(),
+        size,
+        root,
+    }
+    .sign(state.log_key.signing_key());
     let row = CheckpointRow {
         dataset_id: c.dataset_id,
         size: size as i64,
@@ -151,5 +161,5 @@ fn sign_one(
     };
     q::insert(conn, &row)?;
     state.metrics.checkpoints_signed.inc();
-    Ok(Some(row))
+    Ok(Some((row, origin)))
 }

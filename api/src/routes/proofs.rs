@@ -120,7 +120,8 @@ pub async fn tile(
     Ok(resp)
 }
 
-/// The checkpoint at a size: immutable once signed.
+/// The checkpoint at a size: immutable once signed (with witnesses, once its cosignatures
+/// settled).
 #[utoipa::path(get, path = "/v1/datasets/{inst}/{ds}/checkpoints/{size}", tag = "proofs",
     params(("inst" = String, Path), ("ds" = String, Path), ("size" = u64, Path)),
     responses((status = 200, description = "signed note", content_type = "text/plain"), (status = 404, body = Problem)))]
@@ -132,14 +133,15 @@ pub async fn checkpoint_at(
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let (inst, ds, size) = path.into_inner();
-    let (note, public) = proofs::checkpoint_at(&state, &caller, &inst, &ds, size).await?;
+    let (note, public, settled) = proofs::checkpoint_at(&state, &caller, &inst, &ds, size).await?;
+    // Immutable once witnesses can add no more cosignatures (PROTOCOL.md section 10.3).
     Ok(conditional(
         &req,
         None,
         public,
         "text/plain; charset=utf-8",
         note.into_bytes(),
-        true,
+        settled,
     ))
 }
 

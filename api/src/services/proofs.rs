@@ -31,6 +31,9 @@ pub struct ServedBundle {
     /// Its checkpoint is in a confirmed anchor batch: the bundle never changes again except
     /// by erasure.
     pub anchored: bool,
+    /// Its checkpoint's note can no longer gain witness cosignatures (always, without
+    /// witnesses); only such bundles may be cached.
+    pub settled: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +161,10 @@ fn assemble(
     };
     let size = checkpoint.size as u64;
     let anchored = anchoring.anchor.is_some();
+    let settled = crate::log::witnessing::is_settled(
+        checkpoint.signed_at,
+        state.config.witnesses_configured(),
+    );
     let mut exprs = tree::inclusion(entry.seq as u64, size);
     let split = exprs.len();
     if let (Some(e), BundleFormat::Json) = (&erasure, req.format) {
@@ -173,6 +180,7 @@ fn assemble(
             public,
             tree_size: size,
             anchored,
+            settled,
         }));
     }
     let origin = state.origin(&inst.slug, &ds.slug);
@@ -208,6 +216,7 @@ fn assemble(
         public,
         tree_size: size,
         anchored,
+        settled,
     }))
 }
 
@@ -227,14 +236,15 @@ pub async fn latest_checkpoint(
     Ok((cp.note, ds.is_public()))
 }
 
-/// The checkpoint at `size`; 404 if never signed.
+/// The checkpoint at `size`; 404 if never signed. Returns the note, whether the dataset is
+/// public, and whether the note is settled (can gain no more cosignatures, so immutable).
 pub async fn checkpoint_at(
     state: &AppState,
     caller: &Caller,
     institution: &str,
     dataset: &str,
     size: Seq,
-) -> ApiResult<(String, bool)> {
+) -> ApiResult<(String, bool, bool)> {
     let (ds, _) = load_visible(state, caller, institution, dataset).await?;
     let size = size.as_i64();
     let id = ds.id;
@@ -242,7 +252,9 @@ pub async fn checkpoint_at(
         q::at_size(conn, id, size)?.ok_or(ApiError::NotFound)
     })
     .await?;
-    Ok((cp.note, ds.is_public()))
+    let settled =
+        crate::log::witnessing::is_settled(cp.signed_at, state.config.witnesses_configured());
+    Ok((cp.note, ds.is_public(), settled))
 }
 
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -362,6 +374,9 @@ fn store_key(
     format: BundleFormat,
     served: &ServedBundle,
 ) -> Option<BundleKey> {
+    if !served.settled {
+        return None;
+    }
     let size = match (state.anchoring.is_some(), served.anchored) {
         (true, false) => return None,
         (true, true) => tree_size.unwrap_or(ANCHORED_DEFAULT),

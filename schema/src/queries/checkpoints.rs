@@ -31,6 +31,32 @@ pub fn insert(conn: &mut Conn, row: &CheckpointRow) -> QueryResult<()> {
         .map(|_| ())
 }
 
+/// Appends a witness's cosignature line (with its newline) to a stored note, unless the note
+/// already carries a line of that witness (`marker`, "— <name> ") or was signed before
+/// `signed_after`: cosignatures are only added while a checkpoint is fresh, so that a bundle
+/// built on an older checkpoint never changes again (PROTOCOL.md section 10.3). Returns whether
+/// the note changed.
+pub fn append_cosignature(
+    conn: &mut Conn,
+    dataset_id: i64,
+    size: i64,
+    line: &str,
+    marker: &str,
+    signed_after: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let pattern = format!("%{}%", marker.replace(['%', '_'], "_"));
+    diesel::update(
+        checkpoints::table
+            .filter(checkpoints::dataset_id.eq(dataset_id))
+            .filter(checkpoints::size.eq(size))
+            .filter(checkpoints::signed_at.gt(signed_after))
+            .filter(checkpoints::note.not_like(pattern)),
+    )
+    .set(checkpoints::note.eq(checkpoints::note.concat(line)))
+    .execute(conn)
+    .map(|n| n > 0)
+}
+
 pub fn latest(conn: &mut Conn, dataset_id: i64) -> QueryResult<Option<CheckpointRow>> {
     checkpoints::table
         .filter(checkpoints::dataset_id.eq(dataset_id))

@@ -5,7 +5,8 @@
 //! - `process`: `civicproof serve` as an OS process, configured through its environment;
 //! - `world`: [`World`] (two institutions, tokens, datasets), problem assertions, pinned trust;
 //! - `redis`: a redis-server of a test's own; `pg`: a PostgreSQL server of a test's own;
-//! - `net`: a TCP partition; `sse`: a Server-Sent Events client.
+//! - `net`: a TCP partition; `sse`: a Server-Sent Events client;
+//! - `witness`: `civicproof witness serve` as an OS process.
 
 mod app;
 mod db;
@@ -14,6 +15,7 @@ mod pg;
 mod process;
 mod redis;
 mod sse;
+mod witness;
 mod world;
 
 pub use app::{TempDir, TestApp};
@@ -23,6 +25,7 @@ pub use pg::{PgCluster, rss_kib};
 pub use process::{ServerProcess, civicproof_command};
 pub use redis::RedisServer;
 pub use sse::{Sse, SseEvent};
+pub use witness::{WitnessProcess, metric_value};
 pub use world::{World, assert_problem, pinned_trust, sha256};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";

@@ -145,6 +145,8 @@ fn config_env(config: &Config) -> Vec<(&'static str, String)> {
         public_url,
         log_key_file,
         checkpoint_interval_ms,
+        witnesses,
+        witness_timeout_ms,
         metrics_bind,
         migrate,
         trusted_proxies,
@@ -198,6 +200,11 @@ fn config_env(config: &Config) -> Vec<(&'static str, String)> {
     };
     let mut env = vec![
         ("DATABASE_URL", database_url.clone()),
+        ("CIVICPROOF_WITNESSES", witnesses.clone()),
+        (
+            "CIVICPROOF_WITNESS_TIMEOUT_MS",
+            witness_timeout_ms.to_string(),
+        ),
         ("CIVICPROOF_DB_POOL_SIZE", db_pool_size.to_string()),
         (
             "CIVICPROOF_DB_STATEMENT_TIMEOUT_MS",

@@ -30,6 +30,8 @@
 //!   headers, erased bytes gone from disk.
 //! - `tiles`: C2SP tlog-tiles, read and checked by an outside client (`tlog_tiles`,
 //!   `signed_note`): checkpoint signature, tree rebuilt from tiles, inclusion and consistency.
+//! - `witnesses`: checkpoints cosigned by real `civicproof witness` processes (C2SP
+//!   tlog-witness); k-of-n witness policies at step 4; a witness down, restarted or refusing.
 //! - `graphql`: the GraphQL API (queries, pagination, filters, mutations' authorization,
 //!   subscriptions over WebSocket, query limits, SDL drift).
 
@@ -54,3 +56,4 @@ mod replicas;
 mod sequencing;
 mod system;
 mod tiles;
+mod witnesses;

@@ -9,7 +9,8 @@ use super::payload::{self, Payload};
 use super::report::{ANCHOR_CONFIRMED, ANCHOR_UNCHECKED, Report, Step, StepReport, StepStatus};
 use super::{Bundle, anchor, binding, leaf, lengths};
 use crate::chain::{AnchorTrust, ChainRpc, CodeHashCache, Finality};
-use crate::checkpoint::{self, VerifiedNoteCache};
+use crate::checkpoint::{self, CheckpointError, VerifiedNoteCache};
+use crate::cosignature::WitnessPolicy;
 use crate::merkle;
 
 /// What the client pins: the instance prefix and its log public key. Never taken from a server.
@@ -49,6 +50,8 @@ pub struct VerifyOptions<'a> {
     pub require_anchor: Option<bool>,
     /// Contracts whose code hash was already checked; without it every run checks it again.
     pub code_hashes: Option<&'a CodeHashCache>,
+    /// The pinned witnesses, `k` of which must have cosigned the checkpoint (step 4).
+    pub witnesses: Option<&'a WitnessPolicy>,
 }
 
 impl VerifyOptions<'_> {
@@ -139,6 +142,15 @@ impl Run {
             Some(cache) => cache.verify(note, &trust.public_key),
             None => checkpoint::verify_note(note, &trust.public_key),
         };
+        // The witness policy is part of step 4: a checkpoint too few witnesses vouch for is
+        // refused like a badly signed one (PROTOCOL.md section 10.4).
+        let verified = verified.and_then(|(checkpoint, note)| match options.witnesses {
+            Some(policy) => policy
+                .check(&note)
+                .map(|_| (checkpoint, note))
+                .map_err(CheckpointError::Witness),
+            None => Ok((checkpoint, note)),
+        });
         let (checkpoint, note) = self.record(Step::CheckpointSignature, verified)?;
         self.report.checkpoint = Some(checkpoint.clone());
         if let Payload::Erased(erased) = &payload {

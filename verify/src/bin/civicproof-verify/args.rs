@@ -88,6 +88,14 @@ pub struct CommonArgs {
     /// or ~/.config/civicproof/trust.json].
     #[arg(long = "trust-file", value_name = "PATH")]
     pub trust_file: Option<PathBuf>,
+    /// A witness whose cosignature counts (repeatable): its vkey
+    /// `<name>+<key id>+<base64(0x04 || key)>`. With --pin (or a pinned key) the policy is
+    /// stored; without this flag the trust file's policy applies.
+    #[arg(long = "witness", value_name = "VKEY")]
+    pub witnesses: Vec<String>,
+    /// How many of the --witness keys must have cosigned the checkpoint [default: all].
+    #[arg(long = "witness-threshold", value_name = "K", requires = "witnesses")]
+    pub witness_threshold: Option<usize>,
     /// Bearer token for restricted datasets [default: $CIVICPROOF_TOKEN].
     #[arg(long)]
     pub token: Option<String>,

@@ -64,6 +64,7 @@ pub fn run(args: &BundleArgs) -> Result<ExitCode, CliError> {
         finality: finality(args, &resolved),
         require_anchor: args.anchor.require(),
         code_hashes: None,
+        witnesses: resolved.witnesses.as_ref(),
     };
     let report = verify_bundle_with(&bytes, &resolved.trust, &expect, &options);
     let state = stateful(

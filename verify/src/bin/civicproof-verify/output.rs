@@ -374,6 +374,7 @@ mod tests {
             source: KeySource::TrustFile,
             stateful: true,
             anchor: None,
+            witnesses: None,
         }
     }
 

@@ -4,6 +4,7 @@
 
 use civicproof_verify::bundle::Trust;
 use civicproof_verify::chain::{AnchorTrust, Finality};
+use civicproof_verify::cosignature::{Witness, WitnessPolicy};
 use civicproof_verify::encoding::base64_encode;
 use civicproof_verify::json;
 use url::Url;
@@ -41,6 +42,8 @@ pub struct Resolved {
     pub stateful: bool,
     /// The pinned anchor trust, if any.
     pub anchor: Option<ResolvedAnchor>,
+    /// The witness policy checked at step 4, if any.
+    pub witnesses: Option<WitnessPolicy>,
 }
 
 /// The anchor trust of this run.
@@ -124,7 +127,51 @@ pub fn resolve(
                 source: KeySource::TrustFile,
             });
     }
+    resolved.witnesses = resolve_witnesses(args, store, &resolved)?;
     Ok(resolved)
+}
+
+/// `--witness` (with `--witness-threshold`), checked against and with `--pin` stored in the
+/// trust file; else the trust file's policy for the prefix.
+fn resolve_witnesses(
+    args: &CommonArgs,
+    store: &mut TrustStore,
+    resolved: &Resolved,
+) -> Result<Option<WitnessPolicy>, CliError> {
+    let prefix = &resolved.trust.prefix;
+    if args.witnesses.is_empty() {
+        return if resolved.stateful {
+            store.witnesses(prefix)
+        } else {
+            Ok(None)
+        };
+    }
+    let witnesses = args
+        .witnesses
+        .iter()
+        .map(|v| Witness::from_vkey(v).map_err(|e| usage(format!("--witness: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let k = args.witness_threshold.unwrap_or(witnesses.len());
+    let policy = WitnessPolicy::new(witnesses, k).map_err(|e| usage(e.to_string()))?;
+    if resolved.stateful {
+        match store.witnesses(prefix)? {
+            Some(pinned) if pinned != policy => {
+                return Err(store.witnesses_conflict(prefix, &policy));
+            }
+            Some(_) => {}
+            None if args.pin => {
+                store.pin_witnesses(prefix, &policy)?;
+                store.save()?;
+                eprintln!(
+                    "civicproof-verify: pinned a witness policy ({k} of {}) for prefix {prefix} in {}",
+                    policy.witnesses().len(),
+                    store.path().display()
+                );
+            }
+            None => {}
+        }
+    }
+    Ok(Some(policy))
 }
 
 /// All four anchor flags, or none.
@@ -201,6 +248,7 @@ fn resolved(prefix: String, public_key: [u8; 32], source: KeySource, stateful: b
         source,
         stateful,
         anchor: None,
+        witnesses: None,
     }
 }
 

@@ -6,7 +6,8 @@
 //!                            "checkpoints": {"data.katowice.example/city/air": "<note>"},
 //!                            "anchor": {"chain_id": 1, "contract": "0x…",
 //!                                       "contract_code_hash": "0x…", "anchorer": "0x…",
-//!                                       "finality": "finalized"}}}
+//!                                       "finality": "finalized"},
+//!                            "witnesses": {"threshold": 2, "keys": ["<witness vkey>", …]}}}
 //! ```
 //!
 //! A pinned key or anchor is never replaced: [`TrustStore::pin`] and [`TrustStore::pin_anchor`]
@@ -18,6 +19,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use civicproof_verify::chain::{AnchorTrust, Finality};
+use civicproof_verify::cosignature::{Witness, WitnessPolicy};
 use civicproof_verify::encoding::{base64_decode, base64_encode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -31,8 +33,37 @@ pub struct TrustEntry {
     pub checkpoints: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anchor: Option<StoredAnchor>,
+    /// The pinned witness policy: `threshold` of the cosigners `keys` (vkeys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witnesses: Option<StoredWitnesses>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
+}
+
+/// A pinned witness policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredWitnesses {
+    pub threshold: usize,
+    pub keys: Vec<String>,
+}
+
+impl StoredWitnesses {
+    pub fn new(policy: &WitnessPolicy) -> StoredWitnesses {
+        StoredWitnesses {
+            threshold: policy.threshold(),
+            keys: policy.witnesses().iter().map(Witness::vkey).collect(),
+        }
+    }
+
+    pub fn read(&self) -> Result<WitnessPolicy, String> {
+        let witnesses = self
+            .keys
+            .iter()
+            .map(|k| Witness::from_vkey(k))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        WitnessPolicy::new(witnesses, self.threshold).map_err(|e| e.to_string())
+    }
 }
 
 /// Pinned anchor trust, in the shape of `/.well-known`'s `anchor` object.
@@ -261,6 +292,58 @@ impl TrustStore {
                 Ok(Pinned::New)
             }
         }
+    }
+
+    /// The witness policy pinned for `prefix`, if any.
+    pub fn witnesses(&self, prefix: &str) -> Result<Option<WitnessPolicy>, CliError> {
+        let Some(stored) = self.entries.get(prefix).and_then(|e| e.witnesses.as_ref()) else {
+            return Ok(None);
+        };
+        stored.read().map(Some).map_err(|e| {
+            CliError::Trust(format!(
+                "trust file {}: witnesses of {prefix:?}: {e}",
+                self.path.display()
+            ))
+        })
+    }
+
+    /// Pins a witness policy for `prefix` (whose key must be pinned); refuses a different one.
+    pub fn pin_witnesses(
+        &mut self,
+        prefix: &str,
+        policy: &WitnessPolicy,
+    ) -> Result<Pinned, CliError> {
+        match self.witnesses(prefix)? {
+            Some(pinned) if pinned == *policy => Ok(Pinned::Already),
+            Some(_) => Err(self.witnesses_conflict(prefix, policy)),
+            None => {
+                let entry = self.entries.get_mut(prefix).ok_or_else(|| {
+                    CliError::Trust(format!(
+                        "cannot pin witnesses for {prefix}: its log key is not pinned"
+                    ))
+                })?;
+                entry.witnesses = Some(StoredWitnesses::new(policy));
+                Ok(Pinned::New)
+            }
+        }
+    }
+
+    /// The error for a witness policy that differs from the one pinned for `prefix`.
+    pub fn witnesses_conflict(&self, prefix: &str, offered: &WitnessPolicy) -> CliError {
+        let pinned = self
+            .entries
+            .get(prefix)
+            .and_then(|e| e.witnesses.as_ref())
+            .map_or_else(String::new, |w| {
+                serde_json::to_string(w).unwrap_or_default()
+            });
+        let offered = serde_json::to_string(&StoredWitnesses::new(offered)).unwrap_or_default();
+        CliError::Trust(format!(
+            "prefix {prefix} has a different witness policy pinned in {}; refusing to replace \
+             it.\n  pinned:  {pinned}\n  offered: {offered}\n\
+             To change it, edit the trust file by hand.",
+            self.path.display()
+        ))
     }
 
     /// The error for anchor trust that differs from the one pinned for `prefix`.
