@@ -120,8 +120,10 @@ pub async fn tile(
     Ok(resp)
 }
 
-/// The checkpoint at a size: immutable once signed (with witnesses, once its cosignatures
-/// settled).
+/// The checkpoint at a size: immutable once signed and settled.
+///
+/// With witnesses, cosignatures may be added for 30 s after signing (PROTOCOL.md section
+/// 10.3); until then it is `no-cache`.
 #[utoipa::path(get, path = "/v1/datasets/{inst}/{ds}/checkpoints/{size}", tag = "proofs",
     params(("inst" = String, Path), ("ds" = String, Path), ("size" = u64, Path)),
     responses((status = 200, description = "signed note", content_type = "text/plain"), (status = 404, body = Problem)))]
