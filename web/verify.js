@@ -964,6 +964,93 @@ export async function verifyCheckpointNote(note, publicKey) {
   return { checkpoint, text: parsed.text };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Witness cosignatures (PROTOCOL.md section 10): C2SP cosignature/v1, Ed25519
+// ---------------------------------------------------------------------------------------------
+
+const COSIGNATURE_V1_TYPE = 0x04;
+
+/** The cosignature/v1 key id: SHA-256(name || 0x0A || 0x04 || public key)[:4]. */
+export async function witnessKeyId(name, publicKey) {
+  const key = publicKeyBytes(publicKey);
+  const digest = await sha256(concatBytes(utf8(name), Uint8Array.of(0x0a, COSIGNATURE_V1_TYPE), key));
+  return digest.slice(0, 4);
+}
+
+/**
+ * Parses a witness vkey `<name>+<key id hex>+<base64(0x04 || public key)>`; resolves to
+ * `{ name, publicKey, keyId }`; throws TypeError when it is not one (a pin is the client's input).
+ */
+export async function parseWitnessVkey(vkey) {
+  const bad = () => new TypeError(`witness key ${JSON.stringify(vkey)} is not <name>+<key id hex>+<base64(0x04 || Ed25519 key)>`);
+  if (typeof vkey !== 'string') throw bad();
+  const first = vkey.indexOf('+');
+  const second = vkey.indexOf('+', first + 1);
+  if (first <= 0 || second < 0) throw bad();
+  const name = vkey.slice(0, first);
+  const idHex = vkey.slice(first + 1, second);
+  const typed = base64Decode(vkey.slice(second + 1));
+  if (WHITE_SPACE_RE.test(name) || !/^[0-9a-f]{8}$/.test(idHex) || !typed || typed.length !== 33 || typed[0] !== COSIGNATURE_V1_TYPE) {
+    throw bad();
+  }
+  const publicKey = typed.slice(1);
+  const keyId = await witnessKeyId(name, publicKey);
+  if (bytesToHex(keyId) !== idHex) throw new TypeError(`witness key ${JSON.stringify(vkey)} has a key id that does not match its name and key`);
+  strictPoint(publicKey, 'witness public key');
+  return { name, publicKey, keyId };
+}
+
+/** The message a cosignature/v1 signs: header, time line, then the note text. */
+function cosignedMessage(text, timestamp) {
+  return utf8(`cosignature/v1\ntime ${timestamp}\n${text}`);
+}
+
+/**
+ * Step 4's witness policy: every line of a pinned witness (name and key id) must verify, and at
+ * least `threshold` distinct pinned witnesses must have one. `policy` is the parsed
+ * `{ threshold, witnesses: [{ name, publicKey, keyId }] }`. Resolves to the cosigners' names.
+ */
+async function checkWitnessPolicy(parsed, policy) {
+  const cosigned = [];
+  for (const w of policy.witnesses) {
+    const lines = parsed.signatures.filter((s) => s.name === w.name && equalBytes(s.keyId, w.keyId));
+    for (const line of lines) {
+      if (line.signature.length !== 72) throw new VerifyError(`cosignature by ${w.name} is not a timestamp and an Ed25519 signature`);
+      const view = new DataView(line.signature.buffer, line.signature.byteOffset, 8);
+      const timestamp = view.getBigUint64(0);
+      try {
+        await verifyEd25519Strict(strictPoint(w.publicKey, 'witness public key'), w.publicKey, cosignedMessage(parsed.text, timestamp), line.signature.slice(8));
+      } catch (e) {
+        throw new VerifyError(`cosignature by ${w.name} does not verify: ${e.message}`);
+      }
+    }
+    if (lines.length > 0) cosigned.push(w.name);
+  }
+  if (cosigned.length < policy.threshold) {
+    throw new VerifyError(
+      `checkpoint is cosigned by ${cosigned.length} of the pinned witnesses, ${policy.threshold} required (witnesses: ${policy.witnesses.map((w) => w.name).join(', ')})`,
+    );
+  }
+  return cosigned;
+}
+
+/** Reads the `witnesses` option `{ threshold?, keys: [vkey, …] }` (threshold default: all). */
+async function readWitnessPolicy(w) {
+  if (w === undefined || w === null) return null;
+  if (!Array.isArray(w.keys) || w.keys.length === 0) throw new TypeError('witnesses.keys must be a non-empty array of witness vkeys');
+  const witnesses = [];
+  for (const k of w.keys) {
+    const parsed = await parseWitnessVkey(k);
+    if (witnesses.some((x) => x.name === parsed.name)) throw new TypeError(`witness ${parsed.name} is pinned twice`);
+    witnesses.push(parsed);
+  }
+  const threshold = w.threshold ?? witnesses.length;
+  if (!Number.isSafeInteger(threshold) || threshold < 1 || threshold > witnesses.length) {
+    throw new TypeError(`a witness threshold of ${threshold} is not between 1 and the ${witnesses.length} pinned witnesses`);
+  }
+  return { threshold, witnesses };
+}
+
 /**
  * Successful step-4 results by (pinned key, exact note text), so bundles sharing a checkpoint
  * verify its signature once, like the Rust VerifiedNoteCache. The base64 key has a fixed length,
@@ -1617,7 +1704,9 @@ class Run {
  * - `chainId`, `contract`, `codeHash`, `anchorer`: pinned anchor trust (all or none);
  * - `rpc`: the client's own JSON-RPC endpoint URL (or a function `(method, params) => result`);
  * - `finality`: 'finalized' (default) or `{ confirmations: k }`;
- * - `requireAnchor`: a skipped step 7 or 8 fails; default true when anchor trust is pinned.
+ * - `requireAnchor`: a skipped step 7 or 8 fails; default true when anchor trust is pinned;
+ * - `witnesses`: `{ threshold, keys: [witness vkey, …] }`, the pinned witness policy checked at
+ *   step 4 (`threshold` defaults to all keys).
  *
  * Resolves to `{ ok, steps: [{ name, status, detail }], failedStep }` (`failedStep` is the
  * number of the first failed step or null), plus `checkpoint`, `erasedBy`, `anchor` (step 8's
@@ -1626,9 +1715,10 @@ class Run {
  */
 export async function verifyBundle(
   bundle,
-  { origin, seq, prefix, publicKey, chainId, contract, codeHash, anchorer, rpc, finality, requireAnchor } = {},
+  { origin, seq, prefix, publicKey, chainId, contract, codeHash, anchorer, rpc, finality, requireAnchor, witnesses } = {},
 ) {
   const opts = readOptions({ origin, seq, prefix, publicKey, chainId, contract, codeHash, anchorer, rpc, finality, requireAnchor });
+  opts.witnesses = await readWitnessPolicy(witnesses);
   const run = new Run();
   const found = { checkpoint: null, erasedBy: null, anchor: null };
   try {
@@ -1657,7 +1747,12 @@ async function runSteps(run, input, opts, found) {
   // Step 3: leaf.
   const envelope = await run.step(() => checkLeaf(b.envelope, decoded.leaf, digests));
   // Step 4: checkpoint-signature.
-  const { checkpoint, text: noteText } = await run.step(() => verifyCheckpointCached(b.checkpoint, opts.publicKey));
+  const { checkpoint, text: noteText } = await run.step(async () => {
+    const verified = await verifyCheckpointCached(b.checkpoint, opts.publicKey);
+    // The witness policy is part of step 4 (PROTOCOL.md section 10.4).
+    if (opts.witnesses) await checkWitnessPolicy(parseNote(b.checkpoint), opts.witnesses);
+    return verified;
+  });
   found.checkpoint = { origin: checkpoint.origin, size: checkpoint.size, root: bytesToHex(checkpoint.root) };
   const envelopes = [envelope];
   if (erased) {

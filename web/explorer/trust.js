@@ -161,6 +161,20 @@ export class TrustStore {
     return entry;
   }
 
+  /**
+   * Pins a witness policy `{ threshold, keys: [witness vkey, …] }` for a pinned prefix
+   * (PROTOCOL.md section 10.4); from then on every bundle of it must carry `threshold` of those
+   * cosignatures. Pinned by the user, never taken from a server.
+   */
+  pinWitnesses(prefix, { threshold, keys }) {
+    const all = this.all();
+    const e = all[prefix];
+    if (!e) return null;
+    e.witnesses = { threshold: threshold ?? keys.length, keys: [...keys] };
+    this.save(all);
+    return e;
+  }
+
   /** The largest verified checkpoint of an origin: `{ size, root, note }` or null. */
   checkpoint(prefix, origin) {
     return this.get(prefix)?.checkpoints?.[origin] ?? null;
@@ -210,6 +224,7 @@ export function verifyOptions(entry) {
       finality: entry.anchor.finality ?? 'finalized',
     });
   }
+  if (entry.witnesses) o.witnesses = entry.witnesses;
   return o;
 }
 

@@ -121,6 +121,11 @@ test('trust store: remembers only larger checkpoints; verify options carry the a
     prefix: 'p.example', publicKey: KEY_A, chainId: 31337, contract: ANCHOR.contract.toLowerCase(),
     codeHash: ANCHOR.contract_code_hash, anchorer: ANCHOR.anchorer, finality: 'finalized',
   }, 'the finality policy is never taken from the server');
+  store.pinWitnesses('p.example', { keys: ['w.example/1+00000000+AA==', 'w.example/2+00000000+AA=='] });
+  assert.deepEqual(verifyOptions(store.get('p.example')).witnesses, {
+    threshold: 2, keys: ['w.example/1+00000000+AA==', 'w.example/2+00000000+AA=='],
+  }, 'a pinned witness policy reaches verifyBundle (threshold: all by default)');
+  assert.equal(store.pinWitnesses('unpinned.example', { keys: [] }), null);
 });
 
 test('well-known documents are checked before anything is pinned', async () => {

@@ -57,6 +57,7 @@ impl Gen {
             expect,
             prefix: prefix.to_owned(),
             public_key,
+            witnesses: None,
         });
     }
 
@@ -213,6 +214,7 @@ pub fn all() -> Vec<Fixture> {
     step_3(&mut g, &subjects);
     step_4(&mut g, &subjects);
     ed25519_edges(&mut g, &subjects);
+    witness_policies(&mut g, &subjects);
     step_5(&mut g, &log, &subjects);
     step_6(&mut g, &log, &subjects);
     step_7(&mut g, &log, &subjects);
@@ -1203,6 +1205,85 @@ fn step_4(g: &mut Gen, subjects: &[Subject]) {
 }
 
 /// Cosignatures, key names, base64 and Ed25519 encodings: where parsers and curve libraries drift.
+/// Step 4 with a pinned witness policy (PROTOCOL.md section 10.4): cosignature/v1 lines by
+/// three test witnesses, valid, mutated, duplicated, or by keys nobody pinned.
+fn witness_policies(g: &mut Gen, subjects: &[Subject]) {
+    use civicproof_verify::cosignature;
+    let s = &subjects[1];
+    let note = s.note();
+    let ours = note.signatures[0].clone();
+    let key = |i: u8| SigningKey::from_bytes(&[40 + i; 32]);
+    let name = |i: u8| format!("witness.test/{}", (b'a' + i) as char);
+    let vkey = |i: u8| cosignature::vkey(&name(i), &key(i).verifying_key().to_bytes());
+    let line = |i: u8, time: u64| cosignature::sign(&note.text, &name(i), &key(i), time);
+    let pinned = |n: u8| (0..n).map(vkey).collect::<Vec<_>>();
+    let mut flipped = line(0, 1_764_150_000);
+    flipped.signature[20] ^= 1;
+    let mut other_time = line(0, 1_764_150_000);
+    other_time.signature[..8].copy_from_slice(&1_764_150_001u64.to_be_bytes());
+    let mut short = line(0, 1_764_150_000);
+    short.signature.pop();
+    let mut other_text = cosignature::sign("other\n1\nAAAA\n", &name(0), &key(0), 1_764_150_000);
+    other_text.name = name(0);
+    let plain = note::NoteSignature {
+        name: name(0),
+        key_id: note::key_id(&name(0), &key(0).verifying_key().to_bytes()),
+        signature: key(0).sign(note.text.as_bytes()).to_bytes().to_vec(),
+    };
+    let t = 1_764_150_000;
+    let cases: Vec<(&str, Vec<note::NoteSignature>, Vec<String>, usize)> = vec![
+        ("2 of 3, cosigned by a and b", vec![line(0, t), line(1, t)], pinned(3), 2),
+        ("2 of 3, cosigned by a only", vec![line(0, t)], pinned(3), 2),
+        ("2 of 2, a twice", vec![line(0, t), line(0, t + 1)], pinned(2), 2),
+        ("1 of 1, cosigned before the log", vec![line(0, t)], pinned(1), 1),
+        ("1 of 1, no cosignature", vec![], pinned(1), 1),
+        ("1 of 1, a signature bit flipped", vec![flipped], pinned(1), 1),
+        ("1 of 1, another timestamp", vec![other_time], pinned(1), 1),
+        ("1 of 1, 71 bytes", vec![short], pinned(1), 1),
+        ("1 of 1, over another text", vec![other_text], pinned(1), 1),
+        ("1 of 1, a signed-note signature by the witness key", vec![plain], pinned(1), 1),
+        ("1 of 1, a valid and a forged line", vec![line(0, t), {
+            let mut f = line(0, t + 5);
+            f.signature[70] ^= 4;
+            f
+        }], pinned(1), 1),
+        ("1 of 1 (a), cosigned by unpinned c and a", vec![line(2, t), line(0, t)], pinned(1), 1),
+        ("3 of 3, all cosigned", vec![line(2, t), line(1, t), line(0, t)], pinned(3), 3),
+    ];
+    for (what, lines, keys, k) in cases {
+        let mut signatures = if what.contains("before the log") {
+            Vec::new()
+        } else {
+            vec![ours.clone()]
+        };
+        signatures.extend(lines);
+        if what.contains("before the log") {
+            signatures.push(ours.clone());
+        }
+        let mut v = s.value.clone();
+        set_note(
+            &mut v,
+            &note::Note {
+                text: note.text.clone(),
+                signatures,
+            },
+        );
+        let expect = Expect {
+            origin: ORIGIN.to_owned(),
+            seq: Some(s.seq),
+        };
+        let public_key = g.public_key;
+        g.add_with(
+            format!("{}: witnesses {what}", s.name),
+            jcs::canonicalize(&v),
+            expect,
+            PREFIX,
+            public_key,
+        );
+        g.fixtures.last_mut().expect("just added").witnesses = Some((keys, k));
+    }
+}
+
 fn ed25519_edges(g: &mut Gen, subjects: &[Subject]) {
     let s = &subjects[0];
     let note = s.note();

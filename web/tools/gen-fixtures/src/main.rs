@@ -14,7 +14,8 @@ mod cases;
 mod crafted;
 mod log;
 
-use civicproof_verify::bundle::{Expect, StepStatus, Trust, verify_bundle};
+use civicproof_verify::bundle::{Expect, StepStatus, Trust, VerifyOptions, verify_bundle_with};
+use civicproof_verify::cosignature::{Witness, WitnessPolicy};
 use civicproof_verify::encoding;
 use serde_json::{Value, json};
 
@@ -25,6 +26,8 @@ pub struct Fixture {
     pub expect: Expect,
     pub prefix: String,
     pub public_key: [u8; 32],
+    /// A pinned witness policy (vkeys, threshold) checked at step 4, if any.
+    pub witnesses: Option<(Vec<String>, usize)>,
 }
 
 fn main() {
@@ -69,7 +72,15 @@ fn record(f: &Fixture) -> Value {
         prefix: f.prefix.clone(),
         public_key: f.public_key,
     };
-    let report = verify_bundle(&f.bytes, &trust, &f.expect, None);
+    let policy = f.witnesses.as_ref().map(|(keys, k)| {
+        let witnesses = keys.iter().map(|v| Witness::from_vkey(v).unwrap()).collect();
+        WitnessPolicy::new(witnesses, *k).unwrap()
+    });
+    let options = VerifyOptions {
+        witnesses: policy.as_ref(),
+        ..VerifyOptions::default()
+    };
+    let report = verify_bundle_with(&f.bytes, &trust, &f.expect, &options);
     let steps: Vec<&str> = report
         .steps
         .iter()
@@ -89,16 +100,20 @@ fn record(f: &Fixture) -> Value {
         Ok(s) => (json!(s), Value::Null),
         Err(_) => (Value::Null, json!(encoding::base64_encode(&f.bytes))),
     };
+    let mut expect = json!({
+        "origin": f.expect.origin,
+        "seq": f.expect.seq,
+        "prefix": f.prefix,
+        "publicKey": encoding::base64_encode(&f.public_key),
+    });
+    if let Some((keys, k)) = &f.witnesses {
+        expect["witnesses"] = json!({"keys": keys, "threshold": k});
+    }
     json!({
         "name": f.name,
         "bundle": bundle,
         "bundle_base64": bundle_base64,
-        "expect": {
-            "origin": f.expect.origin,
-            "seq": f.expect.seq,
-            "prefix": f.prefix,
-            "publicKey": encoding::base64_encode(&f.public_key),
-        },
+        "expect": expect,
         "rust": {
             "ok": report.ok(),
             "failedStep": report.failed_step,
