@@ -440,6 +440,44 @@ mod tests {
     }
 
     #[test]
+    fn pins_a_witness_policy_once_and_refuses_another() {
+        let path = temp_path("witnesses");
+        let mut store = TrustStore::load(&path).unwrap();
+        let witness = |seed: u8, name: &str| {
+            let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+            Witness::new(name, key.verifying_key().to_bytes()).unwrap()
+        };
+        let policy = WitnessPolicy::new(
+            vec![witness(1, "w.example/1"), witness(2, "w.example/2")],
+            1,
+        )
+        .unwrap();
+        assert!(
+            store.pin_witnesses("a.example", &policy).is_err(),
+            "key not pinned"
+        );
+        store.pin("a.example", &[1; 32]).unwrap();
+        assert_eq!(
+            store.pin_witnesses("a.example", &policy).unwrap(),
+            Pinned::New
+        );
+        store.save().unwrap();
+        let store2 = TrustStore::load(&path).unwrap();
+        assert_eq!(store2.witnesses("a.example").unwrap(), Some(policy.clone()));
+        let mut store = store2;
+        assert_eq!(
+            store.pin_witnesses("a.example", &policy).unwrap(),
+            Pinned::Already
+        );
+        let other = WitnessPolicy::new(vec![witness(1, "w.example/1")], 1).unwrap();
+        let err = store.pin_witnesses("a.example", &other).unwrap_err();
+        assert!(
+            err.to_string().contains("different witness policy"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn pins_anchor_trust_once_and_refuses_another() {
         let path = temp_path("anchor");
         let mut store = TrustStore::load(&path).unwrap();
