@@ -15,6 +15,8 @@ psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DA
 keydir=$(mktemp -d)
 export DATABASE_URL="$pg/$db" CIVICPROOF_ADMIN_TOKEN=bench-admin CIVICPROOF_BIND="127.0.0.1:$port"
 export CIVICPROOF_LOG_KEY_FILE="$keydir/log.key" RUST_LOG=warn
+# Measure the server, not its rate limiter (on by default for anonymous callers).
+export CIVICPROOF_RATE_LIMIT_ANONYMOUS=off CIVICPROOF_RATE_LIMIT_PUBLISHER=off
 "$target"/release/civicproof migrate
 start() {
   "$target"/release/civicproof serve & server=$!
