@@ -76,6 +76,16 @@ impl BundleOutcome<'_> {
                 let _ = writeln!(out, "anchor trust: none pinned");
             }
         }
+        if let Some(w) = &self.trust.witnesses {
+            let names: Vec<&str> = w.witnesses().iter().map(|w| w.name.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "witnesses: {} of {} must cosign ({})",
+                w.threshold(),
+                names.len(),
+                names.join(", ")
+            );
+        }
         let _ = writeln!(
             out,
             "rpc: {} (finality: {}; anchor {})",
@@ -166,6 +176,10 @@ impl BundleOutcome<'_> {
                 "prefix": self.trust.trust.prefix,
                 "key_fingerprint": self.trust.fingerprint(),
                 "source": self.trust.source.as_str(),
+                "witnesses": self.trust.witnesses.as_ref().map(|w| json!({
+                    "threshold": w.threshold(),
+                    "keys": w.witnesses().iter().map(|w| w.vkey()).collect::<Vec<_>>(),
+                })),
             },
             "scope_note": SCOPE_NOTE,
         })
