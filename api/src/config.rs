@@ -168,12 +168,49 @@ impl Config {
                 self.origin_prefix
             );
         }
-        crate::log::witnessing::parse_endpoints(&self.witnesses).map_err(anyhow::Error::msg)?;
+        parse_endpoints(&self.witnesses).map_err(anyhow::Error::msg)?;
         if self.limits.max_page_size == 0 || self.limits.max_batch_records == 0 {
             anyhow::bail!("page size and batch limits must be at least 1");
         }
         Ok(())
     }
+}
+
+/// One configured witness: its pinned identity and its submission URL prefix.
+#[derive(Debug, Clone)]
+pub struct WitnessEndpoint {
+    pub witness: civicproof_verify::cosignature::Witness,
+    /// Without a trailing slash; requests go to `<url>/add-checkpoint`.
+    pub url: String,
+}
+
+/// Parses `CIVICPROOF_WITNESSES`: comma-separated `<witness vkey> <submission URL prefix>`.
+pub fn parse_endpoints(setting: &str) -> Result<Vec<WitnessEndpoint>, String> {
+    let mut out: Vec<WitnessEndpoint> = Vec::new();
+    for entry in setting.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let mut parts = entry.split_whitespace();
+        let (Some(vkey), Some(url), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(format!(
+                "CIVICPROOF_WITNESSES entry {entry:?} is not \"<witness vkey> <URL>\""
+            ));
+        };
+        let witness =
+            civicproof_verify::cosignature::Witness::from_vkey(vkey).map_err(|e| e.to_string())?;
+        let parsed = url::Url::parse(url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"));
+        if parsed.is_none() {
+            return Err(format!("witness URL {url:?} is not an http(s) URL"));
+        }
+        if out.iter().any(|e| e.witness.name == witness.name) {
+            return Err(format!("witness {} is configured twice", witness.name));
+        }
+        out.push(WitnessEndpoint {
+            witness,
+            url: url.trim_end_matches('/').to_owned(),
+        });
+    }
+    Ok(out)
 }
 
 /// `^[a-z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9._~-]+)*$`

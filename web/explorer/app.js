@@ -605,6 +605,41 @@ function proofPanel(inst, ds, d, seq) {
 // Trust and settings
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Pinning a witness policy (PROTOCOL.md section 10.4): vkeys the user got from the witnesses'
+ * operators, one a line, and how many must cosign. Checked with verify.js before it is stored;
+ * never taken from the server.
+ */
+function witnessForm(entry) {
+  const keys = h('textarea', { id: `witness-keys-${entry.prefix}`, rows: '3', placeholder: 'witness.example/w1+1a2b3c4d+BASE64…' },
+    (entry.witnesses?.keys || []).join('\n'));
+  const threshold = h('input', { id: `witness-k-${entry.prefix}`, type: 'number', min: '1', value: String(entry.witnesses?.threshold ?? '') });
+  return h('details', {}, h('summary', {}, 'Pin a witness policy'),
+    h('form', { onsubmit: async (ev) => {
+      ev.preventDefault();
+      const list = keys.value.split('\n').map((s) => s.trim()).filter(Boolean);
+      const k = threshold.value ? Number(threshold.value) : list.length;
+      try {
+        const { parseWitnessVkey } = await verifyModule();
+        const names = new Set();
+        for (const v of list) {
+          const w = await parseWitnessVkey(v);
+          if (names.has(w.name)) throw new Error(`witness ${w.name} is listed twice`);
+          names.add(w.name);
+        }
+        if (!list.length || !Number.isSafeInteger(k) || k < 1 || k > list.length) throw new Error(`the threshold must be between 1 and ${list.length}`);
+      } catch (e) {
+        return alert(`Not pinned: ${e.message}`);
+      }
+      store.pinWitnesses(entry.prefix, { threshold: k, keys: list });
+      trustPage();
+    } },
+      h('p', {}, 'Witnesses cosign a checkpoint only if it extends what they saw before. Paste the vkeys you got from their operators (not from this server); every bundle of this instance must then carry that many of their cosignatures.'),
+      h('div', { class: 'field' }, h('label', { for: `witness-keys-${entry.prefix}` }, 'Witness vkeys, one a line'), keys),
+      h('div', { class: 'field' }, h('label', { for: `witness-k-${entry.prefix}` }, 'How many must cosign (default: all)'), threshold),
+      h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Pin witnesses'))));
+}
+
 function trustPage() {
   const entries = Object.values(store.all());
   const list = h('div', {});
@@ -630,7 +665,11 @@ function trustPage() {
           h('dt', {}, 'Anchoring account'), h('dd', {}, h('code', { class: 'wrap' }, entry.anchor.anchorer)),
           h('dt', {}, 'Anchor pinned'), h('dd', {}, formatTime(entry.anchorFirstSeen))] : null,
         h('dt', {}, 'Anchor fingerprint'), fpAnchor,
+        h('dt', {}, 'Witnesses'), h('dd', { 'data-testid': 'witness-policy' }, entry.witnesses
+          ? [`${entry.witnesses.threshold} of ${entry.witnesses.keys.length} must cosign: `, ...entry.witnesses.keys.map((k) => h('code', { class: 'wrap' }, k, ' '))]
+          : 'none pinned (checkpoints need no cosignatures)'),
         h('dt', {}, 'Checkpoints remembered'), h('dd', {}, String(Object.keys(entry.checkpoints || {}).length))),
+      witnessForm(entry),
       h('details', {}, h('summary', {}, 'Export this entry (paste it into a saved bundle page)'), h('pre', { class: 'json', tabindex: '0' }, exported)),
       entry.tofu ? [h('button', { type: 'button', onclick: () => {
         store.confirm(entry.prefix);

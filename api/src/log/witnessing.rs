@@ -9,12 +9,13 @@
 //! a bad signature) is an `ALERT` log line and a metric, never a silent drop.
 
 use crate::cache::TtlCache;
+pub use crate::config::{WitnessEndpoint, parse_endpoints};
 use crate::log::{nodes, tree};
 use crate::metrics::Metrics;
 use chrono::{DateTime, Utc};
 use civicproof_schema::Pool;
 use civicproof_schema::queries::checkpoints::{self as q, CheckpointRow};
-use civicproof_verify::cosignature::{self, Witness};
+use civicproof_verify::cosignature;
 use civicproof_verify::merkle::Hash;
 use civicproof_verify::note;
 use std::collections::HashMap;
@@ -29,42 +30,6 @@ pub const COSIGN_WINDOW: Duration = Duration::from_secs(30);
 pub const SETTLE_AFTER: Duration = Duration::from_secs(45);
 /// At most one alert line per witness and dataset in this interval (the metric counts all).
 const ALERT_EVERY: Duration = Duration::from_secs(60);
-
-/// One configured witness: its pinned identity and its submission URL prefix.
-#[derive(Debug, Clone)]
-pub struct WitnessEndpoint {
-    pub witness: Witness,
-    /// Without a trailing slash; requests go to `<url>/add-checkpoint`.
-    pub url: String,
-}
-
-/// Parses `CIVICPROOF_WITNESSES`: comma-separated `<witness vkey> <submission URL prefix>`.
-pub fn parse_endpoints(setting: &str) -> Result<Vec<WitnessEndpoint>, String> {
-    let mut out: Vec<WitnessEndpoint> = Vec::new();
-    for entry in setting.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let mut parts = entry.split_whitespace();
-        let (Some(vkey), Some(url), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(format!(
-                "CIVICPROOF_WITNESSES entry {entry:?} is not \"<witness vkey> <URL>\""
-            ));
-        };
-        let witness = Witness::from_vkey(vkey).map_err(|e| e.to_string())?;
-        let parsed = url::Url::parse(url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"));
-        if parsed.is_none() {
-            return Err(format!("witness URL {url:?} is not an http(s) URL"));
-        }
-        if out.iter().any(|e| e.witness.name == witness.name) {
-            return Err(format!("witness {} is configured twice", witness.name));
-        }
-        out.push(WitnessEndpoint {
-            witness,
-            url: url.trim_end_matches('/').to_owned(),
-        });
-    }
-    Ok(out)
-}
 
 /// Whether a checkpoint signed at `signed_at` can still gain cosignatures.
 pub fn is_settled(signed_at: DateTime<Utc>, witnesses_configured: bool) -> bool {
