@@ -1041,7 +1041,10 @@ async function readWitnessPolicy(w) {
   const witnesses = [];
   for (const k of w.keys) {
     const parsed = await parseWitnessVkey(k);
-    if (witnesses.some((x) => x.name === parsed.name)) throw new TypeError(`witness ${parsed.name} is pinned twice`);
+    // A cosignature/v1 does not cover the name: one key under two names would count twice.
+    if (witnesses.some((x) => x.name === parsed.name || equalBytes(x.publicKey, parsed.publicKey))) {
+      throw new TypeError(`witness ${parsed.name} is pinned twice (by name or by key)`);
+    }
     witnesses.push(parsed);
   }
   const threshold = w.threshold ?? witnesses.length;

@@ -50,8 +50,9 @@ pub enum CosignatureError {
         /// Why the key is unusable.
         error: Ed25519Error,
     },
-    /// The same witness is pinned twice.
-    #[error("witness {0} is pinned twice")]
+    /// The same witness name, or the same key under two names, is pinned twice: a
+    /// `cosignature/v1` does not cover the name, so one key would count twice.
+    #[error("witness {0} is pinned twice (by name or by key)")]
     DuplicateWitness(String),
     /// `k` is 0 or larger than the number of pinned witnesses.
     #[error(
@@ -111,10 +112,8 @@ impl Witness {
         if name.is_empty() || name.contains(char::is_whitespace) || id.len() != 8 {
             return Err(malformed());
         }
-        let id: [u8; 4] = hex::decode(id)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(malformed)?;
+        // Lowercase only, as web/verify.js reads it: one spelling per key.
+        let id: [u8; 4] = crate::encoding::decode_lower_hex::<4>(id).ok_or_else(malformed)?;
         let typed = base64_decode(key).ok_or_else(malformed)?;
         let [COSIGNATURE_V1_TYPE, public @ ..] = typed.as_slice() else {
             return Err(malformed());
@@ -182,7 +181,10 @@ impl WitnessPolicy {
     /// A policy of `threshold` out of `witnesses`; names must be distinct and `1 <= k <= n`.
     pub fn new(witnesses: Vec<Witness>, threshold: usize) -> Result<Self, CosignatureError> {
         for (i, w) in witnesses.iter().enumerate() {
-            if witnesses[..i].iter().any(|v| v.name == w.name) {
+            if witnesses[..i]
+                .iter()
+                .any(|v| v.name == w.name || v.public_key == w.public_key)
+            {
                 return Err(CosignatureError::DuplicateWitness(w.name.clone()));
             }
         }
@@ -392,6 +394,15 @@ mod tests {
             Witness::from_vkey(&renamed),
             Err(CosignatureError::VkeyIdMismatch(renamed.clone()))
         );
+        let upper = {
+            let (name, rest) = vkey.split_once('+').unwrap();
+            let (id, key) = rest.split_once('+').unwrap();
+            format!("{name}+{}+{key}", id.to_uppercase())
+        };
+        assert!(
+            Witness::from_vkey(&upper).is_err() || upper == vkey,
+            "uppercase key id"
+        );
         for bad in ["", "a+b", "w+0000000+AAAA", "w+zzzzzzzz+AAAA"] {
             assert!(Witness::from_vkey(bad).is_err(), "{bad}");
         }
@@ -435,7 +446,10 @@ mod tests {
         ));
         assert!(WitnessPolicy::new(vec![w3.clone()], 0).is_err());
         assert!(WitnessPolicy::new(vec![w3.clone()], 2).is_err());
-        assert!(WitnessPolicy::new(vec![w3.clone(), w3], 1).is_err());
+        assert!(WitnessPolicy::new(vec![w3.clone(), w3.clone()], 1).is_err());
+        // One key under two names would count twice: refused.
+        let alias = Witness::new("w.example/alias", w3.public_key).unwrap();
+        assert!(WitnessPolicy::new(vec![w3, alias], 2).is_err());
     }
 
     #[test]
