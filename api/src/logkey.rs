@@ -7,8 +7,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use std::fmt;
-use std::io::Write;
 use std::path::Path;
+
+/// The header line of a log key file (`civicproof-log-key-v1 <hex seed>`).
+const HEADER: &str = "civicproof-log-key-v1";
 
 pub struct LogKey {
     signing: SigningKey,
@@ -33,23 +35,8 @@ impl LogKey {
                 )
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut seed = [0u8; 32];
-                rand::fill(&mut seed);
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)?;
-                }
-                let mut opts = std::fs::OpenOptions::new();
-                opts.write(true).create_new(true);
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::OpenOptionsExt;
-                    opts.mode(0o600);
-                }
-                let mut file = opts
-                    .open(path)
+                let seed = civicproof_witness::key::create_seed_file(path, HEADER)
                     .with_context(|| format!("creating log key file {}", path.display()))?;
-                writeln!(file, "civicproof-log-key-v1 {}", hex::encode(seed))?;
-                file.sync_all()?;
                 tracing::info!(path = %path.display(), "created a new log key");
                 Ok(Self {
                     signing: SigningKey::from_bytes(&seed),
@@ -67,13 +54,7 @@ impl LogKey {
     }
 
     fn from_file_bytes(bytes: &[u8]) -> anyhow::Result<Self> {
-        let text = std::str::from_utf8(bytes)?.trim();
-        let hex_seed = text
-            .strip_prefix("civicproof-log-key-v1 ")
-            .context("missing civicproof-log-key-v1 header")?;
-        let seed: [u8; 32] = hex::decode(hex_seed)?
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("seed is not 32 bytes"))?;
+        let seed = civicproof_witness::key::parse_seed(bytes, HEADER)?;
         Ok(Self {
             signing: SigningKey::from_bytes(&seed),
         })

@@ -12,11 +12,10 @@
 //! - signed message: `cosignature/v1\ntime <timestamp>\n` followed by the checkpoint text.
 
 use ed25519_dalek::{Signer, SigningKey};
-use sha2::{Digest, Sha256};
 
 use crate::ed25519::{self, Ed25519Error};
-use crate::encoding::{base64_decode, base64_encode, parse_decimal};
-use crate::note::{Note, NoteSignature};
+use crate::encoding::{base64_decode, parse_decimal};
+use crate::note::{self, Note, NoteSignature};
 
 /// The vkey signature type byte of `cosignature/v1` (Ed25519).
 pub const COSIGNATURE_V1_TYPE: u8 = 0x04;
@@ -237,24 +236,12 @@ impl WitnessPolicy {
 
 /// `SHA-256(name || 0x0A || 0x04 || public)[:4]`.
 pub fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
-    let digest = Sha256::new()
-        .chain_update(name.as_bytes())
-        .chain_update([0x0a, COSIGNATURE_V1_TYPE])
-        .chain_update(public)
-        .finalize();
-    [digest[0], digest[1], digest[2], digest[3]]
+    note::typed_key_id(name, COSIGNATURE_V1_TYPE, public)
 }
 
 /// The witness vkey `<name>+<key id hex>+<base64(0x04 || public)>`.
 pub fn vkey(name: &str, public: &[u8; 32]) -> String {
-    let mut typed = Vec::with_capacity(33);
-    typed.push(COSIGNATURE_V1_TYPE);
-    typed.extend_from_slice(public);
-    format!(
-        "{name}+{}+{}",
-        hex::encode(key_id(name, public)),
-        base64_encode(&typed)
-    )
+    note::typed_vkey(name, COSIGNATURE_V1_TYPE, public)
 }
 
 /// What a `cosignature/v1` signs: the header, the time line, then the checkpoint text.

@@ -75,22 +75,33 @@ pub enum NoteError {
 
 /// The signed-note key id: the first 4 bytes of `SHA-256(name || 0x0A || 0x01 || public)`.
 pub fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
+    typed_key_id(name, ED25519_SIGNATURE_TYPE, public)
+}
+
+/// The verifier key string `<name>+<key id as 8 hex>+<base64(0x01 || public)>`.
+pub fn vkey(name: &str, public: &[u8; 32]) -> String {
+    typed_vkey(name, ED25519_SIGNATURE_TYPE, public)
+}
+
+/// `SHA-256(name || 0x0A || type || public)[:4]`: the key id of any signature type (signed-note
+/// Ed25519 is `0x01`, `cosignature/v1` is `0x04`).
+pub fn typed_key_id(name: &str, signature_type: u8, public: &[u8; 32]) -> [u8; 4] {
     let digest = Sha256::new()
         .chain_update(name.as_bytes())
-        .chain_update([0x0a, ED25519_SIGNATURE_TYPE])
+        .chain_update([0x0a, signature_type])
         .chain_update(public)
         .finalize();
     [digest[0], digest[1], digest[2], digest[3]]
 }
 
-/// The verifier key string `<name>+<key id as 8 hex>+<base64(0x01 || public)>`.
-pub fn vkey(name: &str, public: &[u8; 32]) -> String {
+/// `<name>+<key id as 8 hex>+<base64(type || public)>`.
+pub fn typed_vkey(name: &str, signature_type: u8, public: &[u8; 32]) -> String {
     let mut typed = Vec::with_capacity(33);
-    typed.push(ED25519_SIGNATURE_TYPE);
+    typed.push(signature_type);
     typed.extend_from_slice(public);
     format!(
         "{name}+{}+{}",
-        hex::encode(key_id(name, public)),
+        hex::encode(typed_key_id(name, signature_type, public)),
         base64_encode(&typed)
     )
 }
@@ -156,15 +167,16 @@ pub fn format(note: &Note) -> String {
     let mut out = note.text.clone();
     out.push('\n');
     for sig in &note.signatures {
-        let mut bytes = sig.key_id.to_vec();
-        bytes.extend_from_slice(&sig.signature);
-        out.push_str(SIGNATURE_PREFIX);
-        out.push_str(&sig.name);
-        out.push(' ');
-        out.push_str(&base64_encode(&bytes));
-        out.push('\n');
+        out.push_str(&signature_line(sig));
     }
     out
+}
+
+/// One signature line, `— <name> base64(key id || signature)` and its newline.
+pub fn signature_line(sig: &NoteSignature) -> String {
+    let mut bytes = sig.key_id.to_vec();
+    bytes.extend_from_slice(&sig.signature);
+    format!("{SIGNATURE_PREFIX}{} {}\n", sig.name, base64_encode(&bytes))
 }
 
 /// Signs `text` (which must end with a newline) under key `name` and returns the whole note.

@@ -61,24 +61,16 @@ pub struct ServeArgs {
 /// Runs a witness command.
 pub fn run(command: WitnessCommand) -> anyhow::Result<()> {
     match command {
-        WitnessCommand::Keygen { name, key_file } => {
-            let key = key::create(&key_file)?;
-            println!(
-                "{}",
-                civicproof_verify::cosignature::vkey(&name, &key.verifying_key().to_bytes())
-            );
-            Ok(())
-        }
-        WitnessCommand::Vkey { name, key_file } => {
-            let key = key::load(&key_file)?;
-            println!(
-                "{}",
-                civicproof_verify::cosignature::vkey(&name, &key.verifying_key().to_bytes())
-            );
-            Ok(())
-        }
+        WitnessCommand::Keygen { name, key_file } => print_vkey(&name, &key::create(&key_file)?),
+        WitnessCommand::Vkey { name, key_file } => print_vkey(&name, &key::load(&key_file)?),
         WitnessCommand::Serve(args) => serve(args),
     }
+}
+
+fn print_vkey(name: &str, key: &ed25519_dalek::SigningKey) -> anyhow::Result<()> {
+    let public = key.verifying_key().to_bytes();
+    println!("{}", civicproof_verify::cosignature::vkey(name, &public));
+    Ok(())
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -144,12 +144,7 @@ impl Witness {
                 note: stored_note,
             })
             .map_err(Refusal::Storage)?;
-        let response = note::format(&Note {
-            text: String::new(),
-            signatures: vec![line],
-        });
-        // `format` puts the (empty) text and a blank line first.
-        Ok(response.trim_start_matches('\n').to_owned())
+        Ok(note::signature_line(&line))
     }
 
     /// What monitors are served: the text, the log's signatures (other cosignatures dropped),

@@ -101,7 +101,7 @@ impl Witnessing {
     }
 }
 
-/// One witness's loop: drain its queue, a request per dataset, oldest dataset first.
+/// One witness's loop: drain its queue, a request per dataset (in no particular order).
 async fn run_witness(
     endpoint: WitnessEndpoint,
     queue: Arc<Queue>,
@@ -194,14 +194,13 @@ async fn submit(
                 store_cosignature(endpoint, s, state, row, origin, &body).await;
                 return;
             }
-            Answer::Conflict(theirs) if attempt == 0 => {
-                count(s, name, "conflict");
-                state.known.insert(row.dataset_id, theirs);
-            }
+            // Learn the witness's size; try once more with a proof from it.
             Answer::Conflict(theirs) => {
                 count(s, name, "conflict");
                 state.known.insert(row.dataset_id, theirs);
-                return;
+                if attempt > 0 {
+                    return;
+                }
             }
             Answer::Refused(status, body) => {
                 let outcome = match status {
@@ -304,18 +303,13 @@ async fn store_cosignature(
         let line = parsed
             .signatures
             .iter()
-            .find(|l| l.name == endpoint.witness.name && l.key_id == id)?
-            .clone();
+            .find(|l| l.name == endpoint.witness.name && l.key_id == id)?;
         let only = note::Note {
             text: parsed.text.clone(),
-            signatures: vec![line],
+            signatures: vec![line.clone()],
         };
-        endpoint
-            .witness
-            .verify(&only)
-            .ok()
-            .flatten()
-            .map(|_| note::format(&only)[parsed.text.len() + 1..].to_owned())
+        let verified = endpoint.witness.verify(&only).ok().flatten();
+        verified.map(|_| note::signature_line(line))
     });
     let Some(line) = ours else {
         count(s, name, "invalid_cosignature");

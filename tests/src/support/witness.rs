@@ -114,6 +114,16 @@ impl WitnessProcess {
         self.spawn().await;
     }
 
+    /// `POST /add-checkpoint` with `body`, as a log (or anyone) would send it.
+    pub async fn add_checkpoint(&self, body: String) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("{}/add-checkpoint", self.url))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Its log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()

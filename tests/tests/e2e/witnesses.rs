@@ -141,8 +141,14 @@ async fn every_checkpoint_is_cosigned_and_bundles_verify_under_a_witness_policy(
         assert_eq!(w.count("inconsistent").await, 0);
         assert!(server_count(&app, &w.name, "cosigned").await >= 2);
     }
-    // The checkpoint at a size is the cosigned note too.
+    // The checkpoint at a size is the cosigned note too; while witnesses may still add to it
+    // (PROTOCOL.md section 10.3) it is not served as immutable.
     let at = app.get(&format!("{BASE}/checkpoints/8"), None).await;
+    assert_eq!(
+        at.headers()["cache-control"],
+        "no-cache",
+        "a fresh checkpoint must not be cached as immutable"
+    );
     let at = at.text().await.unwrap();
     let parsed = note::parse(at.as_bytes()).unwrap();
     assert!(both.check(&parsed).is_ok(), "{at}");
@@ -223,23 +229,22 @@ async fn a_witness_remembers_across_restarts_and_refuses_a_fork_of_what_it_cosig
         root: [7; 32],
     }
     .sign(log_key.signing_key());
-    let r = reqwest::Client::new()
-        .post(format!("{}/add-checkpoint", witnesses[0].url))
-        .body(format!("old 5\n\n{forged}"))
-        .send()
-        .await
-        .unwrap();
+    let r = witnesses[0]
+        .add_checkpoint(format!("old 5\n\n{forged}"))
+        .await;
     assert_eq!(r.status(), 422, "same size, another root");
-    let r = reqwest::Client::new()
-        .post(format!("{}/add-checkpoint", witnesses[0].url))
-        .body(format!("old 0\n\n{forged}"))
-        .send()
-        .await
-        .unwrap();
+    let r = witnesses[0]
+        .add_checkpoint(format!("old 0\n\n{forged}"))
+        .await;
     assert_eq!(r.status(), 409);
     assert_eq!(r.headers()["content-type"], "text/x.tlog.size");
     assert_eq!(r.text().await.unwrap(), "5\n");
     assert_eq!(witnesses[0].count("inconsistent").await, 1);
+    assert!(
+        witnesses[0].log().contains("ALERT"),
+        "the refusal is an alert: {}",
+        witnesses[0].log()
+    );
     // The honest log goes on being cosigned after the restart.
     publish(&app, &publisher, 3, 5).await;
     cosigned_checkpoint(&app, 8, &only).await;
@@ -260,12 +265,7 @@ async fn a_refusing_witness_is_an_alert_and_a_metric_and_publishing_goes_on() {
         root: [9; 32],
     }
     .sign(log_key.signing_key());
-    let r = reqwest::Client::new()
-        .post(format!("{}/add-checkpoint", w.url))
-        .body(format!("old 0\n\n{fork}"))
-        .send()
-        .await
-        .unwrap();
+    let r = w.add_checkpoint(format!("old 0\n\n{fork}")).await;
     assert_eq!(r.status(), 200);
     // The real log: the witness answers 409 (size 1), then 422 to the proof from 1.
     publish(&app, &publisher, 4, 0).await;

@@ -1268,17 +1268,10 @@ fn witness_policies(g: &mut Gen, subjects: &[Subject]) {
                 signatures,
             },
         );
-        let expect = Expect {
-            origin: ORIGIN.to_owned(),
-            seq: Some(s.seq),
-        };
-        let public_key = g.public_key;
-        g.add_with(
+        g.add(
             format!("{}: witnesses {what}", s.name),
             jcs::canonicalize(&v),
-            expect,
-            PREFIX,
-            public_key,
+            s.seq,
         );
         g.fixtures.last_mut().expect("just added").witnesses = Some((keys, k));
     }
