@@ -155,12 +155,12 @@ impl Config {
         }
     }
 
-    /// Checks what clap cannot: the origin prefix grammar of PROTOCOL.md section 1.
     /// Whether checkpoints are submitted to witnesses.
     pub fn witnesses_configured(&self) -> bool {
         !self.witnesses.trim().is_empty()
     }
 
+    /// Checks what clap cannot: the origin prefix grammar of PROTOCOL.md section 1.
     pub fn validate(&self) -> anyhow::Result<()> {
         if !is_valid_prefix(&self.origin_prefix) {
             anyhow::bail!(
@@ -204,6 +204,17 @@ pub fn parse_endpoints(setting: &str) -> Result<Vec<WitnessEndpoint>, String> {
         }
         if out.iter().any(|e| e.witness.name == witness.name) {
             return Err(format!("witness {} is configured twice", witness.name));
+        }
+        // One key under two names would count as two witnesses in no verifier's policy (a
+        // cosignature/v1 does not cover the name), and is a copy-paste slip.
+        if let Some(e) = out
+            .iter()
+            .find(|e| e.witness.public_key == witness.public_key)
+        {
+            return Err(format!(
+                "witnesses {} and {} have the same key",
+                e.witness.name, witness.name
+            ));
         }
         out.push(WitnessEndpoint {
             witness,

@@ -72,6 +72,7 @@ diesel::table! {
         root -> Bytea,
         note -> Text,
         signed_at -> Timestamptz,
+        cosign_until -> Nullable<Timestamptz>,
     }
 }
 

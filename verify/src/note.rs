@@ -158,7 +158,7 @@ fn parse_signature_line(n: usize, line: &str) -> Result<NoteSignature, NoteError
 }
 
 /// Key names are non-empty, with no Unicode space and no `+` (C2SP signed-note).
-fn is_valid_key_name(name: &str) -> bool {
+pub fn is_valid_key_name(name: &str) -> bool {
     !name.is_empty() && !name.contains(|c: char| c.is_whitespace() || c == '+')
 }
 

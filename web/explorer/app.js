@@ -622,10 +622,15 @@ function witnessForm(entry) {
       try {
         const { parseWitnessVkey } = await verifyModule();
         const names = new Set();
+        const publicKeys = new Map();
         for (const v of list) {
           const w = await parseWitnessVkey(v);
           if (names.has(w.name)) throw new Error(`witness ${w.name} is listed twice`);
           names.add(w.name);
+          // A cosignature does not cover the name: one key under two names is one witness.
+          const hex = Array.from(w.publicKey, (b) => b.toString(16).padStart(2, '0')).join('');
+          if (publicKeys.has(hex)) throw new Error(`witnesses ${publicKeys.get(hex)} and ${w.name} have the same key`);
+          publicKeys.set(hex, w.name);
         }
         if (!list.length || !Number.isSafeInteger(k) || k < 1 || k > list.length) throw new Error(`the threshold must be between 1 and ${list.length}`);
       } catch (e) {

@@ -60,6 +60,15 @@ pub struct ServeArgs {
 
 /// Runs a witness command.
 pub fn run(command: WitnessCommand) -> anyhow::Result<()> {
+    let name = match &command {
+        WitnessCommand::Keygen { name, .. } | WitnessCommand::Vkey { name, .. } => name,
+        WitnessCommand::Serve(args) => &args.name,
+    };
+    anyhow::ensure!(
+        civicproof_verify::note::is_valid_key_name(name),
+        "witness name {name:?} is not a key name: it must be non-empty, without spaces or '+' \
+         (a schema-less URL such as witness.example/w1)"
+    );
     match command {
         WitnessCommand::Keygen { name, key_file } => print_vkey(&name, &key::create(&key_file)?),
         WitnessCommand::Vkey { name, key_file } => print_vkey(&name, &key::load(&key_file)?),

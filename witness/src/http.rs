@@ -5,18 +5,43 @@
 use actix_web::http::header::ContentType;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};
+use std::collections::HashMap;
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::witness::{Refusal, Witness};
 
 /// Largest request body: a 128 KiB note, 63 proof lines and the size line fit with room.
 const MAX_BODY: usize = 256 * 1024;
 
+/// At most one log line per origin and kind of 422 in this interval (the metric counts all):
+/// anyone can replay a log's public checkpoint with a wrong proof.
+const ALERT_EVERY: Duration = Duration::from_secs(60);
+
 struct Shared {
     witness: Witness,
     registry: Registry,
     requests: IntCounterVec,
+    alerted: Mutex<HashMap<(String, &'static str), Instant>>,
+}
+
+impl Shared {
+    fn should_alert(&self, origin: &str, kind: &'static str) -> bool {
+        let mut alerted = self.alerted.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        // Bounded: forget old entries before the map grows past what origins justify.
+        if alerted.len() > 10_000 {
+            alerted.retain(|_, t| now.duration_since(*t) < ALERT_EVERY);
+        }
+        match alerted.get(&(origin.to_owned(), kind)) {
+            Some(t) if now.duration_since(*t) < ALERT_EVERY => false,
+            _ => {
+                alerted.insert((origin.to_owned(), kind), now);
+                true
+            }
+        }
+    }
 }
 
 /// Serves `witness` on `listener` until `shutdown` resolves.
@@ -38,6 +63,7 @@ pub async fn run(
         witness,
         registry,
         requests,
+        alerted: Mutex::new(HashMap::new()),
     });
     let server = HttpServer::new({
         let shared = shared.clone();
@@ -66,12 +92,15 @@ pub async fn run(
     Ok(())
 }
 
-async fn add_checkpoint(shared: web::Data<Shared>, body: web::Bytes) -> HttpResponse {
-    let now = std::time::SystemTime::now()
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_secs());
+        .map_or(1, |d| d.as_secs())
+}
+
+async fn add_checkpoint(shared: web::Data<Shared>, body: web::Bytes) -> HttpResponse {
     let worker = shared.clone();
-    let result = web::block(move || worker.witness.add_checkpoint(&body, now))
+    let result = web::block(move || worker.witness.add_checkpoint_with_clock(&body, &unix_now))
         .await
         .unwrap_or_else(|e| Err(Refusal::Storage(anyhow::anyhow!("{e}"))));
     match result {
@@ -87,8 +116,15 @@ async fn add_checkpoint(shared: web::Data<Shared>, body: web::Bytes) -> HttpResp
                 .with_label_values(&[refusal.outcome()])
                 .inc();
             match &refusal {
-                Refusal::Inconsistent(why) => {
-                    tracing::error!(reason = %why, "ALERT: refused a checkpoint that is not consistent with the one cosigned before (fork or rollback?)")
+                Refusal::Fork { origin, why } => {
+                    if shared.should_alert(origin, "fork") {
+                        tracing::error!(origin, reason = %why, "ALERT: the log signed two different trees of one size (a fork); refused");
+                    }
+                }
+                Refusal::BadProof { origin, why } => {
+                    if shared.should_alert(origin, "bad_proof") {
+                        tracing::error!(origin, reason = %why, "ALERT: refused a checkpoint not proven consistent with the one cosigned before (a fork, or a broken or replayed submission)");
+                    }
                 }
                 Refusal::Conflict(_) => tracing::debug!(%refusal, "old size conflict"),
                 other => {

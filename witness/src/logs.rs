@@ -112,12 +112,16 @@ impl Logs {
         let origin = Checkpoint::parse_text(&parsed.text)
             .map_err(LogError::Malformed)?
             .origin;
-        let key = self
-            .rules
-            .iter()
-            .find_map(|r| r.key_for(&origin))
-            .ok_or(LogError::UnknownOrigin)?;
-        checkpoint::verify_note(note_bytes, key).map_err(LogError::Signature)
+        // Every rule covering the origin is tried (an exact --log and an --instance may both,
+        // say while a log key is being rotated): the note passes if any of their keys signed it.
+        let mut last = LogError::UnknownOrigin;
+        for key in self.rules.iter().filter_map(|r| r.key_for(&origin)) {
+            match checkpoint::verify_note(note_bytes, key) {
+                Ok(verified) => return Ok(verified),
+                Err(e) => last = LogError::Signature(e),
+            }
+        }
+        Err(last)
     }
 }
 
@@ -158,5 +162,36 @@ mod tests {
         );
         assert!(LogRule::from_vkey(&vkey.replacen("/a", "/b", 1)).is_err());
         assert!(LogRule::from_instance("data.example=AAAA").is_err());
+    }
+
+    #[test]
+    fn every_rule_covering_an_origin_is_tried() {
+        let old = SigningKey::from_bytes(&[5; 32]);
+        let new = SigningKey::from_bytes(&[6; 32]);
+        let signed_by = |key: &SigningKey| {
+            Checkpoint {
+                origin: "data.example/city/air".into(),
+                size: 1,
+                root: [7; 32],
+            }
+            .sign(key)
+        };
+        let logs = Logs::new(vec![
+            LogRule::Instance {
+                prefix: "data.example".into(),
+                key: old.verifying_key().to_bytes(),
+            },
+            LogRule::Origin {
+                origin: "data.example/city/air".into(),
+                key: new.verifying_key().to_bytes(),
+            },
+        ]);
+        assert!(logs.verify(signed_by(&old).as_bytes()).is_ok());
+        assert!(logs.verify(signed_by(&new).as_bytes()).is_ok());
+        let stranger = SigningKey::from_bytes(&[8; 32]);
+        assert!(matches!(
+            logs.verify(signed_by(&stranger).as_bytes()),
+            Err(LogError::Signature(_))
+        ));
     }
 }

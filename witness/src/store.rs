@@ -28,17 +28,43 @@ pub struct Latest {
 pub struct Store {
     dir: PathBuf,
     loaded: HashMap<String, Option<Latest>>,
+    /// An exclusive lock on `<dir>/.lock`, held while the store is open: two witness processes
+    /// on one state directory would each check against their own memory and could cosign a
+    /// fork between them.
+    _lock: std::fs::File,
 }
 
 impl Store {
-    /// Opens (creating) the state directory.
+    /// Opens (creating) the state directory, refusing one another process holds.
     pub fn open(dir: &Path) -> anyhow::Result<Store> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating witness state directory {}", dir.display()))?;
+        let lock_path = dir.join(".lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("opening {}", lock_path.display()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "witness state directory {} is in use by another witness process",
+                dir.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", lock_path.display()));
+            }
+        }
         Ok(Store {
             dir: dir.to_owned(),
             loaded: HashMap::new(),
+            _lock: lock,
         })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The hex SHA-256 of an origin: its file name, and its path segment for monitors.
@@ -64,30 +90,45 @@ impl Store {
         Ok(latest)
     }
 
-    /// The note stored under an origin hash (for `GET /<origin hash>/checkpoint`).
-    pub fn note_by_hash(&self, origin_hash: &str) -> anyhow::Result<Option<String>> {
-        if origin_hash.len() != 64 || !origin_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(None);
-        }
-        match std::fs::read_to_string(self.dir.join(origin_hash.to_ascii_lowercase())) {
-            Ok(note) => Ok(Some(note)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-
     /// Durably replaces the latest checkpoint of its origin.
     pub fn put(&mut self, latest: Latest) -> anyhow::Result<()> {
         let origin = latest.checkpoint.origin.clone();
-        let name = Self::origin_hash(&origin);
+        match self.write(&latest) {
+            Ok(()) => {
+                self.loaded.insert(origin, Some(latest));
+                Ok(())
+            }
+            Err(e) => {
+                // The file may or may not have been replaced (a failed directory sync comes
+                // after the rename): read it again next time rather than trust memory.
+                self.loaded.remove(&origin);
+                Err(e)
+            }
+        }
+    }
+
+    fn write(&self, latest: &Latest) -> anyhow::Result<()> {
+        let name = Self::origin_hash(&latest.checkpoint.origin);
         let tmp = self.dir.join(format!("{name}.tmp"));
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(latest.note.as_bytes())?;
         file.sync_all()?;
         std::fs::rename(&tmp, self.dir.join(&name))?;
         std::fs::File::open(&self.dir)?.sync_all()?;
-        self.loaded.insert(origin, Some(latest));
         Ok(())
+    }
+}
+
+/// The note stored under an origin hash in `dir` (for `GET /<origin hash>/checkpoint`). Files
+/// are replaced by rename, so a read without the store's lock sees a whole note.
+pub fn note_by_hash(dir: &Path, origin_hash: &str) -> anyhow::Result<Option<String>> {
+    if origin_hash.len() != 64 || !origin_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    match std::fs::read_to_string(dir.join(origin_hash.to_ascii_lowercase())) {
+        Ok(note) => Ok(Some(note)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 

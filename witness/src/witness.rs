@@ -5,6 +5,7 @@ use civicproof_verify::cosignature;
 use civicproof_verify::merkle::{self, verify_consistency};
 use civicproof_verify::note::{self, Note};
 use ed25519_dalek::SigningKey;
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use crate::logs::{LogError, Logs};
@@ -20,6 +21,8 @@ pub struct Witness {
     /// One lock for check-then-persist, so two requests cannot both pass against the same old
     /// size (the race tlog-witness describes), and a rollback cannot slip between them.
     store: Mutex<Store>,
+    /// The state directory, read without the lock by monitors (files are replaced atomically).
+    state_dir: PathBuf,
 }
 
 /// Why a checkpoint was not cosigned.
@@ -37,10 +40,15 @@ pub enum Refusal {
     /// 409: `old` is not the size of the latest checkpoint cosigned for the origin.
     #[error("the latest cosigned size is {0}")]
     Conflict(u64),
-    /// 422: the checkpoint is not consistent with the latest cosigned one: a fork or a
-    /// rollback, or a bad proof.
-    #[error("{0}")]
-    Inconsistent(String),
+    /// 422, conclusive: the log signed two different trees of the same size, the one cosigned
+    /// before and this one. Evidence of a fork that only the log key could produce.
+    #[error("{why}")]
+    Fork { origin: String, why: String },
+    /// 422: the consistency proof (or the empty tree's root) does not check out. A fork looks
+    /// like this, and so does a broken or replayed submission: anyone can send a log's public
+    /// checkpoint with a wrong proof.
+    #[error("{why}")]
+    BadProof { origin: String, why: String },
     /// 500: the state could not be read or written; nothing was cosigned.
     #[error("witness state: {0}")]
     Storage(anyhow::Error),
@@ -53,7 +61,7 @@ impl Refusal {
             Refusal::UnknownOrigin => 404,
             Refusal::Signature(_) => 403,
             Refusal::Conflict(_) => 409,
-            Refusal::Inconsistent(_) => 422,
+            Refusal::Fork { .. } | Refusal::BadProof { .. } => 422,
             Refusal::Storage(_) => 500,
         }
     }
@@ -65,7 +73,8 @@ impl Refusal {
             Refusal::UnknownOrigin => "unknown_origin",
             Refusal::Signature(_) => "bad_signature",
             Refusal::Conflict(_) => "conflict",
-            Refusal::Inconsistent(_) => "inconsistent",
+            Refusal::Fork { .. } => "fork",
+            Refusal::BadProof { .. } => "bad_proof",
             Refusal::Storage(_) => "storage_error",
         }
     }
@@ -77,6 +86,7 @@ impl Witness {
             name: name.to_owned(),
             key,
             logs,
+            state_dir: store.dir().to_owned(),
             store: Mutex::new(store),
         }
     }
@@ -93,6 +103,16 @@ impl Witness {
     /// Handles one `add-checkpoint` body at Unix time `now`; returns the response body (one
     /// cosignature line) after the new state is on disk.
     pub fn add_checkpoint(&self, body: &[u8], now: u64) -> Result<String, Refusal> {
+        self.add_checkpoint_with_clock(body, &|| now)
+    }
+
+    /// [`Witness::add_checkpoint`] with the time read under the lock, so that the cosignatures
+    /// of one origin carry timestamps in the order they were issued.
+    pub fn add_checkpoint_with_clock(
+        &self,
+        body: &[u8],
+        clock: &dyn Fn() -> u64,
+    ) -> Result<String, Refusal> {
         let req = request::parse(body).map_err(|e| Refusal::BadRequest(e.to_string()))?;
         let (checkpoint, note) = self.logs.verify(req.note).map_err(|e| match e {
             LogError::UnknownOrigin => Refusal::UnknownOrigin,
@@ -106,9 +126,10 @@ impl Witness {
             )));
         }
         if checkpoint.size == 0 && checkpoint.root != merkle::empty_root() {
-            return Err(Refusal::Inconsistent(
-                "a checkpoint of size 0 must have the empty tree's root".into(),
-            ));
+            return Err(Refusal::BadProof {
+                origin: checkpoint.origin,
+                why: "a checkpoint of size 0 must have the empty tree's root".into(),
+            });
         }
         let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
         let latest = store.latest(&checkpoint.origin).map_err(Refusal::Storage)?;
@@ -117,26 +138,40 @@ impl Witness {
             return Err(Refusal::Conflict(stored));
         }
         if let Some(l) = latest.as_ref().filter(|_| req.old_size > 0) {
+            if l.checkpoint.size == checkpoint.size && l.checkpoint.root != checkpoint.root {
+                return Err(Refusal::Fork {
+                    origin: checkpoint.origin,
+                    why: format!(
+                        "the log signed two trees of size {}: root {} was cosigned before, this one is {}",
+                        checkpoint.size,
+                        hex::encode(l.checkpoint.root),
+                        hex::encode(checkpoint.root)
+                    ),
+                });
+            }
             let proof: Vec<Vec<u8>> = req.proof.iter().map(|h| h.to_vec()).collect();
-            verify_consistency(
+            if let Err(e) = verify_consistency(
                 l.checkpoint.size,
                 checkpoint.size,
                 &l.checkpoint.root,
                 &checkpoint.root,
                 &proof,
-            )
-            .map_err(|e| {
-                Refusal::Inconsistent(format!(
-                    "not consistent with the cosigned checkpoint of size {}: {e}",
-                    l.checkpoint.size
-                ))
-            })?;
+            ) {
+                return Err(Refusal::BadProof {
+                    origin: checkpoint.origin,
+                    why: format!(
+                        "not proven consistent with the cosigned checkpoint of size {}: {e}",
+                        l.checkpoint.size
+                    ),
+                });
+            }
         } else if !req.proof.is_empty() {
-            return Err(Refusal::Inconsistent(
-                "the consistency proof from size 0 must be empty".into(),
-            ));
+            return Err(Refusal::BadProof {
+                origin: checkpoint.origin,
+                why: "the consistency proof from size 0 must be empty".into(),
+            });
         }
-        let line = cosignature::sign(&note.text, &self.name, &self.key, now.max(1));
+        let line = cosignature::sign(&note.text, &self.name, &self.key, clock().max(1));
         let stored_note = self.stored_note(&note, &checkpoint.origin, line.clone());
         store
             .put(Latest {
@@ -163,10 +198,10 @@ impl Witness {
         })
     }
 
-    /// The stored note for `GET /<origin hash>/checkpoint`.
+    /// The stored note for `GET /<origin hash>/checkpoint`, read without taking the lock:
+    /// monitors polling never delay a submission.
     pub fn checkpoint_by_origin_hash(&self, origin_hash: &str) -> anyhow::Result<Option<String>> {
-        let store = self.store.lock().unwrap_or_else(|p| p.into_inner());
-        store.note_by_hash(origin_hash)
+        crate::store::note_by_hash(&self.state_dir, origin_hash)
     }
 }
 
@@ -292,14 +327,17 @@ mod tests {
         let w = witness(&state_dir());
         let (a, b) = (leaves(20, "a"), leaves(20, "b"));
         w.add_checkpoint(&body(0, &a, 10, &log_key()), 1).unwrap();
-        // The same size with another root.
+        // The same size with another root: conclusive, two signed trees of one size.
         let same_size = request::format(10, &[], &note(&b[..10], &log_key()));
-        assert_eq!(status(w.add_checkpoint(same_size.as_bytes(), 2)), 422);
-        // A larger tree that does not extend the cosigned one, with its own (valid) proof.
-        assert_eq!(
-            status(w.add_checkpoint(&body(10, &b, 20, &log_key()), 3)),
-            422
-        );
+        let refused = w.add_checkpoint(same_size.as_bytes(), 2).unwrap_err();
+        assert!(matches!(&refused, Refusal::Fork { origin, .. } if origin == ORIGIN));
+        assert_eq!((refused.status(), refused.outcome()), (422, "fork"));
+        // A larger tree that does not extend the cosigned one, with its own (valid) proof: the
+        // witness cannot tell it from a wrong proof, so it is a bad proof, also 422.
+        let refused = w
+            .add_checkpoint(&body(10, &b, 20, &log_key()), 3)
+            .unwrap_err();
+        assert_eq!((refused.status(), refused.outcome()), (422, "bad_proof"));
         // Nothing changed: the honest extension is still accepted.
         assert_eq!(
             status(w.add_checkpoint(&body(10, &a, 20, &log_key()), 4)),
@@ -363,5 +401,15 @@ mod tests {
             422
         );
         assert_eq!(status(w.add_checkpoint(b"old 1\n", 4)), 400);
+    }
+
+    #[test]
+    fn one_state_directory_serves_one_witness_process_at_a_time() {
+        let dir = state_dir();
+        let first = Store::open(&dir).unwrap();
+        let second = Store::open(&dir).unwrap_err().to_string();
+        assert!(second.contains("in use by another witness"), "{second}");
+        drop(first);
+        Store::open(&dir).unwrap();
     }
 }

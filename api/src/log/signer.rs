@@ -152,12 +152,18 @@ fn sign_one(
         root,
     }
     .sign(state.log_key.signing_key());
+    let signed_at = Utc::now();
     let row = CheckpointRow {
         dataset_id: c.dataset_id,
         size: size as i64,
         root: root.to_vec(),
         note,
-        signed_at: Utc::now(),
+        signed_at,
+        // Witnesses may add cosignatures for a while when this process submits to them.
+        cosign_until: state
+            .witnessing
+            .as_ref()
+            .map(|_| signed_at + crate::log::witnessing::COSIGN_WINDOW),
     };
     q::insert(conn, &row)?;
     state.metrics.checkpoints_signed.inc();

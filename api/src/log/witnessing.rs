@@ -14,31 +14,43 @@ use crate::log::{nodes, tree};
 use crate::metrics::Metrics;
 use chrono::{DateTime, Utc};
 use civicproof_schema::Pool;
-use civicproof_schema::queries::checkpoints::{self as q, CheckpointRow};
+use civicproof_schema::queries::checkpoints::{self as q, Appended, CheckpointRow};
 use civicproof_verify::cosignature;
 use civicproof_verify::merkle::Hash;
 use civicproof_verify::note;
+use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-/// Cosignatures are appended to a checkpoint only this long after it was signed.
+/// Cosignatures are appended to a checkpoint only this long after it was signed; the signer
+/// stores the end of the window with the checkpoint (`cosign_until`).
 pub const COSIGN_WINDOW: Duration = Duration::from_secs(30);
-/// After this long a checkpoint's note never changes again (the window plus clock skew), so
-/// bundles built on it may be cached.
-pub const SETTLE_AFTER: Duration = Duration::from_secs(45);
+/// How long after its window a note is taken as settled (never to change again, so bundles and
+/// checkpoints built on it may be cached as immutable): room for clocks of replicas that
+/// disagree by up to this much.
+pub const CLOCK_SKEW_MARGIN: Duration = Duration::from_secs(60);
 /// At most one alert line per witness and dataset in this interval (the metric counts all).
 const ALERT_EVERY: Duration = Duration::from_secs(60);
+/// Submissions in flight to one witness at a time: enough that a slow witness and many datasets
+/// do not serialize behind each other's timeouts, few enough not to flood it.
+const IN_FLIGHT_PER_WITNESS: usize = 4;
 
-/// Whether a checkpoint signed at `signed_at` can still gain cosignatures.
-pub fn is_settled(signed_at: DateTime<Utc>, witnesses_configured: bool) -> bool {
-    !witnesses_configured
-        || Utc::now()
-            .signed_duration_since(signed_at)
-            .to_std()
-            .unwrap_or_default()
-            > SETTLE_AFTER
+/// Whether a checkpoint's note can gain no more cosignatures, from its stored `cosign_until`
+/// (set by whichever process signed it): every replica agrees, whatever its own witness
+/// configuration.
+pub fn is_settled(cosign_until: Option<DateTime<Utc>>) -> bool {
+    match cosign_until {
+        None => true,
+        Some(until) => {
+            Utc::now()
+                .signed_duration_since(until)
+                .to_std()
+                .unwrap_or_default()
+                > CLOCK_SKEW_MARGIN
+        }
+    }
 }
 
 /// The handle the signer hands new checkpoints to.
@@ -119,7 +131,7 @@ async fn run_witness(
             return;
         }
     };
-    let mut state = WitnessState::default();
+    let state = WitnessState::default();
     loop {
         tokio::select! {
             () = queue.ready.notified() => {}
@@ -129,11 +141,22 @@ async fn run_witness(
             let mut pending = queue.pending.lock().unwrap_or_else(|p| p.into_inner());
             pending.drain().map(|(_, v)| v).collect()
         };
-        for (row, origin) in batch {
-            if *shutdown.borrow() {
-                return;
-            }
-            submit(&endpoint, &client, &s, &mut state, &row, &origin).await;
+        // One dataset appears once in a batch, so concurrent submissions never race on the same
+        // log's witness state.
+        let (endpoint, client, s, state) = (&endpoint, &client, &s, &state);
+        let stopping = shutdown.clone();
+        futures_util::stream::iter(batch)
+            .for_each_concurrent(IN_FLIGHT_PER_WITNESS, |(row, origin)| {
+                let stopping = stopping.clone();
+                async move {
+                    if !*stopping.borrow() {
+                        submit(endpoint, client, s, state, &row, &origin).await;
+                    }
+                }
+            })
+            .await;
+        if *shutdown.borrow() {
+            return;
         }
     }
 }
@@ -142,18 +165,35 @@ async fn run_witness(
 #[derive(Default)]
 struct WitnessState {
     /// The size this witness last cosigned, per dataset (learned from its answers).
-    known: HashMap<i64, u64>,
+    known: Mutex<HashMap<i64, u64>>,
     /// When an alert was last logged, per dataset.
-    alerted: HashMap<i64, Instant>,
+    alerted: Mutex<HashMap<i64, Instant>>,
 }
 
 impl WitnessState {
-    fn should_alert(&mut self, dataset_id: i64) -> bool {
+    fn known(&self, dataset_id: i64) -> u64 {
+        let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        known.get(&dataset_id).copied().unwrap_or(0)
+    }
+
+    fn learn(&self, dataset_id: i64, size: u64) {
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        known.insert(dataset_id, size);
+    }
+
+    /// The witness may now be anywhere: ask it again next time.
+    fn forget(&self, dataset_id: i64) {
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        known.remove(&dataset_id);
+    }
+
+    fn should_alert(&self, dataset_id: i64) -> bool {
         let now = Instant::now();
-        match self.alerted.get(&dataset_id) {
+        let mut alerted = self.alerted.lock().unwrap_or_else(|p| p.into_inner());
+        match alerted.get(&dataset_id) {
             Some(t) if now.duration_since(*t) < ALERT_EVERY => false,
             _ => {
-                self.alerted.insert(dataset_id, now);
+                alerted.insert(dataset_id, now);
                 true
             }
         }
@@ -165,14 +205,14 @@ async fn submit(
     endpoint: &WitnessEndpoint,
     client: &reqwest::Client,
     s: &Submitter,
-    state: &mut WitnessState,
+    state: &WitnessState,
     row: &CheckpointRow,
     origin: &str,
 ) {
     let size = row.size as u64;
     let name = endpoint.witness.name.as_str();
     for attempt in 0..2 {
-        let old = state.known.get(&row.dataset_id).copied().unwrap_or(0);
+        let old = state.known(row.dataset_id);
         if old > size {
             // The witness has seen a larger tree than this checkpoint: a newer one is (or was)
             // on its way; a rollback shows as the witness being ahead of our newest size.
@@ -197,7 +237,7 @@ async fn submit(
             // Learn the witness's size; try once more with a proof from it.
             Answer::Conflict(theirs) => {
                 count(s, name, "conflict");
-                state.known.insert(row.dataset_id, theirs);
+                state.learn(row.dataset_id, theirs);
                 if attempt > 0 {
                     return;
                 }
@@ -211,8 +251,7 @@ async fn submit(
                     _ => "unavailable",
                 };
                 count(s, name, outcome);
-                // The witness may now be anywhere: ask it again next time.
-                state.known.remove(&row.dataset_id);
+                state.forget(row.dataset_id);
                 if state.should_alert(row.dataset_id) {
                     if outcome == "unavailable" {
                         tracing::warn!(
@@ -289,7 +328,7 @@ async fn read_limited(mut response: reqwest::Response, limit: usize) -> anyhow::
 async fn store_cosignature(
     endpoint: &WitnessEndpoint,
     s: &Submitter,
-    state: &mut WitnessState,
+    state: &WitnessState,
     row: &CheckpointRow,
     origin: &str,
     body: &str,
@@ -323,38 +362,34 @@ async fn store_cosignature(
         }
         return;
     };
-    state.known.insert(row.dataset_id, row.size as u64);
+    state.learn(row.dataset_id, row.size as u64);
     let (dataset_id, size) = (row.dataset_id, row.size);
     let marker = format!("\u{2014} {name} ");
-    let cutoff = Utc::now() - COSIGN_WINDOW;
-    let line_for_db = line.clone();
     let stored = crate::db::run(&s.pool, move |conn| {
+        // The window is judged when the line is written, not when the answer arrived.
         Ok(q::append_cosignature(
             conn,
             dataset_id,
             size,
-            &line_for_db,
+            &line,
             &marker,
-            cutoff,
+            Utc::now(),
         )?)
     })
     .await;
     match stored {
-        Ok(true) => {
+        Ok(Appended::Appended) => {
             count(s, name, "cosigned");
             s.metrics
                 .witness_last_cosigned
                 .with_label_values(&[name])
                 .set(Utc::now().timestamp());
-            if let Some(mut cached) = s.latest_checkpoints.get(&dataset_id)
-                && cached.size == size
-                && !cached.note.contains(&line)
-            {
-                cached.note.push_str(&line);
-                s.latest_checkpoints.put(dataset_id, cached);
-            }
+            // The next reader loads the note with this line from the database.
+            s.latest_checkpoints.remove(&dataset_id);
         }
-        Ok(false) => count(s, name, "late"),
+        Ok(Appended::AlreadyThere) => count(s, name, "duplicate"),
+        Ok(Appended::WindowClosed) => count(s, name, "late"),
+        Ok(Appended::Contended) => count(s, name, "store_failed"),
         Err(e) => {
             count(s, name, "store_failed");
             tracing::warn!(witness = name, origin, size, error = %e, "could not store a cosignature");
@@ -367,7 +402,7 @@ async fn store_cosignature(
 async fn check_not_ahead(
     endpoint: &WitnessEndpoint,
     s: &Submitter,
-    state: &mut WitnessState,
+    state: &WitnessState,
     row: &CheckpointRow,
     origin: &str,
     theirs: u64,
@@ -392,7 +427,7 @@ async fn check_not_ahead(
             );
         }
         // Ask again next time: the witness's view is the one to learn.
-        state.known.remove(&dataset_id);
+        state.forget(dataset_id);
     }
 }
 
@@ -416,10 +451,12 @@ mod tests {
         assert_eq!(parsed[0].url, "http://127.0.0.1:7380");
         assert_eq!(parsed[0].witness.name, "w.example/1");
         assert!(parse_endpoints("").unwrap().is_empty());
+        let renamed = cosignature::vkey("w.example/2", &key.verifying_key().to_bytes());
         for bad in [
             vkey.clone(),
             format!("{vkey} ftp://x"),
             format!("{vkey} http://a, {vkey} http://b"),
+            format!("{vkey} http://a, {renamed} http://b"),
             "w+00000000+AAAA http://a".to_owned(),
         ] {
             assert!(parse_endpoints(&bad).is_err(), "{bad}");
@@ -427,9 +464,12 @@ mod tests {
     }
 
     #[test]
-    fn checkpoints_settle_after_the_window() {
-        assert!(is_settled(Utc::now(), false));
-        assert!(!is_settled(Utc::now(), true));
-        assert!(is_settled(Utc::now() - chrono::Duration::seconds(60), true));
+    fn checkpoints_settle_after_their_window_and_the_skew_margin() {
+        let secs = chrono::Duration::seconds;
+        assert!(is_settled(None));
+        assert!(!is_settled(Some(Utc::now() + secs(30))));
+        // Closed, but a replica whose clock is ahead might still have appended.
+        assert!(!is_settled(Some(Utc::now() - secs(30))));
+        assert!(is_settled(Some(Utc::now() - secs(61))));
     }
 }

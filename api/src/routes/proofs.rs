@@ -172,7 +172,7 @@ pub async fn consistency(
             }
         }
     }
-    let (answer, public) = proofs::consistency(
+    let (answer, public, settled) = proofs::consistency(
         &state,
         &caller,
         &inst,
@@ -182,14 +182,15 @@ pub async fn consistency(
     )
     .await?;
     let body = serde_json::to_vec(&answer).map_err(ApiError::internal)?;
-    // Both checkpoints are immutable, so the proof between them is too.
+    // The proof never changes; the notes are final once both are settled (no more
+    // cosignatures).
     Ok(conditional(
         &req,
         None,
         public,
         "application/json",
         body,
-        true,
+        settled,
     ))
 }
 

@@ -50,8 +50,8 @@ pub struct AnchorMember {
     pub checkpoint: Option<String>,
 }
 
-/// How a batch answer may be cached: immutable when confirmed, public when nothing
-/// restricted was shown.
+/// How a batch answer may be cached: immutable when confirmed and every member's note settled
+/// (no more cosignatures), public when nothing restricted was shown.
 #[derive(Debug, Clone, Copy)]
 pub struct Cacheability {
     pub immutable: bool,
@@ -140,10 +140,13 @@ fn present(
 ) -> (AnchorBatch, Cacheability) {
     let confirmed = b.is_confirmed();
     let mut public = true;
+    // Members' notes may still gain witness cosignatures for a while after signing.
+    let mut settled = true;
     let members = members
         .into_iter()
         .map(|m| {
             public &= m.access == Access::Public;
+            settled &= crate::log::witnessing::is_settled(m.cosign_until);
             AnchorMember {
                 leaf_hash: hex::encode(&m.leaf_hash),
                 checkpoint: visible(visibility, &m).then_some(m.note),
@@ -179,7 +182,7 @@ fn present(
     (
         batch,
         Cacheability {
-            immutable: confirmed,
+            immutable: confirmed && settled,
             public: !shows_restricted,
         },
     )

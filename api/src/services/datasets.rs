@@ -257,6 +257,8 @@ pub async fn create(
                 root: root.to_vec(),
                 note: note.clone(),
                 signed_at: Utc::now(),
+                // Size 0 is never submitted to witnesses.
+                cosign_until: None,
             },
         )?;
         Ok((dataset, inst, note))

@@ -6,6 +6,7 @@ use crate::cluster::bundles::{BundleKey, CachedBundle};
 use crate::db;
 use crate::domain::Seq;
 use crate::error::{ApiError, ApiResult};
+use crate::log::witnessing::is_settled;
 use crate::log::{nodes, tree};
 use crate::services::datasets::load_visible;
 use crate::services::records::envelope_of;
@@ -161,10 +162,7 @@ fn assemble(
     };
     let size = checkpoint.size as u64;
     let anchored = anchoring.anchor.is_some();
-    let settled = crate::log::witnessing::is_settled(
-        checkpoint.signed_at,
-        state.config.witnesses_configured(),
-    );
+    let settled = is_settled(checkpoint.cosign_until);
     let mut exprs = tree::inclusion(entry.seq as u64, size);
     let split = exprs.len();
     if let (Some(e), BundleFormat::Json) = (&erasure, req.format) {
@@ -252,8 +250,7 @@ pub async fn checkpoint_at(
         q::at_size(conn, id, size)?.ok_or(ApiError::NotFound)
     })
     .await?;
-    let settled =
-        crate::log::witnessing::is_settled(cp.signed_at, state.config.witnesses_configured());
+    let settled = is_settled(cp.cosign_until);
     Ok((cp.note, ds.is_public(), settled))
 }
 
@@ -268,7 +265,8 @@ pub struct ConsistencyProof {
 }
 
 /// PROTOCOL.md section 7, consistency: 400 for a missing or non-decimal parameter, 422 for
-/// `first > second` or `first == 0`, 404 for a size never signed.
+/// `first > second` or `first == 0`, 404 for a size never signed. Also returns whether the dataset
+/// is public and whether both notes are settled.
 pub async fn consistency(
     state: &AppState,
     caller: &Caller,
@@ -276,7 +274,7 @@ pub async fn consistency(
     dataset: &str,
     first: Option<&str>,
     second: Option<&str>,
-) -> ApiResult<(ConsistencyProof, bool)> {
+) -> ApiResult<(ConsistencyProof, bool, bool)> {
     let parse = |name: &str, v: Option<&str>| -> ApiResult<u64> {
         let v = v.ok_or_else(|| ApiError::BadRequest(format!("{name} is required.")))?;
         if v.is_empty() || v.len() > 16 || !v.bytes().all(|b| b.is_ascii_digit()) {
@@ -314,6 +312,7 @@ pub async fn consistency(
         Ok((a, b, path))
     })
     .await?;
+    let settled = is_settled(a.cosign_until) && is_settled(b.cosign_until);
     Ok((
         ConsistencyProof {
             first: m,
@@ -323,6 +322,7 @@ pub async fn consistency(
             second_checkpoint: b.note,
         },
         ds.is_public(),
+        settled,
     ))
 }
 

@@ -307,6 +307,8 @@ pub struct MemberView {
     pub institution_id: i64,
     pub access: crate::domain::Access,
     pub note: String,
+    /// The checkpoint's cosignature window (its note may still change before it closes).
+    pub cosign_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Members of several batches, in (batch, index) order.
@@ -329,6 +331,7 @@ pub fn member_views(conn: &mut Conn, batch_seqs: &[i64]) -> QueryResult<Vec<(i64
                 datasets::institution_id,
                 datasets::access,
                 checkpoints::note,
+                checkpoints::cosign_until,
             ),
         ))
         .load(conn)

@@ -13,6 +13,9 @@ pub struct CheckpointRow {
     pub root: Vec<u8>,
     pub note: String,
     pub signed_at: DateTime<Utc>,
+    /// Until when witnesses' cosignatures may be appended to `note`; `None` when the signer
+    /// had no witnesses, so the note is final from the start.
+    pub cosign_until: Option<DateTime<Utc>>,
 }
 
 pub fn insert(conn: &mut Conn, row: &CheckpointRow) -> QueryResult<()> {
@@ -26,35 +29,71 @@ pub fn insert(conn: &mut Conn, row: &CheckpointRow) -> QueryResult<()> {
             checkpoints::root.eq(&row.root),
             checkpoints::note.eq(&row.note),
             checkpoints::signed_at.eq(row.signed_at),
+            checkpoints::cosign_until.eq(row.cosign_until),
         ))
         .execute(conn)
         .map(|_| ())
 }
 
+/// What [`append_cosignature`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// The line is now part of the note.
+    Appended,
+    /// The note already carries a line of this witness.
+    AlreadyThere,
+    /// The checkpoint's cosignature window has closed (or it never had one, or is gone).
+    WindowClosed,
+    /// Other writers kept changing the note; the line was not added.
+    Contended,
+}
+
 /// Appends a witness's cosignature line (with its newline) to a stored note, unless the note
-/// already carries a line of that witness (`marker`, "— <name> ") or was signed before
-/// `signed_after`: cosignatures are only added while a checkpoint is fresh, so that a bundle
-/// built on an older checkpoint never changes again (PROTOCOL.md section 10.3). Returns whether
-/// the note changed.
+/// already carries a line of that witness (one starting with `marker`, "— <name> ") or the
+/// checkpoint's cosignature window has closed at `now`: cosignatures are only added while a
+/// checkpoint is fresh, so that a bundle built on an older checkpoint never changes again
+/// (PROTOCOL.md section 10.3).
+///
+/// The check is done in Rust, identically on both backends (no LIKE, whose case folding and
+/// escapes differ), and the update is a compare-and-swap on the note read: two witnesses
+/// answering at once retry rather than overwrite each other's line.
 pub fn append_cosignature(
     conn: &mut Conn,
     dataset_id: i64,
     size: i64,
     line: &str,
     marker: &str,
-    signed_after: DateTime<Utc>,
-) -> QueryResult<bool> {
-    let pattern = format!("%{}%", marker.replace(['%', '_'], "_"));
-    diesel::update(
-        checkpoints::table
-            .filter(checkpoints::dataset_id.eq(dataset_id))
-            .filter(checkpoints::size.eq(size))
-            .filter(checkpoints::signed_at.gt(signed_after))
-            .filter(checkpoints::note.not_like(pattern)),
-    )
-    .set(checkpoints::note.eq(checkpoints::note.concat(line)))
-    .execute(conn)
-    .map(|n| n > 0)
+    now: DateTime<Utc>,
+) -> QueryResult<Appended> {
+    for _ in 0..8 {
+        let current: Option<(String, Option<DateTime<Utc>>)> = checkpoints::table
+            .find((dataset_id, size))
+            .select((checkpoints::note, checkpoints::cosign_until))
+            .first(conn)
+            .optional()?;
+        let Some((note, Some(until))) = current else {
+            return Ok(Appended::WindowClosed);
+        };
+        if until <= now {
+            return Ok(Appended::WindowClosed);
+        }
+        if note.split('\n').any(|l| l.starts_with(marker)) {
+            return Ok(Appended::AlreadyThere);
+        }
+        let changed = diesel::update(
+            checkpoints::table
+                .filter(checkpoints::dataset_id.eq(dataset_id))
+                .filter(checkpoints::size.eq(size))
+                .filter(checkpoints::note.eq(&note)),
+        )
+        .set(checkpoints::note.eq(format!("{note}{line}")))
+        .execute(conn)?;
+        if changed > 0 {
+            return Ok(Appended::Appended);
+        }
+    }
+    // Eight lost races in a row: give up on this line rather than spin (the caller counts it).
+    Ok(Appended::Contended)
 }
 
 pub fn latest(conn: &mut Conn, dataset_id: i64) -> QueryResult<Option<CheckpointRow>> {

@@ -108,6 +108,18 @@ impl WitnessProcess {
         }
     }
 
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the process: a witness that accepted a connection
+    /// and answers nothing, then answers late.
+    pub fn pause(&self, frozen: bool) {
+        let pid = self.child.as_ref().expect("a running witness").id();
+        let signal = if frozen { "-STOP" } else { "-CONT" };
+        let status = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
     /// Starts it again on the same port, key and state.
     pub async fn restart(&mut self) {
         self.kill();
