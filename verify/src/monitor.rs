@@ -13,6 +13,11 @@
 //!   latest earlier batch ([`History`]): larger, and joined by a verified consistency proof
 //!   fetched from the server; an equal size with another root is a split view.
 //!
+//! Besides the chain, the monitor can follow logs over C2SP tlog-tiles alone ([`TileFollower`]):
+//! each newer checkpoint (verified under the pinned key and, when pinned, witness policy) must be
+//! proven from the tiles to extend the last one, and every anchored checkpoint of a followed log
+//! must be one of that history.
+//!
 //! The checks are pure functions over parsed answers; [`Monitor`] drives them over any
 //! [`ChainRpc`](crate::chain::ChainRpc) and [`Server`]; with the `net` feature [`HttpServer`]
 //! is the server over HTTP(S), and with the `monitor` feature [`command`] is the command line.
@@ -20,6 +25,7 @@
 mod batch;
 mod events;
 mod history;
+mod tiles;
 mod violation;
 mod watch;
 
@@ -33,5 +39,6 @@ pub use events::{AnchoredEvent, decode_anchored_log};
 pub use history::{Anchored, History, check_consistency};
 #[cfg(feature = "net")]
 pub use http::HttpServer;
+pub use tiles::{AnchorMatch, FollowReport, TileFollower, TileLogConfig, TileReader, tile_path};
 pub use violation::{MonitorError, Violation};
 pub use watch::{BatchReport, Monitor, MonitorConfig, Server};

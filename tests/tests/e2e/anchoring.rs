@@ -525,6 +525,86 @@ async fn civicproof_monitor_passes_an_honest_server_and_reports_a_tampered_store
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn civicproof_monitor_finds_anchored_checkpoints_in_the_history_its_tiles_prove() {
+    use civicproof_verify::checkpoint::Checkpoint;
+    use civicproof_verify::consistency::Signed;
+    use civicproof_verify::monitor::{Anchored, TileFollower, TileLogConfig};
+    let anvil = Anvil::start().await;
+    let (app, token) = anchored_app(&anvil, 300).await;
+    publish(&app, &token, "air", 0, 5).await;
+    wait_anchored(&app, 4, Duration::from_secs(30)).await;
+    // The log grows past its anchored checkpoint before the monitor looks.
+    publish(&app, &token, "air", 5, 9).await;
+    crate::graphql::wait_checkpointed(&app, 8).await;
+    let trust = crate::support::pinned_trust(&app).await;
+    let anchor = anchor_trust(&app).await;
+    let (base, rpc) = (app.base.clone(), anvil.url.clone());
+    let log_key = civicproof_api::logkey::LogKey::load_or_create(&app.config.log_key_file).unwrap();
+    let (matched, forged) = tokio::task::spawn_blocking(move || {
+        let server = HttpServer::new(&base);
+        let mut chain = Monitor::new(MonitorConfig {
+            trust: trust.clone(),
+            anchor,
+            check_code_hash: true,
+            finality: Default::default(),
+            from_block: 0,
+        });
+        chain
+            .poll(&HttpRpc::new(&rpc), &server, true, &mut |_| {})
+            .unwrap();
+        let config = TileLogConfig {
+            origin: ORIGIN.into(),
+            prefix: "v1/datasets/city/air/".into(),
+            public_key: trust.public_key,
+            witnesses: None,
+            audit_entries: false,
+        };
+        let mut tiles = TileFollower::new(config.clone());
+        let followed = tiles.poll(&server).unwrap().unwrap();
+        assert!(followed.to >= 9, "{followed:?}");
+        let anchored = chain.history().latest(ORIGIN).cloned().expect("anchored");
+        assert!(anchored.signed.checkpoint.size < followed.to);
+        let matched = tiles.compare_anchored(&server, &anchored).unwrap();
+        // A checkpoint validly signed with the log key but of another history, as an operator
+        // who anchored a fork would have: the tiles do not prove it.
+        let size = anchored.signed.checkpoint.size;
+        let note = Checkpoint {
+            origin: ORIGIN.into(),
+            size,
+            root: [7; 32],
+        }
+        .sign(log_key.signing_key());
+        let fork = Anchored {
+            batch_seq: anchored.batch_seq + 1,
+            signed: Signed {
+                checkpoint: civicproof_verify::checkpoint::verify_note(
+                    note.as_bytes(),
+                    &config.public_key,
+                )
+                .unwrap()
+                .0,
+                note,
+            },
+        };
+        let forged = tiles.compare_anchored(&server, &fork);
+        (matched, forged)
+    })
+    .await
+    .unwrap();
+    let matched = matched.expect("compared");
+    assert!(
+        matched.anchored >= 5 && matched.followed >= 9,
+        "{matched:?}"
+    );
+    match forged {
+        Err(MonitorError::Violation(v @ Violation::AnchorMismatch { .. })) => {
+            assert_eq!(v.evidence().len(), 2, "both notes are the evidence");
+        }
+        other => panic!("expected the anchored fork to be reported, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_crash_between_persisting_and_sending_a_batch_neither_skips_nor_repeats_a_seq() {
     let anvil = Anvil::start().await;
     let (app, token) = anchored_app(&anvil, 500).await;

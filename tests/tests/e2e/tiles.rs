@@ -333,3 +333,77 @@ async fn restricted_tiles_look_missing_to_outsiders() {
     assert_eq!(r.headers()["cache-control"], "private, max-age=5");
     assert_eq!(r.bytes().await.unwrap().len(), 32);
 }
+
+/// `civicproof monitor --log city/air --audit-entries` as a library: a follower over tiles
+/// alone, run on a blocking thread against the real server.
+async fn follow(
+    app: &TestApp,
+    follower: civicproof_verify::monitor::TileFollower,
+) -> (
+    civicproof_verify::monitor::TileFollower,
+    Result<
+        Option<civicproof_verify::monitor::FollowReport>,
+        civicproof_verify::monitor::MonitorError,
+    >,
+) {
+    let base = app.base.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut follower = follower;
+        let server = civicproof_verify::monitor::HttpServer::new(&base);
+        let report = follower.poll(&server);
+        (follower, report)
+    })
+    .await
+    .unwrap()
+}
+
+async fn tile_follower(app: &TestApp) -> civicproof_verify::monitor::TileFollower {
+    let trust = pinned_trust(app).await;
+    civicproof_verify::monitor::TileFollower::new(civicproof_verify::monitor::TileLogConfig {
+        origin: format!("{}/city/air", trust.prefix),
+        prefix: "v1/datasets/city/air/".into(),
+        public_key: trust.public_key,
+        witnesses: None,
+        audit_entries: true,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn civicproof_monitor_follows_a_log_over_tiles_alone_and_reports_a_tampered_tile() {
+    use civicproof_verify::monitor::{MonitorError, Violation};
+    let app = TestApp::spawn().await;
+    app.institution("city").await;
+    let token = app.token("city", "publisher").await;
+    app.dataset(&token, "air", "public", json!({})).await;
+    publish(&app, &token, 0, 300).await;
+    wait_checkpointed(&app, 299).await;
+
+    let (f, first) = follow(&app, tile_follower(&app).await).await;
+    let first = first.unwrap().expect("a first checkpoint");
+    assert_eq!(
+        (first.from, first.to, first.entries_checked),
+        (None, 300, 300)
+    );
+    // Grown across a full tile: proven from the tiles, new entries read and checked.
+    publish(&app, &token, 300, 400).await;
+    wait_checkpointed(&app, 699).await;
+    let (f, grown) = follow(&app, f).await;
+    let grown = grown.unwrap().expect("a larger checkpoint");
+    assert_eq!((grown.from, grown.to), (Some(300), 700));
+    assert_eq!(grown.entries_checked, 400);
+    assert!(grown.proof_hashes > 0);
+    let (_, same) = follow(&app, f).await;
+    assert_eq!(same.unwrap(), None, "nothing new");
+
+    // Someone with database access rewrites a stored leaf hash in the partial tile: the tiles no
+    // longer rebuild the signed root.
+    let n = app.db.execute(&format!(
+        "UPDATE entries SET leaf_hash = {} WHERE seq = 600",
+        app.db.blob(&[0x11; 32])
+    ));
+    assert_eq!(n, 1);
+    match follow(&app, tile_follower(&app).await).await.1 {
+        Err(MonitorError::Violation(Violation::TileRoot { size: 700, .. })) => {}
+        other => panic!("expected the tiles to contradict the signed root, got {other:?}"),
+    }
+}

@@ -138,7 +138,7 @@ async fn every_checkpoint_is_cosigned_and_bundles_verify_under_a_witness_policy(
     assert_ne!(first, second);
     for w in &witnesses {
         assert!(w.count("cosigned").await >= 2, "{}", w.log());
-        assert_eq!(w.count("inconsistent").await, 0);
+        assert_eq!(w.count("fork").await + w.count("bad_proof").await, 0);
         assert!(server_count(&app, &w.name, "cosigned").await >= 2);
     }
     // The checkpoint at a size is the cosigned note too; while witnesses may still add to it
@@ -177,6 +177,39 @@ async fn every_checkpoint_is_cosigned_and_bundles_verify_under_a_witness_policy(
         reason.contains("cosigned by 0 of the pinned witnesses, 1 required"),
         "{reason}"
     );
+    // `civicproof monitor --log city/air --witness … --witness-threshold 2` follows the log over
+    // tiles and accepts the checkpoint under the policy; under the stranger's policy it waits
+    // (too few cosignatures is not a violation: a witness may be down).
+    let trust = pinned_trust(&app).await;
+    let follow = |policy: WitnessPolicy| {
+        let (base, trust) = (app.base.clone(), trust.clone());
+        tokio::task::spawn_blocking(move || {
+            use civicproof_verify::monitor::{HttpServer, TileFollower, TileLogConfig};
+            TileFollower::new(TileLogConfig {
+                origin: format!("{}/city/air", trust.prefix),
+                prefix: "v1/datasets/city/air/".into(),
+                public_key: trust.public_key,
+                witnesses: Some(policy),
+                audit_entries: true,
+            })
+            .poll(&HttpServer::new(&base))
+        })
+    };
+    let report = follow(both.clone()).await.unwrap().unwrap().unwrap();
+    assert_eq!(report.to, 8);
+    assert_eq!(report.entries_checked, 8);
+    let mut names = report.cosigned_by.clone();
+    names.sort();
+    assert_eq!(names, ["witness.test/w1", "witness.test/w2"]);
+    match follow(stranger).await.unwrap() {
+        Err(civicproof_verify::monitor::MonitorError::Server(why)) => {
+            assert!(
+                why.contains("cosigned by 0 of the pinned witnesses"),
+                "{why}"
+            )
+        }
+        other => panic!("expected a wait for cosignatures, got {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,7 +272,7 @@ async fn a_witness_remembers_across_restarts_and_refuses_a_fork_of_what_it_cosig
     assert_eq!(r.status(), 409);
     assert_eq!(r.headers()["content-type"], "text/x.tlog.size");
     assert_eq!(r.text().await.unwrap(), "5\n");
-    assert_eq!(witnesses[0].count("inconsistent").await, 1);
+    assert_eq!(witnesses[0].count("fork").await, 1);
     assert!(
         witnesses[0].log().contains("ALERT"),
         "the refusal is an alert: {}",
@@ -277,11 +310,119 @@ async fn a_refusing_witness_is_an_alert_and_a_metric_and_publishing_goes_on() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(w.count("inconsistent").await >= 1);
+    // The witness cannot tell this from a wrong proof: it is counted (and alerted) as one.
+    assert!(w.count("bad_proof").await >= 1);
     // Publishing and signing are unaffected; the checkpoint simply has no cosignature.
     publish(&app, &publisher, 2, 4).await;
     let report = bundle_report(&app, 5, None).await;
     assert!(report.ok(), "{report:?}");
     let report = bundle_report(&app, 5, Some(&policy(&[w], 1))).await;
     assert_eq!(report.failed_step, Some(Step::CheckpointSignature as u8));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_submission_resumes_from_the_witness_s_size() {
+    // The server as an OS process, so that SIGKILL takes its in-flight submission with it.
+    let mut app = TestApp::spawn_process_with(|c| c.witness_timeout_ms = 3000).await;
+    let trust = pinned_trust(&app).await;
+    let mut w = WitnessProcess::start(
+        "witness.test/w1",
+        &trust.prefix,
+        &base64_key(&trust.public_key),
+    )
+    .await;
+    app.config.witnesses = w.config_entry();
+    app.kill9();
+    app.start_again().await;
+    app.institution("city").await;
+    let publisher = app.token("city", "publisher").await;
+    app.dataset(&publisher, "air", "public", json!({})).await;
+    let one = policy(&[&w], 1);
+    publish(&app, &publisher, 3, 0).await;
+    cosigned_checkpoint(&app, 3, &one).await;
+
+    // The witness takes the next submission and says nothing; the server dies meanwhile.
+    w.pause(true);
+    publish(&app, &publisher, 2, 3).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.db.count("SELECT max(size) FROM checkpoints") < 5 {
+        assert!(
+            Instant::now() < deadline,
+            "checkpoint 5 signed while the witness hangs"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.kill9();
+    w.pause(false);
+    app.start_again().await;
+
+    // The restarted server knows nothing of the witness's size: it learns it from a 409 and
+    // goes on with a proof from there, whether or not the witness cosigned 5 for the dead one.
+    publish(&app, &publisher, 2, 5).await;
+    cosigned_checkpoint(&app, 7, &one).await;
+    assert!(server_count(&app, &w.name, "conflict").await >= 1);
+    assert_eq!(
+        w.count("fork").await + w.count("bad_proof").await,
+        0,
+        "{}",
+        w.log()
+    );
+    assert!(bundle_report(&app, 6, Some(&one)).await.ok());
+    w.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_agree_when_a_cosigned_note_settles_whatever_their_own_witness_settings() {
+    let (app, witnesses, publisher) = app_with_witnesses(1).await;
+    let one = policy(&[&witnesses[0]], 1);
+    // Replica B was configured without witnesses (a slip an operator can make) and does not
+    // sign on its own: it only serves what A signed.
+    let b = app
+        .replica_with(|c| {
+            c.witnesses = String::new();
+            c.checkpoint_interval_ms = 3_600_000;
+        })
+        .await;
+    publish(&app, &publisher, 3, 0).await;
+    cosigned_checkpoint(&app, 3, &one).await;
+    for replica in [&app, &b] {
+        let at = replica.get(&format!("{BASE}/checkpoints/3"), None).await;
+        assert_eq!(
+            at.headers()["cache-control"],
+            "no-cache",
+            "{}: the note may still gain cosignatures (its stored window is open)",
+            replica.base
+        );
+        let text = at.text().await.unwrap();
+        assert!(
+            one.check(&note::parse(text.as_bytes()).unwrap()).is_ok(),
+            "{text}"
+        );
+        let proof = replica
+            .get(&format!("{BASE}/consistency?first=3&second=3"), None)
+            .await;
+        assert_eq!(proof.status(), 200);
+        assert_ne!(
+            proof.headers()["cache-control"],
+            "public, max-age=31536000, immutable",
+            "a consistency answer carries the notes, which may still change"
+        );
+    }
+    // Once the window and the skew margin have passed (moved back in the database rather
+    // than waited for), both serve it as immutable.
+    app.db.execute(&format!(
+        "UPDATE checkpoints SET cosign_until = {} WHERE size = 3",
+        app.db
+            .timestamp(chrono::Utc::now() - chrono::Duration::seconds(120))
+    ));
+    for replica in [&app, &b] {
+        let at = replica.get(&format!("{BASE}/checkpoints/3"), None).await;
+        assert_eq!(
+            at.headers()["cache-control"],
+            "public, max-age=31536000, immutable",
+            "{}",
+            replica.base
+        );
+    }
 }

@@ -1,19 +1,26 @@
 //! `civicproof monitor` on the command line (feature `monitor`): flags, the polling loop and
 //! the report on standard output.
 //!
-//! Exit status with `--once`: 0 when every anchored batch checked out, 1 on the first violation,
-//! 2 when the check could not run (usage, RPC or server failure). Without `--once` the command
-//! follows the chain until interrupted, reporting violations and failures as they come.
+//! Two sources, either or both: the chain (`--rpc` and the anchor pins: every anchored batch is
+//! checked) and logs followed over tlog-tiles (`--log <inst>/<ds>`, repeatable). With both, each
+//! followed log's anchored checkpoint must be one of the history its tiles prove.
+//!
+//! Exit status with `--once`: 0 when everything checked out, 1 on the first violation, 2 when
+//! the check could not run (usage, RPC or server failure, a checkpoint not yet cosigned as the
+//! pinned witness policy requires). Without `--once` the command follows until interrupted,
+//! reporting violations and failures as they come.
 
 use std::time::Duration;
 
 use clap::Args;
 
 use super::http::HttpServer;
+use super::tiles::{FollowReport, TileFollower, TileLogConfig};
 use super::violation::{MonitorError, Violation};
 use super::watch::{BatchReport, Monitor, MonitorConfig};
 use crate::bundle::Trust;
 use crate::chain::{AnchorTrust, Finality, HttpRpc};
+use crate::cosignature::{Witness, WitnessPolicy};
 use crate::encoding::base64_decode;
 
 /// `civicproof monitor`: check that an instance's anchored history is one history.
@@ -22,9 +29,10 @@ pub struct MonitorArgs {
     /// The server's base URL, e.g. `https://data.katowice.example`.
     #[arg(long, value_name = "URL")]
     pub server: String,
-    /// Your own EVM JSON-RPC endpoint (never one the server names).
+    /// Your own EVM JSON-RPC endpoint (never one the server names); with the anchor pins below,
+    /// every anchored batch is checked.
     #[arg(long, value_name = "URL", env = "CIVICPROOF_MONITOR_RPC_URL")]
-    pub rpc: String,
+    pub rpc: Option<String>,
     /// The pinned instance prefix.
     #[arg(long, value_name = "P")]
     pub prefix: String,
@@ -33,13 +41,25 @@ pub struct MonitorArgs {
     pub public_key: String,
     /// The pinned chain id.
     #[arg(long = "chain-id", value_name = "N")]
-    pub chain_id: u64,
+    pub chain_id: Option<u64>,
     /// The pinned anchor contract, 0x and 40 hex digits.
     #[arg(long, value_name = "ADDRESS")]
-    pub contract: String,
+    pub contract: Option<String>,
     /// The pinned anchoring account, 0x and 40 hex digits.
     #[arg(long, value_name = "ADDRESS")]
-    pub anchorer: String,
+    pub anchorer: Option<String>,
+    /// A dataset log to follow over tlog-tiles, `<institution>/<dataset>` (repeatable).
+    #[arg(long = "log", value_name = "INST/DS")]
+    pub logs: Vec<String>,
+    /// A pinned witness vkey (repeatable): followed checkpoints must carry its cosignature.
+    #[arg(long = "witness", value_name = "VKEY")]
+    pub witnesses: Vec<String>,
+    /// How many pinned witnesses must cosign (default: all of them).
+    #[arg(long = "witness-threshold", value_name = "K")]
+    pub witness_threshold: Option<usize>,
+    /// Read every entry bundle of the followed logs and check each entry against its leaf hash.
+    #[arg(long = "audit-entries")]
+    pub audit_entries: bool,
     /// The pinned keccak256 of the contract's runtime code; checked once when given.
     #[arg(long = "code-hash", value_name = "0xHASH")]
     pub code_hash: Option<String>,
@@ -63,18 +83,33 @@ fn parse_finality(s: &str) -> Result<Finality, String> {
 }
 
 impl MonitorArgs {
-    /// The pinned configuration, or a usage error.
-    pub fn config(&self) -> Result<MonitorConfig, String> {
-        let public_key: [u8; 32] = base64_decode(&self.public_key)
+    fn public_key(&self) -> Result<[u8; 32], String> {
+        base64_decode(&self.public_key)
             .and_then(|k| k.try_into().ok())
-            .ok_or("--public-key must be canonical base64 of 32 bytes")?;
+            .ok_or_else(|| "--public-key must be canonical base64 of 32 bytes".to_owned())
+    }
+
+    /// The pinned chain configuration: `None` without `--rpc` and the anchor pins (all of them
+    /// or none), or a usage error.
+    pub fn config(&self) -> Result<Option<MonitorConfig>, String> {
+        let public_key = self.public_key()?;
+        let (chain_id, contract, anchorer) =
+            match (&self.rpc, self.chain_id, &self.contract, &self.anchorer) {
+                (None, None, None, None) => return Ok(None),
+                (Some(_), Some(i), Some(c), Some(a)) => (i, c, a),
+                _ => {
+                    return Err(
+                        "--rpc, --chain-id, --contract and --anchorer go together".to_owned()
+                    );
+                }
+            };
         let code_hash = self
             .code_hash
             .clone()
             .unwrap_or_else(|| format!("0x{}", "00".repeat(32)));
-        let anchor = AnchorTrust::parse(self.chain_id, &self.contract, &code_hash, &self.anchorer)
+        let anchor = AnchorTrust::parse(chain_id, contract, &code_hash, anchorer)
             .map_err(|e| e.to_string())?;
-        Ok(MonitorConfig {
+        Ok(Some(MonitorConfig {
             trust: Trust {
                 prefix: self.prefix.clone(),
                 public_key,
@@ -83,48 +118,117 @@ impl MonitorArgs {
             check_code_hash: self.code_hash.is_some(),
             finality: self.finality,
             from_block: self.from_block,
-        })
+        }))
+    }
+
+    /// One follower per `--log`, with the pinned witness policy, or a usage error.
+    pub fn followers(&self) -> Result<Vec<TileFollower>, String> {
+        let public_key = self.public_key()?;
+        let witnesses = if self.witnesses.is_empty() {
+            if self.witness_threshold.is_some() {
+                return Err("--witness-threshold needs at least one --witness".to_owned());
+            }
+            None
+        } else {
+            let pinned = self
+                .witnesses
+                .iter()
+                .map(|v| Witness::from_vkey(v))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())?;
+            let k = self.witness_threshold.unwrap_or(pinned.len());
+            Some(WitnessPolicy::new(pinned, k).map_err(|e| e.to_string())?)
+        };
+        self.logs
+            .iter()
+            .map(|log| {
+                let ok = |s: &str| {
+                    !s.is_empty()
+                        && s.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                };
+                match log.split_once('/') {
+                    Some((inst, ds)) if ok(inst) && ok(ds) => {
+                        Ok(TileFollower::new(TileLogConfig {
+                            origin: format!("{}/{inst}/{ds}", self.prefix),
+                            prefix: format!("v1/datasets/{inst}/{ds}/"),
+                            public_key,
+                            witnesses: witnesses.clone(),
+                            audit_entries: self.audit_entries,
+                        }))
+                    }
+                    _ => Err(format!(
+                        "--log {log:?} is not <institution>/<dataset> (lowercase slugs)"
+                    )),
+                }
+            })
+            .collect()
     }
 }
 
 /// Runs the command and returns its exit status (see the module documentation).
 pub fn run(args: &MonitorArgs) -> u8 {
-    let config = match args.config() {
-        Ok(config) => config,
+    let (config, mut followers) = match args.config().and_then(|c| Ok((c, args.followers()?))) {
+        Ok((None, f)) if f.is_empty() => {
+            eprintln!(
+                "civicproof monitor: usage error: give the chain (--rpc, --chain-id, --contract, --anchorer), logs to follow over tiles (--log), or both"
+            );
+            return 2;
+        }
+        Ok(both) => both,
         Err(e) => {
             eprintln!("civicproof monitor: usage error: {e}");
             return 2;
         }
     };
-    let rpc = HttpRpc::new(&args.rpc);
     let server = HttpServer::new(&args.server);
-    println!(
-        "monitoring {} (prefix {}) against chain {} contract {} anchorer {} via {} (finality: {})",
-        args.server,
-        config.trust.prefix,
-        config.anchor.chain_id,
-        config.anchor.contract_hex(),
-        config.anchor.anchorer_hex(),
-        args.rpc,
-        config.finality
-    );
-    let mut monitor = Monitor::new(config);
-    let mut print = |outcome: Result<&BatchReport, &Violation>| match outcome {
-        Ok(report) => println!("{}", describe(report)),
-        Err(violation) => print_violation(violation),
-    };
+    let rpc = args.rpc.as_deref().map(HttpRpc::new);
+    if let (Some(config), Some(url)) = (&config, &args.rpc) {
+        println!(
+            "monitoring {} (prefix {}) against chain {} contract {} anchorer {} via {} (finality: {})",
+            args.server,
+            config.trust.prefix,
+            config.anchor.chain_id,
+            config.anchor.contract_hex(),
+            config.anchor.anchorer_hex(),
+            url,
+            config.finality
+        );
+    }
+    for f in &followers {
+        println!("following {} over tiles at {}", f.origin(), args.server);
+    }
+    let mut monitor = config.map(Monitor::new);
     loop {
-        let round = monitor.poll(&rpc, &server, args.once, &mut print);
+        let round = round(
+            &mut monitor,
+            rpc.as_ref(),
+            &server,
+            &mut followers,
+            args.once,
+        );
         match (round, args.once) {
-            (Ok(_), true) => {
-                match monitor.next_seq() {
-                    0 => println!("result: OK: nothing anchored up to the final block yet"),
-                    n => println!(
-                        "result: OK: batches 0 to {} check out ({} origins visible)",
-                        n - 1,
-                        monitor.history().len()
-                    ),
+            (Ok(()), true) => {
+                if let Some(monitor) = &monitor {
+                    match monitor.next_seq() {
+                        0 => println!("chain: OK: nothing anchored up to the final block yet"),
+                        n => println!(
+                            "chain: OK: batches 0 to {} check out ({} origins visible)",
+                            n - 1,
+                            monitor.history().len()
+                        ),
+                    }
                 }
+                for f in &followers {
+                    if let Some(v) = f.verified() {
+                        println!(
+                            "log {}: OK: verified up to size {} over tiles",
+                            f.origin(),
+                            v.checkpoint.size
+                        );
+                    }
+                }
+                println!("result: OK");
                 return 0;
             }
             (Err(MonitorError::Violation(v)), true) => {
@@ -139,12 +243,72 @@ pub fn run(args: &MonitorArgs) -> u8 {
                 println!("result: could not check: {e}");
                 return 2;
             }
-            (Ok(_), false) => {}
+            (Ok(()), false) => {}
             (Err(MonitorError::Violation(v)), false) => print_violation(&v),
             (Err(e), false) => eprintln!("civicproof monitor: {e} (retrying)"),
         }
         std::thread::sleep(Duration::from_secs(args.interval_secs));
     }
+}
+
+/// One round: the chain (when pinned), then every followed log, then each followed log's
+/// newest anchored checkpoint against its followed history.
+fn round(
+    monitor: &mut Option<Monitor>,
+    rpc: Option<&HttpRpc>,
+    server: &HttpServer,
+    followers: &mut [TileFollower],
+    once: bool,
+) -> Result<(), MonitorError> {
+    let mut print = |outcome: Result<&BatchReport, &Violation>| match outcome {
+        Ok(report) => println!("{}", describe(report)),
+        Err(violation) => print_violation(violation),
+    };
+    if let (Some(monitor), Some(rpc)) = (monitor.as_mut(), rpc) {
+        monitor.poll(rpc, server, once, &mut print)?;
+    }
+    for f in followers.iter_mut() {
+        if let Some(report) = f.poll(server)? {
+            println!("{}", describe_follow(&report));
+        }
+        let anchored = monitor
+            .as_ref()
+            .and_then(|m| m.history().latest(f.origin()).cloned());
+        if let Some(anchored) = anchored
+            && let Some(m) = f.compare_anchored(server, &anchored)?
+        {
+            println!(
+                "log {}: ok: the checkpoint of size {} anchored in batch {} is in the history followed over tiles (size {})",
+                m.origin, m.anchored, m.batch_seq, m.followed
+            );
+        }
+    }
+    Ok(())
+}
+
+/// One line for a log that grew and checked out.
+pub fn describe_follow(r: &FollowReport) -> String {
+    let how = match r.from {
+        None => format!("root rebuilt from tiles at size {}", r.to),
+        Some(from) => format!(
+            "size {from} → {} proven from tiles ({} hashes)",
+            r.to, r.proof_hashes
+        ),
+    };
+    let witnesses = if r.cosigned_by.is_empty() {
+        String::new()
+    } else {
+        format!("; cosigned by {}", r.cosigned_by.join(", "))
+    };
+    let entries = if r.entries_checked > 0 {
+        format!("; {} entries checked", r.entries_checked)
+    } else {
+        String::new()
+    };
+    format!(
+        "log {}: ok: {how}{witnesses}{entries} ({} tiles)",
+        r.origin, r.tiles
+    )
 }
 
 fn is_batch_level(v: &Violation) -> bool {
@@ -230,7 +394,7 @@ mod tests {
         let w = Wrapper::try_parse_from(base).unwrap();
         assert!(!w.args.once);
         assert_eq!(w.args.finality, Finality::Finalized);
-        let config = w.args.config().unwrap();
+        let config = w.args.config().unwrap().unwrap();
         assert!(!config.check_code_hash);
         assert_eq!(config.trust.public_key, [3; 32]);
         let mut more = base.to_vec();
@@ -245,5 +409,40 @@ mod tests {
         bad_key[8] = "AAAA";
         let w = Wrapper::try_parse_from(&bad_key).unwrap();
         assert!(w.args.config().unwrap_err().contains("--public-key"));
+    }
+
+    #[test]
+    fn tiles_alone_need_no_chain_and_half_a_chain_is_refused() {
+        let key = crate::encoding::base64_encode(&[3; 32]);
+        let base = [
+            "m",
+            "--server",
+            "http://s",
+            "--prefix",
+            "p.example",
+            "--public-key",
+            &key,
+        ];
+        let mut tiles = base.to_vec();
+        tiles.extend(["--log", "city/air", "--log", "city/trams"]);
+        let w = Wrapper::try_parse_from(&tiles).unwrap();
+        assert!(w.args.config().unwrap().is_none());
+        let followers = w.args.followers().unwrap();
+        assert_eq!(followers.len(), 2);
+        assert_eq!(followers[0].origin(), "p.example/city/air");
+        let mut half = tiles.clone();
+        half.extend(["--rpc", "http://r"]);
+        let w = Wrapper::try_parse_from(&half).unwrap();
+        assert!(w.args.config().unwrap_err().contains("go together"));
+        for bad in ["city", "city/Air", "city/air/x", "/air"] {
+            let mut args = base.to_vec();
+            args.extend(["--log", bad]);
+            let w = Wrapper::try_parse_from(&args).unwrap();
+            assert!(w.args.followers().is_err(), "{bad}");
+        }
+        let mut threshold = tiles.clone();
+        threshold.extend(["--witness-threshold", "1"]);
+        let w = Wrapper::try_parse_from(&threshold).unwrap();
+        assert!(w.args.followers().unwrap_err().contains("--witness"));
     }
 }

@@ -218,15 +218,86 @@ pub enum Violation {
         /// The notes involved.
         evidence: Vec<(String, String)>,
     },
+    /// A log's tiles rebuild another root than its signed checkpoint's.
+    #[error(
+        "{origin}: the tiles rebuild root {rebuilt} for size {size}, the signed checkpoint says {signed}"
+    )]
+    TileRoot {
+        /// The origin.
+        origin: String,
+        /// The size.
+        size: u64,
+        /// The root from the tiles (hex).
+        rebuilt: String,
+        /// The signed root (hex).
+        signed: String,
+        /// The signed note.
+        evidence: Vec<(String, String)>,
+    },
+    /// A log served a signed checkpoint smaller than one verified before.
+    #[error("rolled back: {origin} served size {later} after size {earlier} was verified")]
+    Rollback {
+        /// The origin.
+        origin: String,
+        /// The size verified earlier.
+        earlier: u64,
+        /// The size served now.
+        later: u64,
+        /// The two notes.
+        evidence: Vec<(String, String)>,
+    },
+    /// The tiles do not prove a newer checkpoint consistent with the one verified before.
+    #[error("rewritten history: {origin} {first} → {second} over tiles: {reason}")]
+    TileInconsistent {
+        /// The origin.
+        origin: String,
+        /// The earlier size.
+        first: u64,
+        /// The later size.
+        second: u64,
+        /// Why.
+        reason: String,
+        /// The two notes.
+        evidence: Vec<(String, String)>,
+    },
+    /// An entry in an entry bundle does not hash to the leaf hash in the level-0 tile.
+    #[error("{origin}: entry {seq} in its entry bundle does not hash to the tree's leaf {seq}")]
+    TileEntry {
+        /// The origin.
+        origin: String,
+        /// The entry's seq.
+        seq: u64,
+    },
+    /// A checkpoint anchored on chain is not one of the history followed over tiles.
+    #[error(
+        "{origin}: the checkpoint of size {anchored} anchored in batch {batch_seq} is not in the history followed over tiles (size {followed}): {reason}"
+    )]
+    AnchorMismatch {
+        /// The origin.
+        origin: String,
+        /// The batch.
+        batch_seq: u64,
+        /// The anchored size.
+        anchored: u64,
+        /// The followed size.
+        followed: u64,
+        /// Why.
+        reason: String,
+        /// The two notes.
+        evidence: Vec<(String, String)>,
+    },
 }
 
 impl Violation {
     /// The notes that show the violation, as (label, note) pairs.
     pub fn evidence(&self) -> &[(String, String)] {
         match self {
-            Violation::SplitView { evidence, .. } | Violation::Inconsistent { evidence, .. } => {
-                evidence
-            }
+            Violation::SplitView { evidence, .. }
+            | Violation::Inconsistent { evidence, .. }
+            | Violation::TileRoot { evidence, .. }
+            | Violation::Rollback { evidence, .. }
+            | Violation::TileInconsistent { evidence, .. }
+            | Violation::AnchorMismatch { evidence, .. } => evidence,
             _ => &[],
         }
     }
