@@ -2,6 +2,8 @@
 # C2SP tlog-tiles on a dataset of SIZE small records (default 1,000,000):
 # - an outside client (`civicproof-bench tiles`: tlog_tiles + signed_note) rebuilds the log
 #   from its tiles, every leaf verified against the signed root;
+# - `civicproof monitor --log city/air --audit-entries --once` follows the log over tiles
+#   alone, reading every entry bundle too;
 # - warm full level-0 tiles (8 KiB each) at random, `wrk -t1 -c32` on one core, the server on
 #   the other (a first pass warms the tile cache, a second measures).
 #   bench/tiles.sh [SIZE]
@@ -33,6 +35,12 @@ for _ in $(seq 1 300); do
 done
 echo "outside client, the whole log from tiles:"
 taskset -c 1 "$target"/release/civicproof-bench --server "$base" tiles
+echo "civicproof monitor over tiles alone, every entry audited against its leaf:"
+key=$(curl -fs "$base/.well-known/civicproof.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["log_public_key"])')
+start=$(date +%s%N)
+taskset -c 1 "$target"/release/civicproof monitor --server "$base" --prefix bench-tiles.localhost \
+  --public-key "$key" --log city/air --audit-entries --once | grep -E "^log .*: ok:|result:"
+echo "monitor: $(( ($(date +%s%N) - start) / 1000000 )) ms"
 echo "warm full tiles, random (warm-up 10 s, then 10 s):"
 SIZE="$size" DATASET=city/air taskset -c 1 wrk -t1 -c32 -d10s -s bench/random-tile.lua "$base" >/dev/null
 SIZE="$size" DATASET=city/air taskset -c 1 wrk -t1 -c32 -d10s -s bench/random-tile.lua "$base" | grep -E "Requests/sec|Transfer/sec|wrk:"

@@ -3,7 +3,9 @@
 //! per dynamic route; at tens of thousands of requests a second that walk cost as much as
 //! the request itself. The answer depends only on the path's shape, so it is cached per path
 //! with every all-digit segment (a seq, a size) written as `0`: no route has a literal
-//! all-digit segment, so a path and its normalised form match the same route.
+//! all-digit segment, so a path and its normalised form match the same route. Everything
+//! under a dataset's `tile/` is one shape: the tile route takes the whole rest of the path
+//! (`{tile:.*}`), and tile paths (`0/x001/234.p/17`) would otherwise make a shape of each tile.
 
 use actix_web::HttpRequest;
 use std::collections::HashMap;
@@ -43,8 +45,17 @@ impl RouteLabels {
     }
 }
 
-/// `path` with each non-empty all-digit segment replaced by `0` (borrowed when it has none).
+/// `path` with each non-empty all-digit segment replaced by `0` (borrowed when it has none),
+/// and every path under a dataset's `tile/` one shape.
 fn shape(path: &str) -> std::borrow::Cow<'_, str> {
+    // Any `/v1/datasets/<inst>/<ds>/tile/<rest>` (non-empty slugs) is the tile route.
+    let parts: Vec<&str> = path.splitn(7, '/').collect();
+    if let ["", "v1", "datasets", inst, ds, "tile", _] = parts.as_slice()
+        && !inst.is_empty()
+        && !ds.is_empty()
+    {
+        return "/v1/datasets/*/*/tile/*".into();
+    }
     let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if !path.split('/').any(|s| numeric(s) && s != "0") {
         return path.into();
@@ -80,6 +91,15 @@ mod tests {
             "/v1/datasets/0/x1/records"
         );
         assert_eq!(shape("/"), "/");
+        assert_eq!(
+            shape("/v1/datasets/city/air/tile/0/x001/234.p/17"),
+            "/v1/datasets/*/*/tile/*"
+        );
+        assert_eq!(
+            shape("/v1/datasets/city/air/tile/entries/005"),
+            "/v1/datasets/*/*/tile/*"
+        );
+        assert_eq!(shape("/v1/datasets//air/tile/0/000"), "/v1/datasets//air/tile/0/0");
         assert_eq!(shape("//a//"), "//a//");
     }
 
@@ -108,6 +128,17 @@ mod tests {
                         let labels = req.app_data::<web::Data<RouteLabels>>().unwrap();
                         HttpResponse::Ok().body(labels.label(&req).to_string())
                     }),
+                )
+                .route(
+                    "/v1/datasets/{inst}/{ds}/tile/{tile:.*}",
+                    web::get().to(|req: HttpRequest| async move {
+                        let labels = req.app_data::<web::Data<RouteLabels>>().unwrap();
+                        assert_eq!(
+                            labels.label(&req).as_ref(),
+                            req.match_pattern().unwrap().as_str()
+                        );
+                        HttpResponse::Ok().body(labels.label(&req).to_string())
+                    }),
                 ),
         )
         .await;
@@ -123,6 +154,14 @@ mod tests {
             (
                 "/v1/datasets/city/air/records/77",
                 "/v1/datasets/{inst}/{ds}/records/{seq}",
+            ),
+            (
+                "/v1/datasets/city/air/tile/0/x001/234",
+                "/v1/datasets/{inst}/{ds}/tile/{tile:.*}",
+            ),
+            (
+                "/v1/datasets/metro/trams/tile/entries/000.p/3",
+                "/v1/datasets/{inst}/{ds}/tile/{tile:.*}",
             ),
         ] {
             let req = actix_test::TestRequest::get().uri(path).to_request();

@@ -4,7 +4,7 @@
 use crate::auth::Caller;
 use crate::domain::Seq;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::routes::proofs::conditional;
+use crate::routes::proofs::{Freshness, conditional};
 use crate::services::anchors::{self, AnchorBatch};
 use crate::state::AppState;
 use actix_web::http::header;
@@ -78,6 +78,6 @@ pub async fn get(
         cache.public,
         "application/json",
         body,
-        cache.immutable,
+        Freshness::immutable_if(cache.immutable),
     ))
 }

@@ -54,7 +54,7 @@ pub async fn proof(
         public,
         bundle.content_type,
         bundle.body,
-        false,
+        Freshness::Revalidate,
     ))
 }
 
@@ -77,7 +77,7 @@ pub async fn checkpoint(
         public,
         "text/plain; charset=utf-8",
         note.into_bytes(),
-        false,
+        Freshness::Revalidate,
     ))
 }
 
@@ -100,24 +100,21 @@ pub async fn tile(
 ) -> ApiResult<HttpResponse> {
     let (inst, ds, tile) = path.into_inner();
     let served = crate::services::tiles::tile(&state, &caller, &inst, &ds, &tile).await?;
-    let mut resp = conditional(
+    // A partial tile's bytes never change either, but a client should move on to the full
+    // tile once the log has grown past it.
+    let freshness = if served.full {
+        Freshness::Immutable
+    } else {
+        Freshness::ShortLived(5)
+    };
+    Ok(conditional(
         &req,
         Some(served.etag),
         served.public,
         "application/octet-stream",
         served.body,
-        served.full,
-    );
-    if !served.full {
-        let cc = if served.public {
-            "public, max-age=5"
-        } else {
-            "private, max-age=5"
-        };
-        resp.headers_mut()
-            .insert(header::CACHE_CONTROL, header::HeaderValue::from_static(cc));
-    }
-    Ok(resp)
+        freshness,
+    ))
 }
 
 /// The checkpoint at a size: immutable once signed and settled.
@@ -143,7 +140,7 @@ pub async fn checkpoint_at(
         public,
         "text/plain; charset=utf-8",
         note.into_bytes(),
-        settled,
+        Freshness::immutable_if(settled),
     ))
 }
 
@@ -190,20 +187,41 @@ pub async fn consistency(
         public,
         "application/json",
         body,
-        settled,
+        Freshness::immutable_if(settled),
     ))
 }
 
+/// How long a response may be reused without asking again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Never changes: cached for a year (`immutable`).
+    Immutable,
+    /// May be reused for this many seconds (a partial tile, say).
+    ShortLived(u32),
+    /// Revalidated on every use (the default `no-cache`).
+    Revalidate,
+}
+
+impl Freshness {
+    /// Immutable when `settled`, else revalidated.
+    pub fn immutable_if(settled: bool) -> Freshness {
+        if settled {
+            Freshness::Immutable
+        } else {
+            Freshness::Revalidate
+        }
+    }
+}
+
 /// A response with a strong ETag (given, or from the SHA-256 of the body) that answers 304
-/// to a matching `If-None-Match`. `immutable` content is cached for a year; the rest
-/// revalidates.
+/// to a matching `If-None-Match`, cached as `freshness` says (privately when not `public`).
 pub fn conditional(
     req: &HttpRequest,
     etag: Option<String>,
     public: bool,
     content_type: &str,
     body: impl Into<bytes::Bytes>,
-    immutable: bool,
+    freshness: Freshness,
 ) -> HttpResponse {
     let body: bytes::Bytes = body.into();
     let etag = etag.unwrap_or_else(|| crate::cache::strong_etag(&body));
@@ -225,13 +243,20 @@ pub fn conditional(
         },
         public,
     );
-    if immutable {
-        let cc = if public {
-            "public, max-age=31536000, immutable"
-        } else {
-            "private, max-age=31536000, immutable"
-        };
-        resp.insert_header((header::CACHE_CONTROL, cc));
+    let scope = if public { "public" } else { "private" };
+    match freshness {
+        Freshness::Immutable => {
+            let cc = if public {
+                "public, max-age=31536000, immutable"
+            } else {
+                "private, max-age=31536000, immutable"
+            };
+            resp.insert_header((header::CACHE_CONTROL, cc));
+        }
+        Freshness::ShortLived(secs) => {
+            resp.insert_header((header::CACHE_CONTROL, format!("{scope}, max-age={secs}")));
+        }
+        Freshness::Revalidate => {}
     }
     resp.insert_header((header::ETAG, etag));
     if matches {

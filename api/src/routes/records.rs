@@ -2,7 +2,7 @@ use crate::auth::Caller;
 use crate::domain::Seq;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::routes::datasets::with_access_headers;
-use crate::routes::proofs::conditional;
+use crate::routes::proofs::{Freshness, conditional};
 use crate::services::datasets::load_visible;
 use crate::services::erasure::{self, EraseRequest, Erased};
 use crate::services::feed::{self as feed_svc, FeedFormat};
@@ -190,7 +190,7 @@ pub async fn get(
         read.public,
         "application/json",
         read.json,
-        false,
+        Freshness::Revalidate,
     ))
 }
 
@@ -214,7 +214,7 @@ pub async fn leaf(
         read.public,
         "application/json",
         read.leaf,
-        false,
+        Freshness::Revalidate,
     ))
 }
 
