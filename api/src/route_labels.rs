@@ -99,7 +99,10 @@ mod tests {
             shape("/v1/datasets/city/air/tile/entries/005"),
             "/v1/datasets/*/*/tile/*"
         );
-        assert_eq!(shape("/v1/datasets//air/tile/0/000"), "/v1/datasets//air/tile/0/0");
+        assert_eq!(
+            shape("/v1/datasets//air/tile/0/000"),
+            "/v1/datasets//air/tile/0/0"
+        );
         assert_eq!(shape("//a//"), "//a//");
     }
 
