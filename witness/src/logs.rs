@@ -112,10 +112,18 @@ impl Logs {
         let origin = Checkpoint::parse_text(&parsed.text)
             .map_err(LogError::Malformed)?
             .origin;
-        // Every rule covering the origin is tried (an exact --log and an --instance may both,
-        // say while a log key is being rotated): the note passes if any of their keys signed it.
+        // Exact --log rules for the origin win over --instance rules (an operator can pin one
+        // log's key apart from its instance's, say after the instance key leaked); among the
+        // rules of the winning kind every one is tried (a key being rotated is listed twice),
+        // and the note passes if any of their keys signed it.
+        let exact = |r: &&LogRule| matches!(r, LogRule::Origin { origin: o, .. } if *o == origin);
+        let covering: Vec<&LogRule> = if self.rules.iter().any(|r| exact(&r)) {
+            self.rules.iter().filter(exact).collect()
+        } else {
+            self.rules.iter().collect()
+        };
         let mut last = LogError::UnknownOrigin;
-        for key in self.rules.iter().filter_map(|r| r.key_for(&origin)) {
+        for key in covering.into_iter().filter_map(|r| r.key_for(&origin)) {
             match checkpoint::verify_note(note_bytes, key) {
                 Ok(verified) => return Ok(verified),
                 Err(e) => last = LogError::Signature(e),
@@ -165,7 +173,7 @@ mod tests {
     }
 
     #[test]
-    fn every_rule_covering_an_origin_is_tried() {
+    fn exact_rules_win_and_every_rule_of_the_winning_kind_is_tried() {
         let old = SigningKey::from_bytes(&[5; 32]);
         let new = SigningKey::from_bytes(&[6; 32]);
         let signed_by = |key: &SigningKey| {
@@ -186,11 +194,28 @@ mod tests {
                 key: new.verifying_key().to_bytes(),
             },
         ]);
-        assert!(logs.verify(signed_by(&old).as_bytes()).is_ok());
+        // The exact rule wins: the instance key no longer signs for this origin.
+        assert!(matches!(
+            logs.verify(signed_by(&old).as_bytes()),
+            Err(LogError::Signature(_))
+        ));
         assert!(logs.verify(signed_by(&new).as_bytes()).is_ok());
+        // Two instance rules for one prefix (a key being rotated): either key passes.
+        let rotating = Logs::new(vec![
+            LogRule::Instance {
+                prefix: "data.example".into(),
+                key: old.verifying_key().to_bytes(),
+            },
+            LogRule::Instance {
+                prefix: "data.example".into(),
+                key: new.verifying_key().to_bytes(),
+            },
+        ]);
+        assert!(rotating.verify(signed_by(&old).as_bytes()).is_ok());
+        assert!(rotating.verify(signed_by(&new).as_bytes()).is_ok());
         let stranger = SigningKey::from_bytes(&[8; 32]);
         assert!(matches!(
-            logs.verify(signed_by(&stranger).as_bytes()),
+            rotating.verify(signed_by(&stranger).as_bytes()),
             Err(LogError::Signature(_))
         ));
     }

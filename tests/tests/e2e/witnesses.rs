@@ -321,7 +321,7 @@ async fn a_refusing_witness_is_an_alert_and_a_metric_and_publishing_goes_on() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_killed_mid_submission_resumes_from_the_witness_s_size() {
+async fn a_server_killed_while_a_witness_hangs_resumes_cosigning_from_the_witness_s_size() {
     // The server as an OS process, so that SIGKILL takes its in-flight submission with it.
     let mut app = TestApp::spawn_process_with(|c| c.witness_timeout_ms = 3000).await;
     let trust = pinned_trust(&app).await;
@@ -358,10 +358,21 @@ async fn a_server_killed_mid_submission_resumes_from_the_witness_s_size() {
     app.start_again().await;
 
     // The restarted server knows nothing of the witness's size: it learns it from a 409 and
-    // goes on with a proof from there, whether or not the witness cosigned 5 for the dead one.
+    // goes on with a proof from there. The dead server's request for 5 may or may not have
+    // reached the witness (it was frozen with it in its socket); either way the witness ends
+    // at 7, having cosigned for the new process, and saw no fork.
     publish(&app, &publisher, 2, 5).await;
     cosigned_checkpoint(&app, 7, &one).await;
     assert!(server_count(&app, &w.name, "conflict").await >= 1);
+    assert!(server_count(&app, &w.name, "cosigned").await >= 1);
+    let origin_hash = hex::encode(sha256(&[format!("{}/city/air", trust.prefix).as_bytes()]));
+    let held = reqwest::get(format!("{}/{origin_hash}/checkpoint", w.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(held.contains("\n7\n"), "the witness holds size 7: {held}");
     assert_eq!(
         w.count("fork").await + w.count("bad_proof").await,
         0,

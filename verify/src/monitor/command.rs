@@ -200,90 +200,127 @@ pub fn run(args: &MonitorArgs) -> u8 {
     }
     let mut monitor = config.map(Monitor::new);
     loop {
-        let round = round(
+        let outcome = round(
             &mut monitor,
             rpc.as_ref(),
             &server,
             &mut followers,
             args.once,
         );
-        match (round, args.once) {
-            (Ok(()), true) => {
-                if let Some(monitor) = &monitor {
-                    match monitor.next_seq() {
-                        0 => println!("chain: OK: nothing anchored up to the final block yet"),
-                        n => println!(
-                            "chain: OK: batches 0 to {} check out ({} origins visible)",
-                            n - 1,
-                            monitor.history().len()
-                        ),
-                    }
-                }
-                for f in &followers {
-                    if let Some(v) = f.verified() {
-                        println!(
-                            "log {}: OK: verified up to size {} over tiles",
-                            f.origin(),
-                            v.checkpoint.size
-                        );
-                    }
-                }
-                println!("result: OK");
-                return 0;
-            }
-            (Err(MonitorError::Violation(v)), true) => {
-                // Batch-level violations were printed as they were found.
-                if !is_batch_level(&v) {
-                    print_violation(&v);
-                }
+        if args.once {
+            if outcome.violation {
                 println!("result: VIOLATION");
                 return 1;
             }
-            (Err(e), true) => {
-                println!("result: could not check: {e}");
+            if let Some(failure) = outcome.failure {
+                println!("result: could not check: {failure}");
                 return 2;
             }
-            (Ok(()), false) => {}
-            (Err(MonitorError::Violation(v)), false) => print_violation(&v),
-            (Err(e), false) => eprintln!("civicproof monitor: {e} (retrying)"),
+            if let Some(monitor) = &monitor {
+                match monitor.next_seq() {
+                    0 => println!("chain: OK: nothing anchored up to the final block yet"),
+                    n => println!(
+                        "chain: OK: batches 0 to {} check out ({} origins visible)",
+                        n - 1,
+                        monitor.history().len()
+                    ),
+                }
+            }
+            for f in &followers {
+                if let Some(v) = f.verified() {
+                    println!(
+                        "log {}: OK: verified up to size {} over tiles",
+                        f.origin(),
+                        v.checkpoint.size
+                    );
+                }
+            }
+            println!("result: OK");
+            return 0;
         }
         std::thread::sleep(Duration::from_secs(args.interval_secs));
     }
 }
 
+/// What a round found: whether any source showed a violation (each printed as found), and the
+/// first failure that kept a source from being checked (each reported as it happened).
+#[derive(Debug, Default)]
+struct RoundOutcome {
+    violation: bool,
+    failure: Option<String>,
+}
+
+impl RoundOutcome {
+    /// Reports `error` from `source` and remembers it; every source is checked regardless.
+    fn failed(&mut self, source: &str, error: MonitorError, printed: bool) {
+        match error {
+            MonitorError::Violation(v) => {
+                if !printed {
+                    print_violation(&v);
+                }
+                self.violation = true;
+            }
+            other => {
+                eprintln!("civicproof monitor: {source}: {other} (retrying)");
+                self.failure
+                    .get_or_insert_with(|| format!("{source}: {other}"));
+            }
+        }
+    }
+}
+
 /// One round: the chain (when pinned), then every followed log, then each followed log's
-/// newest anchored checkpoint against its followed history.
+/// newest anchored checkpoint against its followed history. A source that fails or shows a
+/// violation does not keep the others from being checked.
 fn round(
     monitor: &mut Option<Monitor>,
     rpc: Option<&HttpRpc>,
     server: &HttpServer,
     followers: &mut [TileFollower],
     once: bool,
-) -> Result<(), MonitorError> {
-    let mut print = |outcome: Result<&BatchReport, &Violation>| match outcome {
+) -> RoundOutcome {
+    let mut outcome = RoundOutcome::default();
+    let mut batch_violation = false;
+    let mut print = |result: Result<&BatchReport, &Violation>| match result {
         Ok(report) => println!("{}", describe(report)),
-        Err(violation) => print_violation(violation),
+        Err(violation) => {
+            batch_violation = true;
+            print_violation(violation);
+        }
     };
-    if let (Some(monitor), Some(rpc)) = (monitor.as_mut(), rpc) {
-        monitor.poll(rpc, server, once, &mut print)?;
+    if let (Some(monitor), Some(rpc)) = (monitor.as_mut(), rpc)
+        && let Err(e) = monitor.poll(rpc, server, once, &mut print)
+    {
+        // Batch-level violations were printed as they were found.
+        let printed = matches!(&e, MonitorError::Violation(v) if is_batch_level(v));
+        outcome.failed("chain", e, printed);
     }
+    outcome.violation |= batch_violation;
     for f in followers.iter_mut() {
-        if let Some(report) = f.poll(server)? {
-            println!("{}", describe_follow(&report));
+        let source = format!("log {}", f.origin());
+        match f.poll(server) {
+            Ok(Some(report)) => println!("{}", describe_follow(&report)),
+            Ok(None) => {}
+            Err(e) => {
+                outcome.failed(&source, e, false);
+                continue;
+            }
         }
         let anchored = monitor
             .as_ref()
             .and_then(|m| m.history().latest(f.origin()).cloned());
-        if let Some(anchored) = anchored
-            && let Some(m) = f.compare_anchored(server, &anchored)?
-        {
-            println!(
-                "log {}: ok: the checkpoint of size {} anchored in batch {} is in the history followed over tiles (size {})",
-                m.origin, m.anchored, m.batch_seq, m.followed
-            );
+        if let Some(anchored) = anchored {
+            match f.compare_anchored(server, &anchored) {
+                Ok(Some(m)) => println!(
+                    "log {}: ok: the checkpoint of size {} anchored in batch {} is in the history followed over tiles (size {})",
+                    m.origin, m.anchored, m.batch_seq, m.followed
+                ),
+                Ok(None) => {}
+                Err(e) => outcome.failed(&source, e, false),
+            }
         }
     }
-    Ok(())
+    outcome
 }
 
 /// One line for a log that grew and checked out.

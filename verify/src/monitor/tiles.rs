@@ -4,8 +4,10 @@
 //!
 //! Tiles are untrusted: every hash read from them enters a root or a consistency proof that is
 //! checked against signed roots, so a wrong tile shows as a violation, never as a false "ok".
-//! The first checkpoint is checked by rebuilding its root from the tiles; with `audit_entries`
-//! every entry bundle is read too and each entry's leaf hash compared with the level-0 tile.
+//! The first checkpoint is checked by rebuilding its root from the tiles. With `audit_entries`
+//! every entry bundle is read too, and the entries' leaf hashes themselves must rebuild every
+//! signed root (a frontier of at most 64 subtree hashes carries the tree from round to round):
+//! the entries are then proven, not merely compared with level-0 tiles that no root covered.
 //!
 //! [`TileFollower::compare_anchored`] joins this to the chain: an anchored checkpoint of the
 //! same origin must be a checkpoint of the followed history (equal root at equal size, or a
@@ -295,6 +297,43 @@ pub struct TileFollower {
     verified: Option<Signed>,
     /// The anchor batch last compared, so each is compared once.
     compared_batch: Option<u64>,
+    /// With `audit_entries`: the tree of the audited entries so far.
+    entries: Frontier,
+}
+
+/// The right edge of a tree built from the left: its perfect subtrees, largest first, as
+/// (height, hash). Enough to append leaves and to compute the root.
+#[derive(Debug, Clone, Default)]
+struct Frontier {
+    size: u64,
+    subtrees: Vec<(u32, Hash)>,
+}
+
+impl Frontier {
+    fn push(&mut self, leaf: Hash) {
+        let mut node = (0, leaf);
+        while let Some(&(height, left)) = self.subtrees.last() {
+            if height != node.0 {
+                break;
+            }
+            self.subtrees.pop();
+            node = (height + 1, node_hash(&left, &node.1));
+        }
+        self.subtrees.push(node);
+        self.size += 1;
+    }
+
+    /// RFC 6962's root: the subtrees folded from the right.
+    fn root(&self) -> Hash {
+        let mut right: Option<Hash> = None;
+        for (_, hash) in self.subtrees.iter().rev() {
+            right = Some(match right {
+                None => *hash,
+                Some(r) => node_hash(hash, &r),
+            });
+        }
+        right.unwrap_or_else(empty_root)
+    }
 }
 
 impl TileFollower {
@@ -304,6 +343,7 @@ impl TileFollower {
             config,
             verified: None,
             compared_batch: None,
+            entries: Frontier::default(),
         }
     }
 
@@ -324,9 +364,11 @@ impl TileFollower {
         let next = self.fetch_checkpoint(server)?;
         let cosigned_by = self.check_witnesses(&next)?;
         let (size, root) = (next.checkpoint.size, next.checkpoint.root);
+        // Size 0 proves nothing about what follows (no consistency proof starts from it).
+        let previous = self.verified.as_ref().filter(|v| v.checkpoint.size > 0);
         let from = self.verified.as_ref().map(|v| v.checkpoint.size);
         let mut proof_hashes = 0;
-        match &self.verified {
+        match previous {
             None => {
                 let rebuilt = tiles.root(size)?;
                 if rebuilt != root {
@@ -343,13 +385,12 @@ impl TileFollower {
             Some(prev) => {
                 let p = &prev.checkpoint;
                 if size < p.size {
-                    return Err(Violation::Rollback {
-                        origin: self.config.origin.clone(),
-                        earlier: p.size,
-                        later: size,
-                        evidence: evidence(prev, &next),
-                    }
-                    .into());
+                    // Two signed checkpoints of different sizes do not contradict each other: a
+                    // replica or cache behind the newest serves this. Nothing is concluded.
+                    return Err(MonitorError::Server(format!(
+                        "{} served size {size} after size {} was verified (a lagging replica?)",
+                        self.config.origin, p.size
+                    )));
                 }
                 if size == p.size {
                     if root != p.root {
@@ -379,8 +420,24 @@ impl TileFollower {
                 }
             }
         }
+        if from == Some(size) {
+            return Ok(None);
+        }
         let entries_checked = if self.config.audit_entries {
-            self.audit_entries(&mut tiles, from.unwrap_or(0), size)?
+            let audited = self.audit_entries(&mut tiles, size)?;
+            if audited.root() != root {
+                return Err(Violation::TileRoot {
+                    origin: self.config.origin.clone(),
+                    size,
+                    rebuilt: format!("{} (from the entries)", hex::encode(audited.root())),
+                    signed: hex::encode(root),
+                    evidence: vec![("the signed checkpoint".to_owned(), next.note.clone())],
+                }
+                .into());
+            }
+            let checked = audited.size - self.entries.size;
+            self.entries = audited;
+            checked
         } else {
             0
         };
@@ -509,14 +566,12 @@ impl TileFollower {
         }
     }
 
-    /// Reads the entries `from..to` and checks each against its level-0 tile hash.
-    fn audit_entries(
-        &self,
-        tiles: &mut TileReader<'_>,
-        from: u64,
-        to: u64,
-    ) -> Result<u64, MonitorError> {
-        let mut checked = 0;
+    /// Reads the entries after the audited ones up to `to`, each checked against its level-0
+    /// tile hash (to name the first bad one), and returns the audited tree extended by them;
+    /// the caller compares its root with the signed one.
+    fn audit_entries(&self, tiles: &mut TileReader<'_>, to: u64) -> Result<Frontier, MonitorError> {
+        let mut audited = self.entries.clone();
+        let from = audited.size;
         for index in from / WIDTH..to.div_ceil(WIDTH) {
             let hashes = tiles.tile(0, index, to)?;
             let entries = tiles.entries(index, to)?;
@@ -525,17 +580,18 @@ impl TileFollower {
                 if seq < from {
                     continue;
                 }
-                if leaf_hash(entry) != *hash {
+                let leaf = leaf_hash(entry);
+                if leaf != *hash {
                     return Err(Violation::TileEntry {
                         origin: self.config.origin.clone(),
                         seq,
                     }
                     .into());
                 }
-                checked += 1;
+                audited.push(leaf);
             }
         }
-        Ok(checked)
+        Ok(audited)
     }
 }
 
@@ -569,6 +625,8 @@ mod tests {
         forged_root: RefCell<Option<Hash>>,
         /// An entry served with other bytes than its leaf hashes.
         bad_entry: RefCell<Option<u64>>,
+        /// A leaf hash served in level-0 tiles only (higher tiles stay honest).
+        forged_level0: RefCell<Option<(u64, Hash)>>,
     }
 
     impl Tiles {
@@ -578,6 +636,7 @@ mod tests {
                 size: RefCell::new(n),
                 forged_root: RefCell::new(None),
                 bad_entry: RefCell::new(None),
+                forged_level0: RefCell::new(None),
             }
         }
 
@@ -645,7 +704,12 @@ mod tests {
                 let Some(chunk) = leaves.get(start..start + per) else {
                     return Ok((404, Vec::new()));
                 };
-                out.extend_from_slice(&root(chunk));
+                match *self.forged_level0.borrow() {
+                    Some((seq, hash)) if level == 0 && seq == start as u64 => {
+                        out.extend_from_slice(&hash)
+                    }
+                    _ => out.extend_from_slice(&root(chunk)),
+                }
             }
             Ok((200, out))
         }
@@ -709,27 +773,40 @@ mod tests {
             }
         ));
 
-        // Smaller than verified; then the same size with another root.
+        // Smaller than verified: a lagging replica, not evidence; then the same size with
+        // another root, which is.
         let log = Tiles::new(10);
         let mut f = follower();
         f.poll(&log).unwrap();
         *log.size.borrow_mut() = 9;
-        let v = violation(f.poll(&log));
-        assert!(matches!(
-            v,
-            Violation::Rollback {
-                earlier: 10,
-                later: 9,
-                ..
-            }
-        ));
-        assert_eq!(v.evidence().len(), 2, "both signed notes are the evidence");
+        assert!(matches!(f.poll(&log), Err(MonitorError::Server(_))));
+        assert_eq!(
+            f.verified().unwrap().checkpoint.size,
+            10,
+            "still the larger one"
+        );
         *log.size.borrow_mut() = 10;
         *log.forged_root.borrow_mut() = Some([1; 32]);
-        assert!(matches!(
-            violation(f.poll(&log)),
-            Violation::SplitView { size: 10, .. }
-        ));
+        let v = violation(f.poll(&log));
+        assert!(matches!(v, Violation::SplitView { size: 10, .. }));
+        assert_eq!(v.evidence().len(), 2, "both signed notes are the evidence");
+    }
+
+    #[test]
+    fn a_log_first_seen_empty_is_followed_as_it_grows() {
+        let log = Tiles::new(40);
+        *log.size.borrow_mut() = 0;
+        let mut f = TileFollower::new(TileLogConfig {
+            audit_entries: true,
+            ..follower().config
+        });
+        assert_eq!(f.poll(&log).unwrap().unwrap().to, 0);
+        *log.size.borrow_mut() = 40;
+        let grown = f.poll(&log).unwrap().unwrap();
+        assert_eq!(
+            (grown.from, grown.to, grown.entries_checked),
+            (Some(0), 40, 40)
+        );
     }
 
     #[test]
@@ -753,6 +830,25 @@ mod tests {
         assert!(matches!(
             violation(f.poll(&log)),
             Violation::TileEntry { seq: 513, .. }
+        ));
+
+        // A level-0 tile and its entry forged together, in a full tile no root reads from (the
+        // root of 300 comes from tile 1/000.p/1): the entries themselves must rebuild the root.
+        let log = Tiles::new(300);
+        *log.bad_entry.borrow_mut() = Some(100);
+        *log.forged_level0.borrow_mut() = Some((100, leaf_hash(b"tampered")));
+        let mut plain = follower();
+        assert!(
+            plain.poll(&log).unwrap().is_some(),
+            "without the audit the tiles agree"
+        );
+        let mut f = TileFollower::new(TileLogConfig {
+            audit_entries: true,
+            ..follower().config
+        });
+        assert!(matches!(
+            violation(f.poll(&log)),
+            Violation::TileRoot { size: 300, .. }
         ));
     }
 

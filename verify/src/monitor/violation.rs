@@ -234,18 +234,6 @@ pub enum Violation {
         /// The signed note.
         evidence: Vec<(String, String)>,
     },
-    /// A log served a signed checkpoint smaller than one verified before.
-    #[error("rolled back: {origin} served size {later} after size {earlier} was verified")]
-    Rollback {
-        /// The origin.
-        origin: String,
-        /// The size verified earlier.
-        earlier: u64,
-        /// The size served now.
-        later: u64,
-        /// The two notes.
-        evidence: Vec<(String, String)>,
-    },
     /// The tiles do not prove a newer checkpoint consistent with the one verified before.
     #[error("rewritten history: {origin} {first} → {second} over tiles: {reason}")]
     TileInconsistent {
@@ -295,7 +283,6 @@ impl Violation {
             Violation::SplitView { evidence, .. }
             | Violation::Inconsistent { evidence, .. }
             | Violation::TileRoot { evidence, .. }
-            | Violation::Rollback { evidence, .. }
             | Violation::TileInconsistent { evidence, .. }
             | Violation::AnchorMismatch { evidence, .. } => evidence,
             _ => &[],
