@@ -552,13 +552,8 @@ async fn civicproof_monitor_finds_anchored_checkpoints_in_the_history_its_tiles_
         chain
             .poll(&HttpRpc::new(&rpc), &server, true, &mut |_| {})
             .unwrap();
-        let config = TileLogConfig {
-            origin: ORIGIN.into(),
-            prefix: "v1/datasets/city/air/".into(),
-            public_key: trust.public_key,
-            witnesses: None,
-            audit_entries: false,
-        };
+        let config = TileLogConfig::for_dataset(&trust.prefix, "city", "air", trust.public_key);
+        assert_eq!(config.origin, ORIGIN);
         let mut tiles = TileFollower::new(config.clone());
         let followed = tiles.poll(&server).unwrap().unwrap();
         assert!(followed.to >= 9, "{followed:?}");

@@ -359,12 +359,10 @@ async fn follow(
 
 async fn tile_follower(app: &TestApp) -> civicproof_verify::monitor::TileFollower {
     let trust = pinned_trust(app).await;
-    civicproof_verify::monitor::TileFollower::new(civicproof_verify::monitor::TileLogConfig {
-        origin: format!("{}/city/air", trust.prefix),
-        prefix: "v1/datasets/city/air/".into(),
-        public_key: trust.public_key,
-        witnesses: None,
+    use civicproof_verify::monitor::{TileFollower, TileLogConfig};
+    TileFollower::new(TileLogConfig {
         audit_entries: true,
+        ..TileLogConfig::for_dataset(&trust.prefix, "city", "air", trust.public_key)
     })
 }
 

@@ -186,11 +186,9 @@ async fn every_checkpoint_is_cosigned_and_bundles_verify_under_a_witness_policy(
         tokio::task::spawn_blocking(move || {
             use civicproof_verify::monitor::{HttpServer, TileFollower, TileLogConfig};
             TileFollower::new(TileLogConfig {
-                origin: format!("{}/city/air", trust.prefix),
-                prefix: "v1/datasets/city/air/".into(),
-                public_key: trust.public_key,
                 witnesses: Some(policy),
                 audit_entries: true,
+                ..TileLogConfig::for_dataset(&trust.prefix, "city", "air", trust.public_key)
             })
             .poll(&HttpServer::new(&base))
         })

@@ -150,11 +150,9 @@ impl MonitorArgs {
                 match log.split_once('/') {
                     Some((inst, ds)) if ok(inst) && ok(ds) => {
                         Ok(TileFollower::new(TileLogConfig {
-                            origin: format!("{}/{inst}/{ds}", self.prefix),
-                            prefix: format!("v1/datasets/{inst}/{ds}/"),
-                            public_key,
                             witnesses: witnesses.clone(),
                             audit_entries: self.audit_entries,
+                            ..TileLogConfig::for_dataset(&self.prefix, inst, ds, public_key)
                         }))
                     }
                     _ => Err(format!(

@@ -258,6 +258,20 @@ pub struct TileLogConfig {
     pub audit_entries: bool,
 }
 
+impl TileLogConfig {
+    /// Dataset `inst/ds` of the instance with origin prefix `instance_prefix` (PROTOCOL.md
+    /// sections 1.2 and 9): its origin and tlog-tiles prefix, no witness policy, no audit.
+    pub fn for_dataset(instance_prefix: &str, inst: &str, ds: &str, public_key: [u8; 32]) -> Self {
+        TileLogConfig {
+            origin: format!("{instance_prefix}/{inst}/{ds}"),
+            prefix: format!("v1/datasets/{inst}/{ds}/"),
+            public_key,
+            witnesses: None,
+            audit_entries: false,
+        }
+    }
+}
+
 /// One round's progress on a log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FollowReport {
@@ -715,13 +729,27 @@ mod tests {
         }
     }
 
-    fn follower() -> TileFollower {
-        TileFollower::new(TileLogConfig {
-            origin: ORIGIN.into(),
+    fn config() -> TileLogConfig {
+        TileLogConfig {
             prefix: "log/".into(),
-            public_key: Tiles::key().verifying_key().to_bytes(),
-            witnesses: None,
-            audit_entries: false,
+            ..TileLogConfig::for_dataset(
+                "data.example",
+                "city",
+                "air",
+                Tiles::key().verifying_key().to_bytes(),
+            )
+        }
+    }
+
+    fn follower() -> TileFollower {
+        TileFollower::new(config())
+    }
+
+    /// A follower with `--audit-entries`.
+    fn auditor() -> TileFollower {
+        TileFollower::new(TileLogConfig {
+            audit_entries: true,
+            ..config()
         })
     }
 
@@ -796,10 +824,7 @@ mod tests {
     fn a_log_first_seen_empty_is_followed_as_it_grows() {
         let log = Tiles::new(40);
         *log.size.borrow_mut() = 0;
-        let mut f = TileFollower::new(TileLogConfig {
-            audit_entries: true,
-            ..follower().config
-        });
+        let mut f = auditor();
         assert_eq!(f.poll(&log).unwrap().unwrap().to, 0);
         *log.size.borrow_mut() = 40;
         let grown = f.poll(&log).unwrap().unwrap();
@@ -813,20 +838,14 @@ mod tests {
     fn audited_entries_must_hash_to_their_leaves() {
         let log = Tiles::new(600);
         *log.size.borrow_mut() = 300;
-        let mut f = TileFollower::new(TileLogConfig {
-            audit_entries: true,
-            ..follower().config
-        });
+        let mut f = auditor();
         assert_eq!(f.poll(&log).unwrap().unwrap().entries_checked, 300);
         *log.size.borrow_mut() = 600;
         let grown = f.poll(&log).unwrap().unwrap();
         assert_eq!(grown.entries_checked, 300, "only the new entries");
         let log = Tiles::new(600);
         *log.bad_entry.borrow_mut() = Some(513);
-        let mut f = TileFollower::new(TileLogConfig {
-            audit_entries: true,
-            ..follower().config
-        });
+        let mut f = auditor();
         assert!(matches!(
             violation(f.poll(&log)),
             Violation::TileEntry { seq: 513, .. }
@@ -842,10 +861,7 @@ mod tests {
             plain.poll(&log).unwrap().is_some(),
             "without the audit the tiles agree"
         );
-        let mut f = TileFollower::new(TileLogConfig {
-            audit_entries: true,
-            ..follower().config
-        });
+        let mut f = auditor();
         assert!(matches!(
             violation(f.poll(&log)),
             Violation::TileRoot { size: 300, .. }
@@ -857,7 +873,7 @@ mod tests {
         let log = Tiles::new(5);
         let mut f = TileFollower::new(TileLogConfig {
             public_key: [7; 32],
-            ..follower().config
+            ..config()
         });
         assert!(matches!(
             violation(f.poll(&log)),
