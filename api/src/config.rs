@@ -117,6 +117,11 @@ pub struct Limits {
     /// Largest dataset JSON Schema in bytes (canonical form).
     #[arg(long, env = "CIVICPROOF_MAX_SCHEMA_BYTES", default_value_t = 64 * 1024)]
     pub max_schema_bytes: usize,
+
+    /// How long a record's `dedup_key` is held at least, in seconds. Beyond it a key is
+    /// forgotten only once its dataset holds `DEDUP_KEEP_NEWEST` newer ones (maintenance.rs).
+    #[arg(long, env = "CIVICPROOF_DEDUP_WINDOW_SECS", default_value_t = 3600)]
+    pub dedup_window_secs: u64,
 }
 
 impl Default for Limits {
@@ -127,6 +132,7 @@ impl Default for Limits {
             max_batch_records: 10_000,
             max_page_size: 1_000,
             max_schema_bytes: 64 * 1024,
+            dedup_window_secs: 3600,
         }
     }
 }

@@ -17,6 +17,8 @@ pub struct Metrics {
     /// Requests whose response head is not sent yet, by method and route pattern.
     pub http_in_flight: IntGaugeVec,
     pub records_published: IntCounter,
+    /// Records whose `dedup_key` named a record appended before.
+    pub records_replayed: IntCounter,
     pub batches_published: IntCounter,
     pub erasures: IntCounter,
     pub checkpoints_signed: IntCounter,
@@ -66,6 +68,11 @@ impl Metrics {
         .expect("valid metric");
         let records_published =
             IntCounter::new("records_published_total", "Records appended").expect("valid metric");
+        let records_replayed = IntCounter::new(
+            "records_replayed_total",
+            "Records answered by their dedup_key with a record appended before",
+        )
+        .expect("valid metric");
         let batches_published =
             IntCounter::new("publish_batches_total", "Publishing requests that appended")
                 .expect("valid metric");
@@ -111,6 +118,7 @@ impl Metrics {
             Box::new(http_duration.clone()),
             Box::new(http_in_flight.clone()),
             Box::new(records_published.clone()),
+            Box::new(records_replayed.clone()),
             Box::new(batches_published.clone()),
             Box::new(erasures.clone()),
             Box::new(checkpoints_signed.clone()),
@@ -128,6 +136,7 @@ impl Metrics {
             http_duration,
             http_in_flight,
             records_published,
+            records_replayed,
             batches_published,
             erasures,
             checkpoints_signed,

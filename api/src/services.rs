@@ -4,6 +4,7 @@
 
 pub mod anchors;
 pub mod datasets;
+pub mod dedup;
 pub mod erasure;
 pub mod events;
 pub mod feed;

@@ -4,6 +4,7 @@
 pub mod anchors;
 pub mod checkpoints;
 pub mod datasets;
+pub mod dedup;
 pub mod entries;
 pub mod idempotency;
 pub mod institutions;

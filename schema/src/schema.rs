@@ -175,6 +175,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    record_dedup (dataset_id, hash) {
+        dataset_id -> Int8,
+        hash -> Bytea,
+        seq -> Int8,
+        fingerprint -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     tokens (id) {
         id -> Uuid,
         token_hash -> Bytea,
@@ -205,6 +215,7 @@ diesel::joinable!(halted_origins -> datasets (dataset_id));
 diesel::joinable!(idempotency_keys -> datasets (dataset_id));
 diesel::joinable!(invalidations -> datasets (dataset_id));
 diesel::joinable!(invalidations -> tokens (token_id));
+diesel::joinable!(record_dedup -> datasets (dataset_id));
 diesel::joinable!(tokens -> institutions (institution_id));
 diesel::joinable!(tree_nodes -> datasets (dataset_id));
 
@@ -223,6 +234,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     instance_identity,
     institutions,
     invalidations,
+    record_dedup,
     tokens,
     tree_nodes,
 );

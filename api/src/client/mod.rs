@@ -13,6 +13,7 @@
 pub mod datasets;
 pub mod get;
 pub mod http;
+pub mod ingest;
 pub mod input;
 pub mod publish;
 
@@ -29,6 +30,8 @@ pub enum ClientCommand {
     Datasets(datasets::DatasetsArgs),
     /// Show a dataset (`inst/ds`), one record (`inst/ds/SEQ`) or its proof bundle (`--proof`).
     Get(get::GetArgs),
+    /// Bridge a message broker into datasets: `civicproof ingest mqtt --config bridge.toml`.
+    Ingest(ingest::IngestArgs),
 }
 
 /// Exit codes, documented in the module header and docs/USING.md.
@@ -73,6 +76,7 @@ pub fn run(command: ClientCommand, out: &mut dyn Write, err: &mut dyn Write) -> 
         ClientCommand::Publish(args) => publish::run(&args, out),
         ClientCommand::Datasets(args) => datasets::run(&args, out),
         ClientCommand::Get(args) => get::run(&args, out),
+        ClientCommand::Ingest(args) => ingest::run(&args),
     };
     match result {
         Ok(()) => exit::OK,

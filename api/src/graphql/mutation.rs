@@ -108,14 +108,17 @@ impl MutationRoot {
                     .map(|e| PublishedEntry {
                         seq: Seq(e.seq),
                         leaf_hash: e.leaf_hash,
+                        replayed: e.replayed,
                     })
                     .collect(),
                 replayed: false,
             }),
-            PublishOutcome::Replayed(r) if r.status == 201 => Ok(PublishResult {
-                entries: replayed_entries(&r.body),
-                replayed: true,
-            }),
+            PublishOutcome::Replayed(r) if r.status == 201 || r.status == 200 => {
+                Ok(PublishResult {
+                    entries: replayed_entries(&r.body),
+                    replayed: true,
+                })
+            }
             PublishOutcome::Replayed(r) => Err(from_problem(&r.body)),
         }
     }
@@ -191,6 +194,9 @@ fn batch_body(records: &[RecordInput]) -> Vec<u8> {
                 if let Some(k) = &r.key {
                     m.insert("key".into(), Value::from(k.as_str()));
                 }
+                if let Some(d) = &r.dedup_key {
+                    m.insert("dedup_key".into(), Value::from(d.as_str()));
+                }
                 m.insert("payload".into(), r.payload.clone());
                 Value::Object(m)
             })
@@ -202,7 +208,7 @@ fn batch_body(records: &[RecordInput]) -> Vec<u8> {
     }
 }
 
-/// The entries of a stored 201 answer, `{"entries": [{"seq", "leaf_hash"}]}`.
+/// The entries of a stored 200 or 201 answer, `{"entries": [{"seq", "leaf_hash", "replayed"?}]}`.
 fn replayed_entries(body: &str) -> Vec<PublishedEntry> {
     let v: Value = serde_json::from_str(body).unwrap_or_default();
     v["entries"]
@@ -212,6 +218,7 @@ fn replayed_entries(body: &str) -> Vec<PublishedEntry> {
                 .map(|e| PublishedEntry {
                     seq: Seq(e["seq"].as_u64().unwrap_or(0)),
                     leaf_hash: e["leaf_hash"].as_str().unwrap_or("").to_owned(),
+                    replayed: e["replayed"].as_bool().unwrap_or(false),
                 })
                 .collect()
         })

@@ -23,7 +23,9 @@ use futures_util::StreamExt;
            ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key, kept 24 h per dataset")),
     request_body(description = "JSON array, NDJSON or CSV of records",
                  content((String = "application/json"), (String = "application/x-ndjson"), (String = "text/csv"))),
-    responses((status = 201, body = PublishResult), (status = 400, body = Problem), (status = 401, body = Problem),
+    responses((status = 201, body = PublishResult),
+              (status = 200, body = PublishResult, description = "Every record's dedup_key named a record appended before; nothing was appended"),
+              (status = 400, body = Problem), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
               (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
@@ -66,6 +68,9 @@ pub async fn publish(
     )
     .await?;
     Ok(match outcome {
+        PublishOutcome::Created(result) if result.status() == 200 => {
+            HttpResponse::Ok().json(result)
+        }
         PublishOutcome::Created(result) => HttpResponse::Created().json(result),
         PublishOutcome::Replayed(r) => {
             let status =

@@ -1,4 +1,5 @@
-//! Appending a batch: all-or-nothing, gapless `seq`, idempotent by `Idempotency-Key`.
+//! Appending a batch: all-or-nothing, gapless `seq`, idempotent by `Idempotency-Key` (per
+//! batch) and by `dedup_key` (per record, `services::dedup`).
 //!
 //! Sequencing takes the dataset's row lock (`SELECT … FOR UPDATE`) inside the transaction
 //! that inserts the entries, so concurrent publishers to one dataset queue on that lock,
@@ -9,11 +10,12 @@ use crate::cluster::idempotency as idem_fast;
 use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::services::datasets::load_writable;
+use crate::services::dedup;
 use crate::services::input::{self, BatchFormat, Body, Caps, CheckedRecord};
 use crate::state::AppState;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use civicproof_schema::models::Entry;
-use civicproof_schema::queries::{datasets, entries, idempotency};
+use civicproof_schema::queries::{datasets, dedup as dedup_rows, entries, idempotency};
 use civicproof_verify::envelope::{self, Envelope};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -26,11 +28,27 @@ const IDEMPOTENCY_TTL_HOURS: i64 = 24;
 pub struct PublishedEntry {
     pub seq: u64,
     pub leaf_hash: String,
+    /// True when the record's `dedup_key` named a record appended before: this is that
+    /// record, and nothing was appended for it. Absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schema(default = false)]
+    pub replayed: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PublishResult {
     pub entries: Vec<PublishedEntry>,
+}
+
+impl PublishResult {
+    /// 201 when the batch appended anything, 200 when every record was a replay.
+    pub fn status(&self) -> u16 {
+        if self.entries.iter().all(|e| e.replayed) {
+            200
+        } else {
+            201
+        }
+    }
 }
 
 /// A publishing request as it arrived: REST streams its body with a media type, GraphQL a
@@ -95,7 +113,7 @@ pub async fn publish(
     // The answer, for fast replays on every replica.
     let (status, body) = match &outcome {
         PublishOutcome::Created(result) => (
-            201,
+            result.status(),
             serde_json::to_string(result).map_err(ApiError::internal)?,
         ),
         PublishOutcome::Replayed(r) => (r.status, r.body.clone()),
@@ -204,7 +222,6 @@ async fn append(
     let origin = state.origin(institution_slug, &ds.slug);
     let ds_id = ds.id;
     let idem = idempotency_key.map(|(k, fp)| (k.to_owned(), fp.to_vec()));
-    let count = records.len() as u64;
     let done = db::transaction(&state.pool, move |conn| {
         if let Some((key, fp)) = &idem
             && let Some(replay) = take_key(conn, ds_id, key, fp)?
@@ -212,7 +229,22 @@ async fn append(
             return Ok(Err(replay));
         }
         let locked = datasets::lock_for_append(conn, ds_id)?;
-        let keys: Vec<String> = records.iter().filter_map(|r| r.key.clone()).collect();
+        let slots = dedup::resolve(conn, ds_id, &records)?;
+        // (hash, fingerprint) of each named record, for the rows of the new ones.
+        let names: Vec<Option<(Vec<u8>, Vec<u8>)>> = records
+            .iter()
+            .map(|r| {
+                let key = r.dedup_key.as_deref()?;
+                Some((dedup::key_hash(key), dedup::fingerprint(r)))
+            })
+            .collect();
+        let fresh: Vec<CheckedRecord> = records
+            .into_iter()
+            .zip(&slots)
+            .filter(|(_, slot)| **slot == dedup::Slot::New)
+            .map(|(r, _)| r)
+            .collect();
+        let keys: Vec<String> = fresh.iter().filter_map(|r| r.key.clone()).collect();
         let mut latest: HashMap<String, i64> = entries::latest_seq_by_key(conn, ds_id, &keys)?
             .into_iter()
             .collect();
@@ -222,48 +254,79 @@ async fn append(
             ds_id,
             locked.entry_count,
             published_at,
-            records,
+            fresh,
             &mut latest,
         );
-        entries::insert_batch(conn, &rows)?;
-        let leaves: Vec<[u8; 32]> = rows
+        if !rows.is_empty() {
+            entries::insert_batch(conn, &rows)?;
+            let leaves: Vec<[u8; 32]> = rows
+                .iter()
+                .map(|e| {
+                    e.leaf_hash
+                        .as_slice()
+                        .try_into()
+                        .expect("32-byte leaf hash")
+                })
+                .collect();
+            crate::log::nodes::append(conn, ds_id, locked.entry_count as u64, &leaves)?;
+            let n = rows.len() as i64;
+            datasets::set_counts(
+                conn,
+                ds_id,
+                locked.entry_count + n,
+                locked.record_count + n,
+                published_at,
+            )?;
+        }
+        let result = answer(&slots, &rows);
+        let named: Vec<dedup_rows::NewDedup> = slots
             .iter()
-            .map(|e| {
-                e.leaf_hash
-                    .as_slice()
-                    .try_into()
-                    .expect("32-byte leaf hash")
+            .zip(names)
+            .filter(|(slot, _)| **slot == dedup::Slot::New)
+            .zip(&rows)
+            .filter_map(|((_, name), row)| {
+                let (hash, fingerprint) = name?;
+                Some(dedup_rows::NewDedup {
+                    dataset_id: ds_id,
+                    hash,
+                    seq: row.seq,
+                    fingerprint,
+                    created_at: published_at,
+                })
             })
             .collect();
-        crate::log::nodes::append(conn, ds_id, locked.entry_count as u64, &leaves)?;
-        let n = rows.len() as i64;
-        datasets::set_counts(
-            conn,
-            ds_id,
-            locked.entry_count + n,
-            locked.record_count + n,
-            published_at,
-        )?;
-        let result = PublishResult {
-            entries: rows
-                .iter()
-                .map(|e| PublishedEntry {
-                    seq: e.seq as u64,
-                    leaf_hash: hex::encode(&e.leaf_hash),
-                })
-                .collect(),
-        };
+        dedup_rows::insert(conn, &named)?;
         if let Some((key, fp)) = &idem {
             let body = serde_json::to_string(&result).map_err(ApiError::internal)?;
-            idempotency::record(conn, ds_id, key, fp, 201, &body, published_at)?;
+            idempotency::record(
+                conn,
+                ds_id,
+                key,
+                fp,
+                result.status() as i16,
+                &body,
+                published_at,
+            )?;
         }
-        Ok(Ok((result, crate::fanout::Appended::of(ds_id, rows))))
+        let count = rows.len() as u64;
+        Ok(Ok((
+            result,
+            count,
+            crate::fanout::Appended::of(ds_id, rows),
+        )))
     })
     .await?;
-    let (result, appended) = match done {
+    let (result, count, appended) = match done {
         Ok(done) => done,
         Err(replay) => return Ok(PublishOutcome::Replayed(replay)),
     };
+    let replayed = result.entries.len() as u64 - count;
+    if replayed > 0 {
+        state.metrics.records_replayed.inc_by(replayed);
+    }
+    if count == 0 {
+        return Ok(PublishOutcome::Created(result));
+    }
     if let Some(appended) = appended {
         state.fanout.notify(appended);
     }
@@ -271,6 +334,36 @@ async fn append(
     state.metrics.records_published.inc_by(count);
     state.metrics.batches_published.inc();
     Ok(PublishOutcome::Created(result))
+}
+
+/// The answer in batch order: new records from `rows` (in the order they were appended),
+/// replays from their slots.
+fn answer(slots: &[dedup::Slot], rows: &[Entry]) -> PublishResult {
+    let mut appended = rows.iter();
+    let mut out: Vec<PublishedEntry> = Vec::with_capacity(slots.len());
+    for slot in slots {
+        let entry = match slot {
+            dedup::Slot::New => {
+                let e = appended.next().expect("one row per new record");
+                PublishedEntry {
+                    seq: e.seq as u64,
+                    leaf_hash: hex::encode(&e.leaf_hash),
+                    replayed: false,
+                }
+            }
+            dedup::Slot::Held { seq, leaf_hash } => PublishedEntry {
+                seq: *seq,
+                leaf_hash: leaf_hash.clone(),
+                replayed: true,
+            },
+            dedup::Slot::SameAs(first) => PublishedEntry {
+                replayed: true,
+                ..out[*first].clone()
+            },
+        };
+        out.push(entry);
+    }
+    PublishResult { entries: out }
 }
 
 /// Now, truncated to milliseconds, but never before the newest entry (the clock may step back).

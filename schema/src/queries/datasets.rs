@@ -107,6 +107,14 @@ pub fn lock_for_append(conn: &mut Conn, id: i64) -> QueryResult<Dataset> {
     }
 }
 
+/// Every dataset's id, for housekeeping.
+pub fn all_ids(conn: &mut Conn) -> QueryResult<Vec<i64>> {
+    datasets::table
+        .select(datasets::id)
+        .order(datasets::id)
+        .load(conn)
+}
+
 /// The dataset's tree size as committed now (not through any cache).
 pub fn entry_count(conn: &mut Conn, id: i64) -> QueryResult<i64> {
     datasets::table

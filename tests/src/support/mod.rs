@@ -6,10 +6,12 @@
 //! - `world`: [`World`] (two institutions, tokens, datasets), problem assertions, pinned trust;
 //! - `redis`: a redis-server of a test's own; `pg`: a PostgreSQL server of a test's own;
 //! - `net`: a TCP partition; `sse`: a Server-Sent Events client;
+//! - `mqtt`: the MQTT bridge as an OS process, a private mosquitto, a QoS 1 publisher;
 //! - `witness`: `civicproof witness serve` as an OS process.
 
 mod app;
 mod db;
+mod mqtt;
 mod net;
 mod pg;
 mod process;
@@ -20,6 +22,7 @@ mod world;
 
 pub use app::{TempDir, TestApp};
 pub use db::{TestDb, backend, database_url, require_backend};
+pub use mqtt::{Bridge, PrivateBroker, bridge_config, publish_all, shared_broker_port, unique};
 pub use net::TcpCut;
 pub use pg::{PgCluster, rss_kib};
 pub use process::{ServerProcess, civicproof_command};

@@ -160,6 +160,7 @@ fn config_env(config: &Config) -> Vec<(&'static str, String)> {
         max_batch_records,
         max_page_size,
         max_schema_bytes,
+        dedup_window_secs,
     } = limits;
     let civicproof_api::anchor::settings::AnchorSettings {
         rpc_url,
@@ -231,6 +232,10 @@ fn config_env(config: &Config) -> Vec<(&'static str, String)> {
         ),
         ("CIVICPROOF_MAX_PAGE_SIZE", max_page_size.to_string()),
         ("CIVICPROOF_MAX_SCHEMA_BYTES", max_schema_bytes.to_string()),
+        (
+            "CIVICPROOF_DEDUP_WINDOW_SECS",
+            dedup_window_secs.to_string(),
+        ),
         ("CIVICPROOF_ANCHOR_DEPLOY", deploy.to_string()),
         ("CIVICPROOF_ANCHOR_INTERVAL_MS", interval_ms.to_string()),
         ("CIVICPROOF_ANCHOR_FEE_BUMP_SECS", fee_bump_secs.to_string()),

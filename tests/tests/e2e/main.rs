@@ -10,6 +10,9 @@
 //! - `publishing`: batches in JSON, NDJSON and CSV; all-or-nothing; every bad input.
 //! - `sequencing`: concurrent publishers get gapless, unique seqs.
 //! - `idempotency`: Idempotency-Key replay, mismatch and in-flight answers.
+//! - `dedup_keys`: per-record dedup keys: replays across batches, conflicts, GraphQL.
+//! - `mqtt`: the MQTT bridge against a real mosquitto: once each, in order per topic, dead
+//!   letters; the bridge, the network, the server and the broker failing under it.
 //! - `erasure`: erasing payloads keeps the log intact.
 //! - `leaves`: envelopes and leaf hashes match an independent computation.
 //! - `feed`: paging, cursors, filters, formats, streaming.
@@ -42,6 +45,7 @@ mod authz;
 mod authz_matrix;
 mod cli;
 mod datasets;
+mod dedup_keys;
 mod erasure;
 mod events;
 mod feed;
@@ -49,6 +53,7 @@ mod graphql;
 mod hostile;
 mod idempotency;
 mod leaves;
+mod mqtt;
 mod proofs;
 mod publishing;
 mod publishing_cli;

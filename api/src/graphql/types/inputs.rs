@@ -44,6 +44,10 @@ pub struct RecordInput {
     pub key: Option<String>,
     /// A JSON object (I-JSON rules; at most 64 KiB canonical).
     pub payload: Value,
+    /// The publisher's name for this record, 1 to 255 visible ASCII characters. Sent again
+    /// under the same name (within the dataset's dedup window), the record is answered with
+    /// the one appended before, `replayed: true`, and nothing is appended.
+    pub dedup_key: Option<String>,
 }
 
 #[derive(SimpleObject, Debug)]
@@ -51,6 +55,9 @@ pub struct PublishedEntry {
     pub seq: Seq,
     /// Hex SHA-256 leaf hash.
     pub leaf_hash: String,
+    /// True when the record's `dedupKey` named a record appended before (this one), so
+    /// nothing was appended for it.
+    pub replayed: bool,
 }
 
 #[derive(SimpleObject, Debug)]

@@ -7,7 +7,7 @@
 //! With a schema, cells are coerced to the types its `properties` declare, and a row that
 //! cannot be coerced fails with its index.
 
-use super::{Caps, Checker, Flow, MAX_ERRORS};
+use super::{Caps, Checker, Flow, MAX_ERRORS, ParsedRecord};
 use crate::error::{ApiError, FieldError};
 use civicproof_verify::json;
 use serde_json::Value;
@@ -59,7 +59,11 @@ pub fn parse_csv(
             }
             Err(e) => return Err(bad_csv(&e)),
         }
-        if checker.push(row_to_record(&headers, &declared, &row))? == Flow::Stop {
+        if checker.push(
+            row_to_record(&headers, &declared, &row)
+                .map(|(key, payload)| ParsedRecord::keyed(key, payload)),
+        )? == Flow::Stop
+        {
             return Ok(());
         }
     }

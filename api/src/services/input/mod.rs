@@ -50,8 +50,30 @@ pub fn batch_format(ct: Option<&str>) -> Result<BatchFormat, ApiError> {
 #[derive(Debug, Clone)]
 pub struct CheckedRecord {
     pub key: Option<String>,
+    /// The publisher's name for this record (API.md, `dedup_key`): sent again under the same
+    /// name, it is answered with the record already appended.
+    pub dedup_key: Option<String>,
     /// `JCS(payload)`: what is hashed, stored and served.
     pub canonical: Vec<u8>,
+}
+
+/// A record as parsed, before its payload is checked.
+#[derive(Debug, Clone)]
+pub struct ParsedRecord {
+    pub key: Option<String>,
+    pub dedup_key: Option<String>,
+    pub payload: Value,
+}
+
+impl ParsedRecord {
+    /// A record without a dedup key (CSV rows have none).
+    pub fn keyed(key: Option<String>, payload: Value) -> Self {
+        Self {
+            key,
+            dedup_key: None,
+            payload,
+        }
+    }
 }
 
 /// What one batch may hold.
@@ -110,10 +132,7 @@ impl<'a> Checker<'a> {
 
     /// Takes the next record as parsed (`key`, payload) or a problem with it. Fails at once
     /// when the batch holds more records than allowed.
-    pub fn push(
-        &mut self,
-        parsed: Result<(Option<String>, Value), String>,
-    ) -> Result<Flow, ApiError> {
+    pub fn push(&mut self, parsed: Result<ParsedRecord, String>) -> Result<Flow, ApiError> {
         let index = self.seen;
         self.seen += 1;
         if self.seen > self.caps.max_records {
@@ -125,8 +144,15 @@ impl<'a> Checker<'a> {
                 ),
             ));
         }
-        match parsed.and_then(|(key, payload)| check_key(key.as_deref()).map(|()| (key, payload))) {
-            Ok((key, payload)) => self.check(index, key, payload),
+        let checked = parsed.and_then(|r| {
+            check_key(r.key.as_deref())?;
+            if let Some(dedup) = &r.dedup_key {
+                check_dedup_key(dedup)?;
+            }
+            Ok(r)
+        });
+        match checked {
+            Ok(r) => self.check(index, r),
             Err(detail) => self.fail(FieldError::record(index, detail)),
         }
         Ok(if self.errors.len() >= MAX_ERRORS {
@@ -146,7 +172,12 @@ impl<'a> Checker<'a> {
     }
 
     /// Payload rules, size and schema of one record.
-    fn check(&mut self, index: usize, key: Option<String>, payload: Value) {
+    fn check(&mut self, index: usize, record: ParsedRecord) {
+        let ParsedRecord {
+            key,
+            dedup_key,
+            payload,
+        } = record;
         let at = |detail: String| FieldError {
             pointer: format!("/{index}/payload"),
             index: Some(index),
@@ -179,7 +210,11 @@ impl<'a> Checker<'a> {
             }
         }
         if self.errors.is_empty() {
-            self.records.push(CheckedRecord { key, canonical });
+            self.records.push(CheckedRecord {
+                key,
+                dedup_key,
+                canonical,
+            });
         }
     }
 
@@ -213,23 +248,32 @@ pub fn parse(
     checker.finish()
 }
 
-/// `{"key"?: string|null, "payload": object}` and nothing else.
-fn record_fields(v: Value) -> Result<(Option<String>, Value), String> {
+/// `{"key"?: string|null, "dedup_key"?: string|null, "payload": object}` and nothing else.
+fn record_fields(v: Value) -> Result<ParsedRecord, String> {
     let Value::Object(mut map) = v else {
-        return Err("each record must be an object {\"key\"?, \"payload\"}".into());
+        return Err("each record must be an object {\"key\"?, \"dedup_key\"?, \"payload\"}".into());
     };
-    if let Some(unknown) = map.keys().find(|k| *k != "key" && *k != "payload") {
+    if let Some(unknown) = map
+        .keys()
+        .find(|k| !matches!(k.as_str(), "key" | "dedup_key" | "payload"))
+    {
         return Err(format!(
-            "unknown field {unknown:?}; a record has only \"key\" and \"payload\""
+            "unknown field {unknown:?}; a record has only \"key\", \"dedup_key\" and \"payload\""
         ));
     }
-    let key = match map.remove("key") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s),
-        Some(_) => return Err("key must be a string or null".into()),
+    let text = |map: &mut Map<String, Value>, name: &str| match map.remove(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(format!("{name} must be a string or null")),
     };
+    let key = text(&mut map, "key")?;
+    let dedup_key = text(&mut map, "dedup_key")?;
     match map.remove("payload") {
-        Some(p @ Value::Object(_)) => Ok((key, p)),
+        Some(payload @ Value::Object(_)) => Ok(ParsedRecord {
+            key,
+            dedup_key,
+            payload,
+        }),
         Some(_) => Err("payload must be a JSON object".into()),
         None => Err("payload is missing".into()),
     }
@@ -237,7 +281,7 @@ fn record_fields(v: Value) -> Result<(Option<String>, Value), String> {
 
 /// A JSON record's text (an array element or an NDJSON line) parsed strictly. `Err(Ok(_))`
 /// is a problem of the record (422), `Err(Err(_))` a body that is not JSON (400).
-fn parse_record(text: &[u8]) -> Result<(Option<String>, Value), Result<String, String>> {
+fn parse_record(text: &[u8]) -> Result<ParsedRecord, Result<String, String>> {
     match json_rules::parse_strict_with_depth(text, json_rules::MAX_DEPTH + 1) {
         Ok(v) => record_fields(v).map_err(Ok),
         Err(
@@ -251,6 +295,14 @@ fn parse_record(text: &[u8]) -> Result<(Option<String>, Value), Result<String, S
 
 fn check_key(key: Option<&str>) -> Result<(), String> {
     key.map_or(Ok(()), check_key_text)
+}
+
+/// A dedup key is 1 to 255 visible ASCII characters, like an Idempotency-Key.
+pub fn check_dedup_key(key: &str) -> Result<(), String> {
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        return Err("dedup_key must be 1 to 255 visible ASCII characters".into());
+    }
+    Ok(())
 }
 
 /// A key is public forever: at most 256 UTF-8 bytes and no control characters.

@@ -1,0 +1,329 @@
+//! The MQTT bridge (`civicproof ingest mqtt`) against a real mosquitto and a real server:
+//! every message once, in order per topic, bad ones in the dead-letter dataset; and the
+//! faults of issue 15: the bridge killed between commit and acknowledgement, the network to
+//! the broker cut, the server killed mid-batch, the broker restarted with messages queued.
+//!
+//! The oracle is always the whole log: per topic the readings `n = 0..N` once each, in order.
+
+use crate::support::{
+    Bridge, PrivateBroker, TcpCut, TestApp, bridge_config, publish_all, shared_broker_port, unique,
+};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// `count` readings on each topic, `{"n": i, "pm10": …}`, interleaved across topics.
+fn readings(topics: &[String], count: usize) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for n in 0..count {
+        for t in topics {
+            out.push((
+                t.clone(),
+                format!("{{\"n\":{n},\"pm10\":{}}}", n % 50).into_bytes(),
+            ));
+        }
+    }
+    out
+}
+
+/// The dataset's records (the whole feed).
+async fn feed(app: &TestApp, token: &str, ds: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let path = match &after {
+            Some(a) => format!("/v1/datasets/city/{ds}/records?limit=1000&after={a}"),
+            None => format!("/v1/datasets/city/{ds}/records?limit=1000"),
+        };
+        let page = app.get_json(&path, Some(token)).await;
+        let items = page["records"].as_array().cloned().unwrap_or_default();
+        if items.is_empty() {
+            return out;
+        }
+        after = Some(items.last().unwrap()["envelope"]["seq"].to_string());
+        out.extend(items);
+    }
+}
+
+/// Waits until the dataset holds `n` entries (or panics with what it holds).
+async fn until_count(app: &TestApp, ds: &str, n: i64, bridge: &mut Bridge) {
+    for _ in 0..1200 {
+        if app.entry_count(ds) >= n {
+            return;
+        }
+        if let Some(code) = bridge.exited() {
+            panic!("the bridge exited with {code}:\n{}", bridge.log());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{ds} holds {} entries, not {n}", app.entry_count(ds));
+}
+
+/// Per topic, the readings' `n` in log order; each must be 0..count exactly.
+fn assert_once_each_in_order(records: &[Value], topics: &[String], count: usize) {
+    let mut by_topic: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for r in records {
+        by_topic
+            .entry(r["envelope"]["key"].as_str().unwrap_or("").to_owned())
+            .or_default()
+            .push(r["payload"]["n"].as_u64().unwrap());
+    }
+    for t in topics {
+        let sensor = t.split('/').nth(3).unwrap();
+        let got = by_topic.get(sensor).cloned().unwrap_or_default();
+        let want: Vec<u64> = (0..count as u64).collect();
+        assert_eq!(got, want, "readings of {t}: once each, in order");
+    }
+    assert_eq!(records.len(), topics.len() * count, "no other records");
+}
+
+struct Setup {
+    app: TestApp,
+    token: String,
+    prefix: String,
+    topics: Vec<String>,
+}
+
+async fn setup(app: TestApp, sensors: usize) -> Setup {
+    app.institution("city").await;
+    let token = app.token("city", "publisher").await;
+    app.dataset(
+        &token,
+        "air",
+        "public",
+        json!({"schema": {"type": "object", "properties": {"pm10": {"type": "number"}}}}),
+    )
+    .await;
+    let prefix = unique("t");
+    let topics = (0..sensors)
+        .map(|i| format!("{prefix}/air/x/s{i}/reading"))
+        .collect();
+    Setup {
+        app,
+        token,
+        prefix,
+        topics,
+    }
+}
+
+fn mapping(prefix: &str) -> String {
+    format!(
+        "[ingest]\nbatch_linger_ms = 10\n\n[[mapping]]\ntopic = \"{prefix}/air/+/+/reading\"\ndataset = \"city/air\"\nkey = {{ topic_level = 3 }}\n"
+    )
+}
+
+#[tokio::test]
+async fn messages_land_once_each_in_topic_order_and_bad_ones_become_dead_letters() {
+    let s = setup(TestApp::spawn().await, 3).await;
+    let port = shared_broker_port();
+    let client = unique("bridge");
+    let config = bridge_config(&s.app, &s.token, port, &client, &mapping(&s.prefix));
+    let mut bridge = Bridge::start(&config);
+    // The bridge subscribes before anything is published (a fresh session holds nothing).
+    until_subscribed(&mut bridge).await;
+    let mut messages = readings(&s.topics, 100);
+    // A publisher's own QoS 1 resend: the same bytes again on the same topic.
+    messages.insert(10, messages[3].clone());
+    let bad_topic = format!("{}/air/x/bad/reading", s.prefix);
+    for bad in [
+        b"not json".to_vec(),
+        b"[1,2,3]".to_vec(),
+        br#"{"pm10":"high"}"#.to_vec(),
+        br#"{"a":1,"a":2}"#.to_vec(),
+        vec![b' '; 70 * 1024],
+    ] {
+        messages.insert(50, (bad_topic.clone(), bad));
+    }
+    publish_all(port, &messages).await;
+    until_count(&s.app, "air", 300, &mut bridge).await;
+    until_count(&s.app, "ingest-errors", 5, &mut bridge).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_once_each_in_order(&feed(&s.app, &s.token, "air").await, &s.topics, 100);
+    let dead = feed(&s.app, &s.token, "ingest-errors").await;
+    let mut reasons: Vec<&str> = dead
+        .iter()
+        .map(|d| d["payload"]["reason"].as_str().unwrap())
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [
+            "non-json",
+            "non-object",
+            "oversized",
+            "payload-rules",
+            "schema"
+        ]
+    );
+    for d in &dead {
+        assert_eq!(d["payload"]["topic"], bad_topic.as_str());
+        assert_eq!(d["payload"]["channel"], "mqtt");
+    }
+    // The dead letters are restricted: invisible without the institution's token.
+    let r = s.app.get("/v1/datasets/city/ingest-errors", None).await;
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
+}
+
+/// Waits until the bridge logged its connection (and so queued its subscriptions), then a
+/// little longer for the SUBACK.
+async fn until_subscribed(bridge: &mut Bridge) {
+    for _ in 0..200 {
+        if bridge.log().contains("connected to the broker") {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            return;
+        }
+        if let Some(code) = bridge.exited() {
+            panic!("the bridge exited with {code}:\n{}", bridge.log());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the bridge did not connect:\n{}", bridge.log());
+}
+
+#[tokio::test]
+async fn a_bridge_killed_mid_stream_and_a_cut_network_lose_and_duplicate_nothing() {
+    let s = setup(TestApp::spawn().await, 4).await;
+    let cut = TcpCut::start(shared_broker_port()).await;
+    let client = unique("bridge");
+    let config = bridge_config(&s.app, &s.token, cut.port, &client, &mapping(&s.prefix));
+    let mut bridge = Bridge::start(&config);
+    until_subscribed(&mut bridge).await;
+    let all = readings(&s.topics, 200);
+    let chunks: Vec<Vec<(String, Vec<u8>)>> = all.chunks(100).map(|c| c.to_vec()).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        publish_all(shared_broker_port(), chunk).await;
+        match i % 4 {
+            // Killed between commits and acknowledgements, whatever it held.
+            1 => {
+                tokio::time::sleep(Duration::from_millis(20 + 10 * i as u64)).await;
+                bridge.kill9();
+                bridge.start_again();
+            }
+            // The network to the broker cut for a while.
+            3 => {
+                cut.cut();
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                cut.restore();
+            }
+            _ => {}
+        }
+    }
+    until_count(&s.app, "air", 800, &mut bridge).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_once_each_in_order(&feed(&s.app, &s.token, "air").await, &s.topics, 200);
+    assert_eq!(s.app.entry_count("ingest-errors"), 0, "no dead letters");
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_batch_loses_and_duplicates_nothing() {
+    let s = setup(TestApp::spawn_process_with(|_| {}).await, 4).await;
+    let mut app = s.app;
+    let client = unique("bridge");
+    let port = shared_broker_port();
+    let config = bridge_config(&app, &s.token, port, &client, &mapping(&s.prefix));
+    let mut bridge = Bridge::start(&config);
+    until_subscribed(&mut bridge).await;
+    let all = readings(&s.topics, 150);
+    let publisher = tokio::spawn(async move { publish_all(port, &all).await });
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        app.kill9();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        app.start_again().await;
+    }
+    publisher.await.unwrap();
+    until_count(&app, "air", 600, &mut bridge).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_once_each_in_order(&feed(&app, &s.token, "air").await, &s.topics, 150);
+}
+
+#[tokio::test]
+async fn a_broker_restart_keeps_the_session_and_delivers_what_it_queued() {
+    let s = setup(TestApp::spawn().await, 2).await;
+    let mut broker = PrivateBroker::start().await;
+    let client = unique("bridge");
+    let config = bridge_config(&s.app, &s.token, broker.port, &client, &mapping(&s.prefix));
+    let mut bridge = Bridge::start(&config);
+    until_subscribed(&mut bridge).await;
+    let all = readings(&s.topics, 300);
+    publish_all(broker.port, &all[..200]).await;
+    // The bridge goes away; the broker queues for its session, then restarts.
+    bridge.kill9();
+    publish_all(broker.port, &all[200..]).await;
+    broker.stop();
+    broker.start_again().await;
+    bridge.start_again();
+    until_count(&s.app, "air", 600, &mut bridge).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_once_each_in_order(&feed(&s.app, &s.token, "air").await, &s.topics, 300);
+    assert!(
+        !bridge.log().contains("kept no session"),
+        "the session survived the restart:\n{}",
+        bridge.log()
+    );
+}
+
+#[tokio::test]
+async fn a_bridge_refuses_a_bad_configuration_or_an_admin_token_before_connecting() {
+    let s = setup(TestApp::spawn().await, 1).await;
+    let port = shared_broker_port();
+    let run = |config: std::path::PathBuf| async move {
+        tokio::task::spawn_blocking(move || {
+            crate::support::civicproof_command()
+                .args(["ingest", "mqtt", "--config"])
+                .arg(&config)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    let overlapping = format!(
+        "{}\n[[mapping]]\ntopic = \"{}/air/x/s1/reading\"\ndataset = \"city/air\"\n",
+        mapping(&s.prefix),
+        s.prefix
+    );
+    let out = run(bridge_config(
+        &s.app,
+        &s.token,
+        port,
+        &unique("c"),
+        &overlapping,
+    ))
+    .await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("overlaps"), "{err}");
+    let typo = mapping(&s.prefix).replace("batch_linger_ms", "batch_lingr_ms");
+    let out = run(bridge_config(&s.app, &s.token, port, &unique("c"), &typo)).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("batch_lingr_ms") && err.contains("line"),
+        "{err}"
+    );
+    let admin = crate::support::ADMIN_TOKEN;
+    let out = run(bridge_config(
+        &s.app,
+        admin,
+        port,
+        &unique("c"),
+        &mapping(&s.prefix),
+    ))
+    .await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("admin token"), "{err}");
+    let missing = mapping(&s.prefix).replace("city/air", "city/nothing");
+    let out = run(bridge_config(
+        &s.app,
+        &s.token,
+        port,
+        &unique("c"),
+        &missing,
+    ))
+    .await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("city/nothing"), "{err}");
+}
