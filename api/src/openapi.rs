@@ -23,6 +23,7 @@ use utoipa::{Modify, OpenApi};
         routes::institutions::create,
         routes::institutions::list,
         routes::institutions::get,
+        routes::institutions::ingest_errors,
         routes::tokens::issue,
         routes::tokens::list,
         routes::tokens::revoke,

@@ -37,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .service(institutions::create)
         .service(institutions::list)
         .service(institutions::get)
+        .service(institutions::ingest_errors)
         .service(tokens::issue)
         .service(tokens::list)
         .service(tokens::revoke)

@@ -8,6 +8,7 @@ pub mod dedup;
 pub mod erasure;
 pub mod events;
 pub mod feed;
+pub mod ingest_errors;
 pub mod input;
 pub mod institutions;
 pub mod proofs;

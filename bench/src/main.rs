@@ -5,6 +5,7 @@
 
 mod events;
 mod graphql;
+mod mqtt;
 mod proofs;
 mod tiles;
 
@@ -67,6 +68,24 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         interval_ms: u64,
     },
+    /// MQTT readings through a broker the bridge follows (`bench/mqtt.sh`): throughput, or
+    /// with `--rate` the latency from publish to committed record.
+    MqttLoad {
+        #[arg(long, default_value_t = 1883)]
+        broker_port: u16,
+        /// Topics are `<prefix>/air/s<i>/reading`.
+        #[arg(long, default_value = "bench")]
+        prefix: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 100)]
+        topics: usize,
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        /// Messages per second in all; 0 for as fast as possible.
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
+    },
     /// Rebuild the dataset's log from its tlog tiles with an outside client (`tlog_tiles`).
     Tiles {
         /// Tile requests in flight at once.
@@ -128,6 +147,24 @@ async fn main() -> anyhow::Result<()> {
             record_bytes,
         } => ingest(&url, &token, records, batch, clients, record_bytes).await,
         Command::Feed => feed(&url).await,
+        Command::MqttLoad {
+            broker_port,
+            prefix,
+            messages,
+            topics,
+            connections,
+            rate,
+        } => {
+            let load = mqtt::Load {
+                broker_port,
+                prefix,
+                messages,
+                topics,
+                connections: connections.max(1),
+                rate,
+            };
+            mqtt::run(&cli.server, &cli.dataset, load).await
+        }
         Command::Tiles { concurrency } => {
             tiles::rebuild(&cli.server, &cli.dataset, concurrency).await
         }

@@ -48,6 +48,8 @@ enum Rule {
     Admin,
     /// Token management of `city`: the admin and `city`'s publishers (reader tokens).
     CityTokens,
+    /// `city`'s own views (its ingest errors): every `city` token and the admin.
+    CityMembers,
     /// Creating a dataset: any publisher (in its own institution) and the admin.
     CreateDataset,
 }
@@ -85,6 +87,11 @@ fn expect(rule: Rule, role: Role, restricted: bool) -> Outcome {
         Rule::CityTokens => match role {
             Anonymous => Unauthorized,
             Admin | Publisher => Allowed,
+            _ => Forbidden,
+        },
+        Rule::CityMembers => match role {
+            Anonymous => Unauthorized,
+            Admin | Publisher | Reader => Allowed,
             _ => Forbidden,
         },
         Rule::CreateDataset => match role {
@@ -185,6 +192,12 @@ const REST: &[RestRule] = &[
     rest("get", "/v1/institutions", Rule::Open, 200),
     rest("post", "/v1/institutions", Rule::Admin, 201),
     rest("get", "/v1/institutions/{inst}", Rule::Open, 200),
+    rest(
+        "get",
+        "/v1/institutions/{inst}/ingest/errors",
+        Rule::CityMembers,
+        200,
+    ),
     rest(
         "get",
         "/v1/institutions/{inst}/tokens",

@@ -162,6 +162,43 @@ async fn messages_land_once_each_in_topic_order_and_bad_ones_become_dead_letters
     // The dead letters are restricted: invisible without the institution's token.
     let r = s.app.get("/v1/datasets/city/ingest-errors", None).await;
     assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
+    // The institution's view of them: counts by reason, newest first, filtered.
+    let view = s
+        .app
+        .get_json("/v1/institutions/city/ingest/errors", Some(&s.token))
+        .await;
+    for reason in [
+        "non-json",
+        "non-object",
+        "oversized",
+        "payload-rules",
+        "schema",
+    ] {
+        assert_eq!(view["counts"]["last_hour"][reason], 1, "{reason}: {view}");
+        assert_eq!(view["counts"]["last_day"][reason], 1, "{reason}: {view}");
+    }
+    let errors = view["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 5, "{view}");
+    assert!(
+        errors[0]["seq"].as_u64() > errors[4]["seq"].as_u64(),
+        "newest first"
+    );
+    let page = s
+        .app
+        .get_json(
+            "/v1/institutions/city/ingest/errors?reason=schema&limit=1",
+            Some(&s.token),
+        )
+        .await;
+    assert_eq!(page["errors"].as_array().unwrap().len(), 1, "{page}");
+    assert_eq!(page["errors"][0]["dead_letter"]["reason"], "schema");
+    assert_eq!(
+        page["next_before"],
+        Value::Null,
+        "one schema error: no more pages"
+    );
+    let r = s.app.get("/v1/institutions/city/ingest/errors", None).await;
+    assert_eq!(r.status(), reqwest::StatusCode::UNAUTHORIZED);
 }
 
 /// Waits until the bridge logged its connection (and so queued its subscriptions), then a
