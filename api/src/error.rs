@@ -54,6 +54,10 @@ pub enum ApiError {
     InFlight,
     PayloadTooLarge(usize),
     UnsupportedMediaType(String),
+    /// The resource cannot be given in the representation asked for.
+    NotAcceptable(String),
+    /// The resource existed and was removed on purpose (an erased payload).
+    Gone(String),
     Validation(Vec<FieldError>),
     /// An Idempotency-Key was reused with a different request body.
     IdempotencyMismatch,
@@ -89,6 +93,8 @@ impl ApiError {
             Self::InFlight => "idempotency-key-in-flight",
             Self::PayloadTooLarge(_) => "payload-too-large",
             Self::UnsupportedMediaType(_) => "unsupported-media-type",
+            Self::NotAcceptable(_) => "not-acceptable",
+            Self::Gone(_) => "gone",
             Self::Validation(_) => "validation-failed",
             Self::IdempotencyMismatch => "idempotency-key-reused",
             Self::NotYetCheckpointed => "not-yet-checkpointed",
@@ -108,6 +114,8 @@ impl ApiError {
             Self::InFlight => "Request with this Idempotency-Key is in flight",
             Self::PayloadTooLarge(_) => "Request body too large",
             Self::UnsupportedMediaType(_) => "Unsupported media type",
+            Self::NotAcceptable(_) => "Not acceptable",
+            Self::Gone(_) => "Gone",
             Self::Validation(_) => "Validation failed",
             Self::IdempotencyMismatch => "Idempotency-Key reused with a different request",
             Self::NotYetCheckpointed => "Entry not yet checkpointed",
@@ -124,6 +132,8 @@ impl ApiError {
             | Self::Forbidden(d)
             | Self::Conflict(d)
             | Self::UnsupportedMediaType(d)
+            | Self::NotAcceptable(d)
+            | Self::Gone(d)
             | Self::RateLimited { detail: d, .. } => d.clone(),
             Self::NotFound => "No such resource, or it is not visible to this caller.".into(),
             Self::InFlight => {
@@ -193,6 +203,8 @@ impl ResponseError for ApiError {
             Self::Conflict(_) | Self::InFlight | Self::NotYetCheckpointed => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            Self::Gone(_) => StatusCode::GONE,
             Self::Validation(_) | Self::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -1,17 +1,19 @@
 //! Housekeeping that keeps tables bounded: expired Idempotency-Key records (kept at least
-//! 24 h, API.md) and invalidation rows every replica has long read (Redis copies of bundles
-//! expire within 24 h anyway), hourly; records' dedup keys past their window, every five
+//! 24 h, API.md), invalidation rows every replica has long read (Redis copies of bundles
+//! expire within 24 h anyway) and arrivals older than a week, hourly; records' dedup keys past their window, every five
 //! minutes (a broker bridge at sensor rates adds millions of them an hour).
 
 use crate::state::AppState;
 use chrono::{Duration as ChronoDuration, Utc};
-use civicproof_schema::queries::{dedup, idempotency, invalidations};
+use civicproof_schema::queries::{arrivals, dedup, idempotency, invalidations};
 use std::time::Duration;
 
 /// Idempotency records are kept this long (a margin over the 24 h API.md promises).
 const KEEP_IDEMPOTENCY_HOURS: i64 = 25;
 /// Invalidation rows are kept this long.
 const KEEP_INVALIDATIONS_HOURS: i64 = 48;
+/// How records arrived (`ingest_batches`) is kept this long.
+const KEEP_ARRIVALS_HOURS: i64 = 7 * 24;
 /// How often dedup keys are purged.
 const DEDUP_PURGE_EVERY: Duration = Duration::from_secs(300);
 /// The newest dedup keys of each dataset are kept whatever their age. A broker redelivers
@@ -88,5 +90,13 @@ async fn hourly(state: &AppState) {
     .await
     {
         tracing::warn!(error = %e, "invalidation cleanup failed; retrying in an hour");
+    }
+    let before = Utc::now() - ChronoDuration::hours(KEEP_ARRIVALS_HOURS);
+    if let Err(e) = crate::db::run(&state.pool, move |conn| {
+        Ok(arrivals::purge_older_than(conn, before)?)
+    })
+    .await
+    {
+        tracing::warn!(error = %e, "arrivals cleanup failed; retrying in an hour");
     }
 }

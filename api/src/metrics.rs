@@ -19,6 +19,8 @@ pub struct Metrics {
     pub records_published: IntCounter,
     /// Records whose `dedup_key` named a record appended before.
     pub records_replayed: IntCounter,
+    /// NGSI-LD entities received, by outcome (appended, unchanged, stale, error).
+    pub ngsi_ld_entities: prometheus::IntCounterVec,
     pub batches_published: IntCounter,
     pub erasures: IntCounter,
     pub checkpoints_signed: IntCounter,
@@ -73,6 +75,14 @@ impl Metrics {
             "Records answered by their dedup_key with a record appended before",
         )
         .expect("valid metric");
+        let ngsi_ld_entities = prometheus::IntCounterVec::new(
+            prometheus::Opts::new(
+                "ngsi_ld_entities_total",
+                "NGSI-LD entities received, by outcome",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
         let batches_published =
             IntCounter::new("publish_batches_total", "Publishing requests that appended")
                 .expect("valid metric");
@@ -119,6 +129,7 @@ impl Metrics {
             Box::new(http_in_flight.clone()),
             Box::new(records_published.clone()),
             Box::new(records_replayed.clone()),
+            Box::new(ngsi_ld_entities.clone()),
             Box::new(batches_published.clone()),
             Box::new(erasures.clone()),
             Box::new(checkpoints_signed.clone()),
@@ -137,6 +148,7 @@ impl Metrics {
             http_in_flight,
             records_published,
             records_replayed,
+            ngsi_ld_entities,
             batches_published,
             erasures,
             checkpoints_signed,

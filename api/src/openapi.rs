@@ -24,6 +24,12 @@ use utoipa::{Modify, OpenApi};
         routes::institutions::list,
         routes::institutions::get,
         routes::institutions::ingest_errors,
+        routes::records::arrivals,
+        routes::ngsi_ld::upsert,
+        routes::ngsi_ld::notification,
+        routes::ngsi_ld::list_types,
+        routes::ngsi_ld::set_type,
+        routes::ngsi_ld::delete_type,
         routes::tokens::issue,
         routes::tokens::list,
         routes::tokens::revoke,
@@ -50,7 +56,7 @@ use utoipa::{Modify, OpenApi};
     components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth, &ProblemResponses),
     tags(
-        (name = "institutions"), (name = "tokens"), (name = "datasets"), (name = "records"), (name = "proofs"), (name = "anchors"), (name = "system")
+        (name = "institutions"), (name = "tokens"), (name = "datasets"), (name = "records"), (name = "proofs"), (name = "anchors"), (name = "ngsi-ld"), (name = "system")
     )
 )]
 pub struct ApiDoc;

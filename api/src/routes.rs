@@ -6,6 +6,7 @@ pub mod datasets;
 pub mod events;
 pub mod explorer;
 pub mod institutions;
+pub mod ngsi_ld;
 pub mod proofs;
 pub mod records;
 pub mod system;
@@ -38,6 +39,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .service(institutions::list)
         .service(institutions::get)
         .service(institutions::ingest_errors)
+        .service(ngsi_ld::upsert)
+        .service(ngsi_ld::notification)
+        .service(ngsi_ld::list_types)
+        .service(ngsi_ld::set_type)
+        .service(ngsi_ld::delete_type)
         .service(tokens::issue)
         .service(tokens::list)
         .service(tokens::revoke)
@@ -49,6 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .service(datasets::update)
         .service(records::publish)
         .service(records::leaf)
+        .service(records::arrivals)
         .service(records::erase)
         .service(events::events)
         .service(proofs::consistency)

@@ -3,6 +3,7 @@
 //! effects after commit.
 
 pub mod anchors;
+pub mod arrivals;
 pub mod datasets;
 pub mod dedup;
 pub mod erasure;
@@ -11,9 +12,11 @@ pub mod feed;
 pub mod ingest_errors;
 pub mod input;
 pub mod institutions;
+pub mod ngsi_ld;
 pub mod proofs;
 pub mod publish;
 pub mod records;
 pub mod text;
 pub mod tiles;
 pub mod tokens;
+pub mod versions;

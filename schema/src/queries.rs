@@ -2,6 +2,7 @@
 //! transaction boundaries.
 
 pub mod anchors;
+pub mod arrivals;
 pub mod checkpoints;
 pub mod datasets;
 pub mod dedup;
@@ -9,5 +10,6 @@ pub mod entries;
 pub mod idempotency;
 pub mod institutions;
 pub mod invalidations;
+pub mod ngsi_ld;
 pub mod tokens;
 pub mod tree;

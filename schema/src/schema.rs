@@ -143,6 +143,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    ingest_batches (dataset_id, first_seq) {
+        dataset_id -> Int8,
+        first_seq -> Int8,
+        count -> Int4,
+        channel -> Text,
+        source -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     instance_identity (singleton) {
         singleton -> Bool,
         origin_prefix -> Text,
@@ -171,6 +182,14 @@ diesel::table! {
         token_id -> Nullable<Uuid>,
         created_at -> Timestamptz,
         redis_purged_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    ngsi_ld_types (institution_id, entity_type) {
+        institution_id -> Int8,
+        entity_type -> Text,
+        dataset_id -> Int8,
     }
 }
 
@@ -213,8 +232,11 @@ diesel::joinable!(datasets -> institutions (institution_id));
 diesel::joinable!(entries -> datasets (dataset_id));
 diesel::joinable!(halted_origins -> datasets (dataset_id));
 diesel::joinable!(idempotency_keys -> datasets (dataset_id));
+diesel::joinable!(ingest_batches -> datasets (dataset_id));
 diesel::joinable!(invalidations -> datasets (dataset_id));
 diesel::joinable!(invalidations -> tokens (token_id));
+diesel::joinable!(ngsi_ld_types -> datasets (dataset_id));
+diesel::joinable!(ngsi_ld_types -> institutions (institution_id));
 diesel::joinable!(record_dedup -> datasets (dataset_id));
 diesel::joinable!(tokens -> institutions (institution_id));
 diesel::joinable!(tree_nodes -> datasets (dataset_id));
@@ -231,9 +253,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     erasure_notes,
     halted_origins,
     idempotency_keys,
+    ingest_batches,
     instance_identity,
     institutions,
     invalidations,
+    ngsi_ld_types,
     record_dedup,
     tokens,
     tree_nodes,

@@ -97,6 +97,7 @@ impl MutationRoot {
             format: BatchFormat::Json,
             body: in_memory(batch_body(&records)),
             idempotency_key,
+            arrival: None,
         };
         let outcome =
             publish::publish(state(ctx), caller(ctx), &institution, &dataset, request).await?;

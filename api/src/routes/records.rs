@@ -20,7 +20,9 @@ use futures_util::StreamExt;
 /// same objects, or CSV. Answers the entries' seqs and leaf hashes in input order.
 #[utoipa::path(post, path = "/v1/datasets/{inst}/{ds}/records", tag = "records",
     params(("inst" = String, Path), ("ds" = String, Path),
-           ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key, kept 24 h per dataset")),
+           ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key, kept 24 h per dataset"),
+           ("Ingest-Channel" = Option<String>, Header, description = "How the records arrived (mqtt, …): shown by the explorer, not verifiable"),
+           ("Ingest-Source" = Option<String>, Header, description = "The channel's source (an MQTT topic filter)")),
     request_body(description = "JSON array, NDJSON or CSV of records",
                  content((String = "application/json"), (String = "application/x-ndjson"), (String = "text/csv"))),
     responses((status = 201, body = PublishResult),
@@ -52,6 +54,9 @@ pub async fn publish(
         ),
         None => None,
     };
+    let text = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let arrival =
+        publish_svc::Arrival::from_headers(text("ingest-channel"), text("ingest-source"))?;
     crate::edge::body::check_declared_length(&req, state.config.limits.max_body_bytes)?;
     // Streamed to the parser as it arrives (services::input): never held whole.
     let body = payload.map(|chunk| chunk.map_err(|_| ()));
@@ -64,6 +69,7 @@ pub async fn publish(
             format,
             body,
             idempotency_key,
+            arrival,
         },
     )
     .await?;
@@ -170,11 +176,16 @@ pub async fn feed(
     Ok(resp.body(body))
 }
 
-/// One entry as read. Strong ETag; changes only by erasure.
+/// One entry as read. Strong ETag; changes only by erasure. `?format=ngsi-ld` answers an
+/// NGSI-LD entity record as the entity itself (`application/ld+json`, its `@context`
+/// inside), with `Link: <…/proof>; rel="describedby"` to its proof bundle.
 #[utoipa::path(get, path = "/v1/datasets/{inst}/{ds}/records/{seq}", tag = "records",
-    params(("inst" = String, Path), ("ds" = String, Path), ("seq" = u64, Path)),
-    responses((status = 200, description = "`{\"envelope\", \"payload\", \"salt\", \"leaf_hash\"}`"),
-              (status = 304, description = "Not modified"), (status = 404, body = Problem)))]
+    params(("inst" = String, Path), ("ds" = String, Path), ("seq" = u64, Path),
+           ("format" = Option<String>, Query, description = "ngsi-ld: the NGSI-LD entity")),
+    responses((status = 200, description = "`{\"envelope\", \"payload\", \"salt\", \"leaf_hash\"}`, or with format=ngsi-ld the entity"),
+              (status = 304, description = "Not modified"), (status = 400, body = Problem), (status = 404, body = Problem),
+              (status = 406, body = Problem, description = "format=ngsi-ld of a record that is not an NGSI-LD entity"),
+              (status = 410, body = Problem, description = "format=ngsi-ld of an erased record")))]
 #[get("/v1/datasets/{inst}/{ds}/records/{seq}")]
 pub async fn get(
     state: web::Data<AppState>,
@@ -183,7 +194,24 @@ pub async fn get(
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let (inst, ds, seq) = path.into_inner();
+    let mut ngsi = false;
+    for (name, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+        if name == "format" {
+            match value.as_ref() {
+                "ngsi-ld" => ngsi = true,
+                "json" => ngsi = false,
+                other => {
+                    return Err(ApiError::BadRequest(format!(
+                        "format={other} is not a record format: json or ngsi-ld."
+                    )));
+                }
+            }
+        }
+    }
     let read = records::get(&state, &caller, &inst, &ds, seq).await?;
+    if ngsi {
+        return ngsi_entity(&req, &inst, &ds, seq, read);
+    }
     let etag = format!(
         "\"{}{}\"",
         hex::encode(&read.leaf_hash),
@@ -197,6 +225,51 @@ pub async fn get(
         read.json,
         Freshness::Revalidate,
     ))
+}
+
+/// A record's payload as an NGSI-LD entity (it must have `id`, `type` and `@context`).
+fn ngsi_entity(
+    req: &HttpRequest,
+    inst: &str,
+    ds: &str,
+    seq: Seq,
+    read: records::RecordRead,
+) -> ApiResult<HttpResponse> {
+    if read.erased {
+        return Err(ApiError::Gone(
+            "This record's payload was erased; its proof still verifies.".into(),
+        ));
+    }
+    let record: serde_json::Value =
+        serde_json::from_slice(&read.json).map_err(ApiError::internal)?;
+    let payload = &record["payload"];
+    if !(payload["id"].is_string()
+        && payload["type"].is_string()
+        && payload.get("@context").is_some())
+    {
+        return Err(ApiError::NotAcceptable(
+            "This record is not an NGSI-LD entity (it has no id, type and @context).".into(),
+        ));
+    }
+    let body = serde_json::to_vec(payload).map_err(ApiError::internal)?;
+    let etag = format!("\"{}-ngsi\"", hex::encode(&read.leaf_hash));
+    let mut resp = conditional(
+        req,
+        Some(etag),
+        read.public,
+        "application/ld+json",
+        body,
+        Freshness::Revalidate,
+    );
+    let link = format!(
+        "</v1/datasets/{inst}/{ds}/records/{}/proof>; rel=\"describedby\"",
+        seq.0
+    );
+    resp.headers_mut().insert(
+        header::LINK,
+        header::HeaderValue::from_str(&link).map_err(ApiError::internal)?,
+    );
+    Ok(resp)
 }
 
 /// Exactly `JCS(envelope)`: SHA-256(0x00 || these bytes) is the leaf hash.
@@ -240,4 +313,46 @@ pub async fn erase(
     let (inst, ds, seq) = path.into_inner();
     let erased = erasure::erase(&state, &caller, &inst, &ds, seq, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(erased))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArrivalsParams {
+    seq: Option<u64>,
+    limit: Option<u32>,
+}
+
+/// How the dataset's recent records arrived (over MQTT, NGSI-LD), newest first; with `seq`,
+/// the arrival that appended that record. Operational metadata beside the log: the channel
+/// is the publisher's word and is not verifiable.
+#[utoipa::path(get, path = "/v1/datasets/{inst}/{ds}/arrivals", tag = "records",
+    params(("inst" = String, Path), ("ds" = String, Path),
+           ("seq" = Option<u64>, Query, description = "the arrival that appended this record"),
+           ("limit" = Option<u32>, Query, description = "at most this many, 1 to 100 (default 20)")),
+    responses((status = 200, body = crate::services::arrivals::Arrivals), (status = 400, body = Problem),
+              (status = 404, body = Problem)))]
+#[get("/v1/datasets/{inst}/{ds}/arrivals")]
+pub async fn arrivals(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let (inst, ds) = path.into_inner();
+    let q = web::Query::<ArrivalsParams>::from_query(req.query_string())
+        .map_err(|e| ApiError::BadRequest(format!("Bad query: {e}")))?
+        .into_inner();
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::BadRequest("limit must be from 1 to 100.".into()));
+    }
+    let seq = match q.seq {
+        Some(s) => Some(
+            i64::try_from(s).map_err(|_| ApiError::BadRequest("seq is out of range.".into()))?,
+        ),
+        None => None,
+    };
+    let found =
+        crate::services::arrivals::list(&state, &caller, &inst, &ds, seq, i64::from(limit)).await?;
+    Ok(HttpResponse::Ok().json(found))
 }

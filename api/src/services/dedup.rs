@@ -25,8 +25,13 @@ pub enum Slot {
     New,
     /// Named a record appended before: its seq and hex leaf hash.
     Held { seq: u64, leaf_hash: String },
-    /// Named the same record as an earlier index of this batch, which is new.
+    /// Named the same record as an earlier index of this batch, which is new (or, for a
+    /// versioned record, is the same version as one).
     SameAs(usize),
+    /// A versioned record equal to its key's current version (`services::versions`).
+    Unchanged { seq: u64, leaf_hash: String },
+    /// A versioned record older than its key's current version.
+    Stale,
 }
 
 /// The stored form of a dedup key: the first 128 bits of its SHA-256.
@@ -123,6 +128,7 @@ mod tests {
             key: key.map(str::to_owned),
             dedup_key: Some("d".into()),
             canonical: payload.as_bytes().to_vec(),
+            versioned: false,
         }
     }
 

@@ -10,12 +10,12 @@ use crate::cluster::idempotency as idem_fast;
 use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::services::datasets::load_writable;
-use crate::services::dedup;
 use crate::services::input::{self, BatchFormat, Body, Caps, CheckedRecord};
+use crate::services::{dedup, versions};
 use crate::state::AppState;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use civicproof_schema::models::Entry;
-use civicproof_schema::queries::{datasets, dedup as dedup_rows, entries, idempotency};
+use civicproof_schema::queries::{arrivals, datasets, dedup as dedup_rows, entries, idempotency};
 use civicproof_verify::envelope::{self, Envelope};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -41,6 +41,30 @@ pub struct PublishResult {
 }
 
 impl PublishResult {
+    /// The REST answer: every record's seq and leaf hash; anything not appended is a replay.
+    /// (Stale outcomes come only from versioned records, which REST never sends.)
+    pub fn of(outcomes: &[Outcome]) -> Self {
+        Self {
+            entries: outcomes
+                .iter()
+                .filter_map(|o| match o {
+                    Outcome::Appended { seq, leaf_hash, .. } => Some(PublishedEntry {
+                        seq: *seq,
+                        leaf_hash: leaf_hash.clone(),
+                        replayed: false,
+                    }),
+                    Outcome::Replayed { seq, leaf_hash }
+                    | Outcome::Unchanged { seq, leaf_hash } => Some(PublishedEntry {
+                        seq: *seq,
+                        leaf_hash: leaf_hash.clone(),
+                        replayed: true,
+                    }),
+                    Outcome::Stale => None,
+                })
+                .collect(),
+        }
+    }
+
     /// 201 when the batch appended anything, 200 when every record was a replay.
     pub fn status(&self) -> u16 {
         if self.entries.iter().all(|e| e.replayed) {
@@ -58,6 +82,53 @@ pub struct PublishRequest<B> {
     pub format: BatchFormat,
     pub body: B,
     pub idempotency_key: Option<String>,
+    /// How the records arrived, when not through plain REST (`Ingest-Channel`).
+    pub arrival: Option<Arrival>,
+}
+
+/// How an append's records arrived: a channel (`mqtt`, `ngsi-ld`) and its source (an MQTT
+/// topic filter, an NGSI-LD subscription). Stored beside the log (`ingest_batches`) for the
+/// explorer; the publisher's word, not verifiable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrival {
+    pub channel: String,
+    pub source: Option<String>,
+}
+
+impl Arrival {
+    /// `Ingest-Channel` (`[a-z0-9-]`, 1 to 32) and `Ingest-Source` (up to 256 printable
+    /// ASCII characters) as sent; 400 otherwise.
+    pub fn from_headers(channel: Option<&str>, source: Option<&str>) -> ApiResult<Option<Self>> {
+        let Some(channel) = channel else {
+            return match source {
+                Some(_) => Err(ApiError::BadRequest(
+                    "Ingest-Source needs Ingest-Channel.".into(),
+                )),
+                None => Ok(None),
+            };
+        };
+        if channel.is_empty()
+            || channel.len() > 32
+            || !channel
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(ApiError::BadRequest(
+                "Ingest-Channel must be 1 to 32 lowercase letters, digits or '-'.".into(),
+            ));
+        }
+        if let Some(s) = source
+            && (s.len() > 256 || !s.bytes().all(|b| (0x20..=0x7e).contains(&b)))
+        {
+            return Err(ApiError::BadRequest(
+                "Ingest-Source must be at most 256 printable ASCII characters.".into(),
+            ));
+        }
+        Ok(Some(Self {
+            channel: channel.to_owned(),
+            source: source.map(str::to_owned),
+        }))
+    }
 }
 
 pub use crate::cluster::idempotency::Replayed;
@@ -98,7 +169,7 @@ pub async fn publish(
     )
     .await?;
     let Some(key) = req.idempotency_key else {
-        return append(state, &ds, &inst.slug, parsed?, None).await;
+        return append(state, &ds, &inst.slug, parsed?, None, req.arrival).await;
     };
     // Redis first (when there is one): a fast replay of an answer already given.
     match idem_fast::replay(&state.cluster, ds.id, &key, &fingerprint).await {
@@ -107,7 +178,17 @@ pub async fn publish(
         idem_fast::Found::Nothing => {}
     }
     let outcome = match parsed {
-        Ok(records) => append(state, &ds, &inst.slug, records, Some((&key, &fingerprint))).await?,
+        Ok(records) => {
+            append(
+                state,
+                &ds,
+                &inst.slug,
+                records,
+                Some((&key, &fingerprint)),
+                req.arrival,
+            )
+            .await?
+        }
         Err(err) => keep_client_error(state, &ds, &key, &fingerprint, err).await?,
     };
     // The answer, for fast replays on every replica.
@@ -218,7 +299,52 @@ async fn append(
     institution_slug: &str,
     records: Vec<CheckedRecord>,
     idempotency_key: Option<(&str, &[u8])>,
+    arrival: Option<Arrival>,
 ) -> ApiResult<PublishOutcome> {
+    Ok(
+        match append_outcomes(
+            state,
+            ds,
+            institution_slug,
+            records,
+            idempotency_key,
+            arrival,
+        )
+        .await?
+        {
+            Ok(outcomes) => PublishOutcome::Created(PublishResult::of(&outcomes)),
+            Err(replay) => PublishOutcome::Replayed(replay),
+        },
+    )
+}
+
+/// Appends checked records (NGSI-LD entities: versioned ones) in one transaction and says
+/// what became of each, in order.
+pub async fn append_records(
+    state: &AppState,
+    ds: &civicproof_schema::models::Dataset,
+    institution_slug: &str,
+    records: Vec<CheckedRecord>,
+    arrival: Option<Arrival>,
+) -> ApiResult<Vec<Outcome>> {
+    match append_outcomes(state, ds, institution_slug, records, None, arrival).await? {
+        Ok(outcomes) => Ok(outcomes),
+        Err(_) => Err(ApiError::internal(anyhow::anyhow!(
+            "a replay without an Idempotency-Key"
+        ))),
+    }
+}
+
+/// The transaction behind [`append`] and [`append_records`]: the outcome of each record, or
+/// the answer an Idempotency-Key already had.
+async fn append_outcomes(
+    state: &AppState,
+    ds: &civicproof_schema::models::Dataset,
+    institution_slug: &str,
+    records: Vec<CheckedRecord>,
+    idempotency_key: Option<(&str, &[u8])>,
+    arrival: Option<Arrival>,
+) -> ApiResult<Result<Vec<Outcome>, Replayed>> {
     let origin = state.origin(institution_slug, &ds.slug);
     let ds_id = ds.id;
     let idem = idempotency_key.map(|(k, fp)| (k.to_owned(), fp.to_vec()));
@@ -229,7 +355,10 @@ async fn append(
             return Ok(Err(replay));
         }
         let locked = datasets::lock_for_append(conn, ds_id)?;
-        let slots = dedup::resolve(conn, ds_id, &records)?;
+        let mut slots = dedup::resolve(conn, ds_id, &records)?;
+        if records.iter().any(|r| r.versioned) {
+            versions::resolve(conn, ds_id, &records, &mut slots)?;
+        }
         // (hash, fingerprint) of each named record, for the rows of the new ones.
         let names: Vec<Option<(Vec<u8>, Vec<u8>)>> = records
             .iter()
@@ -277,8 +406,19 @@ async fn append(
                 locked.record_count + n,
                 published_at,
             )?;
+            if let Some(a) = &arrival {
+                arrivals::insert(
+                    conn,
+                    ds_id,
+                    locked.entry_count,
+                    n as i32,
+                    &a.channel,
+                    a.source.as_deref(),
+                    published_at,
+                )?;
+            }
         }
-        let result = answer(&slots, &rows);
+        let outcomes = answer(&slots, &rows);
         let named: Vec<dedup_rows::NewDedup> = slots
             .iter()
             .zip(names)
@@ -297,6 +437,7 @@ async fn append(
             .collect();
         dedup_rows::insert(conn, &named)?;
         if let Some((key, fp)) = &idem {
+            let result = PublishResult::of(&outcomes);
             let body = serde_json::to_string(&result).map_err(ApiError::internal)?;
             idempotency::record(
                 conn,
@@ -310,22 +451,25 @@ async fn append(
         }
         let count = rows.len() as u64;
         Ok(Ok((
-            result,
+            outcomes,
             count,
             crate::fanout::Appended::of(ds_id, rows),
         )))
     })
     .await?;
-    let (result, count, appended) = match done {
+    let (outcomes, count, appended) = match done {
         Ok(done) => done,
-        Err(replay) => return Ok(PublishOutcome::Replayed(replay)),
+        Err(replay) => return Ok(Err(replay)),
     };
-    let replayed = result.entries.len() as u64 - count;
+    let replayed = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Replayed { .. }))
+        .count() as u64;
     if replayed > 0 {
         state.metrics.records_replayed.inc_by(replayed);
     }
     if count == 0 {
-        return Ok(PublishOutcome::Created(result));
+        return Ok(Ok(outcomes));
     }
     if let Some(appended) = appended {
         state.fanout.notify(appended);
@@ -333,37 +477,63 @@ async fn append(
     state.signer_wake.notify_one();
     state.metrics.records_published.inc_by(count);
     state.metrics.batches_published.inc();
-    Ok(PublishOutcome::Created(result))
+    Ok(Ok(outcomes))
 }
 
-/// The answer in batch order: new records from `rows` (in the order they were appended),
-/// replays from their slots.
-fn answer(slots: &[dedup::Slot], rows: &[Entry]) -> PublishResult {
+/// What became of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// `first_version`: no earlier record of its key (or it has none).
+    Appended {
+        seq: u64,
+        leaf_hash: String,
+        first_version: bool,
+    },
+    /// Its dedup key named this earlier record (or one earlier in the batch).
+    Replayed { seq: u64, leaf_hash: String },
+    /// A versioned record equal to its key's current version, which is this one.
+    Unchanged { seq: u64, leaf_hash: String },
+    /// A versioned record older than its key's current version: not appended.
+    Stale,
+}
+
+/// The outcomes in batch order: new records from `rows` (in the order they were appended),
+/// the others from their slots.
+fn answer(slots: &[dedup::Slot], rows: &[Entry]) -> Vec<Outcome> {
     let mut appended = rows.iter();
-    let mut out: Vec<PublishedEntry> = Vec::with_capacity(slots.len());
+    let mut out: Vec<Outcome> = Vec::with_capacity(slots.len());
     for slot in slots {
-        let entry = match slot {
+        let outcome = match slot {
             dedup::Slot::New => {
                 let e = appended.next().expect("one row per new record");
-                PublishedEntry {
+                Outcome::Appended {
                     seq: e.seq as u64,
                     leaf_hash: hex::encode(&e.leaf_hash),
-                    replayed: false,
+                    first_version: e.supersedes.is_none(),
                 }
             }
-            dedup::Slot::Held { seq, leaf_hash } => PublishedEntry {
+            dedup::Slot::Held { seq, leaf_hash } => Outcome::Replayed {
                 seq: *seq,
                 leaf_hash: leaf_hash.clone(),
-                replayed: true,
             },
-            dedup::Slot::SameAs(first) => PublishedEntry {
-                replayed: true,
-                ..out[*first].clone()
+            dedup::Slot::Unchanged { seq, leaf_hash } => Outcome::Unchanged {
+                seq: *seq,
+                leaf_hash: leaf_hash.clone(),
+            },
+            dedup::Slot::Stale => Outcome::Stale,
+            dedup::Slot::SameAs(first) => match &out[*first] {
+                Outcome::Appended { seq, leaf_hash, .. }
+                | Outcome::Replayed { seq, leaf_hash }
+                | Outcome::Unchanged { seq, leaf_hash } => Outcome::Replayed {
+                    seq: *seq,
+                    leaf_hash: leaf_hash.clone(),
+                },
+                Outcome::Stale => Outcome::Stale,
             },
         };
-        out.push(entry);
+        out.push(outcome);
     }
-    PublishResult { entries: out }
+    out
 }
 
 /// Now, truncated to milliseconds, but never before the newest entry (the clock may step back).

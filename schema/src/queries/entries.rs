@@ -114,6 +114,28 @@ pub fn latest_seq_by_key(
     Ok(rows.into_iter().map(|r| (r.key, r.seq)).collect())
 }
 
+/// The latest record of each key that has one (the entries themselves).
+pub fn latest_by_key(conn: &mut Conn, dataset_id: i64, keys: &[String]) -> QueryResult<Vec<Entry>> {
+    let seqs: Vec<i64> = latest_seq_by_key(conn, dataset_id, keys)?
+        .into_iter()
+        .map(|(_, seq)| seq)
+        .collect();
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::with_capacity(seqs.len());
+    for chunk in seqs.chunks(5_000) {
+        out.extend(
+            entries::table
+                .filter(entries::dataset_id.eq(dataset_id))
+                .filter(entries::seq.eq_any(chunk))
+                .select(Entry::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(out)
+}
+
 pub fn get(conn: &mut Conn, dataset_id: i64, seq: i64) -> QueryResult<Option<Entry>> {
     entries::table
         .find((dataset_id, seq))

@@ -136,6 +136,7 @@ const REST: &[RestRule] = &[
     rest("get", "/v1/datasets", Rule::Open, 200),
     rest("post", "/v1/datasets", Rule::CreateDataset, 201),
     rest("get", "/v1/datasets/{inst}/{ds}", Rule::Read, 200),
+    rest("get", "/v1/datasets/{inst}/{ds}/arrivals", Rule::Read, 200),
     rest("patch", "/v1/datasets/{inst}/{ds}", Rule::Write, 200),
     rest(
         "get",
@@ -197,6 +198,39 @@ const REST: &[RestRule] = &[
         "/v1/institutions/{inst}/ingest/errors",
         Rule::CityMembers,
         200,
+    ),
+    // NGSI-LD: writes to `city` (the upsert names it in NGSILD-Tenant). An entity of an
+    // unmapped type: 207 (the upsert) and 200 (the notification) with its error.
+    rest(
+        "post",
+        "/ngsi-ld/v1/entityOperations/upsert",
+        Rule::Write,
+        207,
+    ),
+    rest(
+        "post",
+        "/v1/institutions/{inst}/ngsi-ld/notifications",
+        Rule::Write,
+        200,
+    ),
+    rest(
+        "get",
+        "/v1/institutions/{inst}/ngsi-ld/types",
+        Rule::CityMembers,
+        200,
+    ),
+    // A fresh type each call: 201; deleting a type that has no mapping: 404.
+    rest(
+        "put",
+        "/v1/institutions/{inst}/ngsi-ld/types/{type}",
+        Rule::Write,
+        201,
+    ),
+    rest(
+        "delete",
+        "/v1/institutions/{inst}/ngsi-ld/types/{type}",
+        Rule::Write,
+        404,
     ),
     rest(
         "get",
@@ -404,6 +438,7 @@ async fn rest_path(w: &World, template: &str, ds: &str, n: usize) -> String {
         path = path.replace("{id}", t["id"].as_str().unwrap());
     }
     path.replace("{seq}", "0")
+        .replace("{type}", &format!("Type{n}"))
         .replace("{size}", "1")
         .replace("{tile}", "0/000.p/1")
         .replace("{id}", "00000000-0000-4000-8000-000000000000")
@@ -425,6 +460,15 @@ fn rest_body(template: &str, method: &str, role: Role, n: usize) -> Option<Value
         }
         ("post", "/v1/institutions") => Some(json!({"slug": format!("inst-{n}"), "name": "I"})),
         ("post", "/v1/institutions/{inst}/tokens") => Some(json!({"role": "reader"})),
+        ("post", "/ngsi-ld/v1/entityOperations/upsert") => {
+            Some(json!([{"id": format!("urn:x:{n}"), "type": "Unmapped"}]))
+        }
+        ("post", "/v1/institutions/{inst}/ngsi-ld/notifications") => Some(json!({
+            "id": format!("urn:ngsi-ld:Notification:{n}"), "type": "Notification",
+            "subscriptionId": "urn:ngsi-ld:Subscription:s", "notifiedAt": "2026-12-04T10:00:00Z",
+            "data": [{"id": format!("urn:x:{n}"), "type": "Unmapped"}],
+        })),
+        ("put", "/v1/institutions/{inst}/ngsi-ld/types/{type}") => Some(json!({"dataset": "air"})),
         _ => None,
     }
 }
@@ -456,6 +500,9 @@ async fn the_matrix_holds_over_rest_and_sse() {
                 let mut rb = w.app.request(method, &path, token(&w, role).as_deref());
                 if let Some(body) = rest_body(r.path, r.method, role, n) {
                     rb = rb.json(&body);
+                }
+                if r.path.starts_with("/ngsi-ld/") {
+                    rb = rb.header("NGSILD-Tenant", "city");
                 }
                 let resp = rb.send().await.unwrap();
                 let want = status_of(expect(r.rule, role, restricted), r.allowed);

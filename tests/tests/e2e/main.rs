@@ -11,6 +11,8 @@
 //! - `sequencing`: concurrent publishers get gapless, unique seqs.
 //! - `idempotency`: Idempotency-Key replay, mismatch and in-flight answers.
 //! - `dedup_keys`: per-record dedup keys: replays across batches, conflicts, GraphQL.
+//! - `ngsi_ld`: NGSI-LD upserts and notifications with the Smart Data Models fixtures,
+//!   versions by entity id, both media types, reading entities back.
 //! - `mqtt`: the MQTT bridge against a real mosquitto: once each, in order per topic, dead
 //!   letters; the bridge, the network, the server and the broker failing under it.
 //! - `erasure`: erasing payloads keeps the log intact.
@@ -54,6 +56,7 @@ mod hostile;
 mod idempotency;
 mod leaves;
 mod mqtt;
+mod ngsi_ld;
 mod proofs;
 mod publishing;
 mod publishing_cli;

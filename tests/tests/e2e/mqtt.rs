@@ -199,6 +199,20 @@ async fn messages_land_once_each_in_topic_order_and_bad_ones_become_dead_letters
     );
     let r = s.app.get("/v1/institutions/city/ingest/errors", None).await;
     assert_eq!(r.status(), reqwest::StatusCode::UNAUTHORIZED);
+    // How the readings arrived, for the explorer: over MQTT, from the mapping's filter.
+    let filter = format!("{}/air/+/+/reading", s.prefix);
+    let arrivals = s.app.get_json("/v1/datasets/city/air/arrivals", None).await;
+    let list = arrivals["arrivals"].as_array().unwrap();
+    assert!(!list.is_empty(), "{arrivals}");
+    for a in list {
+        assert_eq!(a["channel"], "mqtt");
+        assert_eq!(a["source"], filter.as_str());
+    }
+    let one = s
+        .app
+        .get_json("/v1/datasets/city/air/arrivals?seq=0", None)
+        .await;
+    assert_eq!(one["arrivals"][0]["first_seq"], 0, "{one}");
 }
 
 /// Waits until the bridge logged its connection (and so queued its subscriptions), then a

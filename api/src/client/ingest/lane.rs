@@ -62,6 +62,8 @@ impl Api {
 
 pub struct Lane {
     pub dataset: DatasetRef,
+    /// `Ingest-Source`: the topic filters feeding this dataset (the explorer shows it).
+    pub source: String,
     pub api: Arc<Api>,
     pub batch_records: usize,
     pub linger: Duration,
@@ -110,6 +112,8 @@ impl Lane {
                 .post(self.api.records_url(&self.dataset))
                 .bearer_auth(&self.api.token)
                 .header("content-type", "application/x-ndjson")
+                .header("ingest-channel", "mqtt")
+                .header("ingest-source", &self.source)
                 .body(body)
                 .send()
                 .await;

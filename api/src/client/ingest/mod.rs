@@ -222,7 +222,21 @@ async fn bridge(config: Config, api: Arc<Api>) -> Result<(), Failure> {
     let (fatal_tx, mut fatal_rx) = mpsc::unbounded_channel::<Fatal>();
     let lane = |dataset: DatasetRef, dead: Option<mpsc::UnboundedSender<Item>>| {
         let (tx, rx) = mpsc::unbounded_channel();
+        let filters: Vec<&str> = config
+            .mappings
+            .iter()
+            .filter(|m| m.dataset == dataset)
+            .map(|m| m.filter.as_str())
+            .collect();
+        let source = if filters.is_empty() {
+            "dead letters".to_owned()
+        } else {
+            let mut s = filters.join(" ");
+            s.retain(|c| (' '..='~').contains(&c));
+            s.chars().take(256).collect()
+        };
         let lane = Lane {
+            source,
             dataset,
             api: api.clone(),
             batch_records: config.batch_records,

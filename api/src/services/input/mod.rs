@@ -55,6 +55,9 @@ pub struct CheckedRecord {
     pub dedup_key: Option<String>,
     /// `JCS(payload)`: what is hashed, stored and served.
     pub canonical: Vec<u8>,
+    /// Appended only when it changes its key's current version and is not older than it
+    /// (`services::versions`; NGSI-LD entities).
+    pub versioned: bool,
 }
 
 /// A record as parsed, before its payload is checked.
@@ -214,6 +217,7 @@ impl<'a> Checker<'a> {
                 key,
                 dedup_key,
                 canonical,
+                versioned: false,
             });
         }
     }

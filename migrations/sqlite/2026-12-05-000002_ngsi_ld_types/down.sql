@@ -1,0 +1,1 @@
+DROP TABLE ngsi_ld_types;
