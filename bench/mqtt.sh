@@ -49,9 +49,10 @@ token_file = "$work/token"
 url = "mqtt://127.0.0.1:$mqtt_port"
 client_id = "bench-bridge"
 [ingest]
-batch_records = 1000
+batch_records = ${BATCH:-1000}
 batch_linger_ms = 50
-lanes_per_dataset = 4
+lanes_per_dataset = ${LANES:-4}
+metrics_bind = "127.0.0.1:$((port + 1))"
 [[mapping]]
 topic = "bench/air/+/reading"
 dataset = "city/air"
@@ -60,7 +61,22 @@ dedup = "${DEDUP:-content}"
 TOML
 "$target"/release/civicproof ingest mqtt --config "$work/bridge.toml" & bridge=$!
 sleep 1
+# The bridge's own view: records per append and append time, averaged.
+bridge_stats() {
+  curl -fs "http://127.0.0.1:$((port + 1))/metrics" | python3 -c '
+import re, sys
+t = sys.stdin.read()
+def v(name):
+    m = re.search(r"^" + name + r" (\S+)$", t, re.M)
+    return float(m.group(1)) if m else 0.0
+b = v("civicproof_ingest_batch_records_count")
+records = v("civicproof_ingest_batch_records_sum") / max(b, 1)
+ms = 1000 * v("civicproof_ingest_append_seconds_sum") / max(b, 1)
+print("bridge: %d appends, %.0f records each, %.1f ms each" % (b, records, ms))'
+}
 "$target"/release/civicproof-bench --server "$base" --dataset city/air mqtt-load \
   --broker-port "$mqtt_port" --messages "$messages"
+bridge_stats
 "$target"/release/civicproof-bench --server "$base" --dataset city/air mqtt-load \
   --broker-port "$mqtt_port" --messages $((rate * 60)) --rate "$rate"
+bridge_stats

@@ -353,6 +353,28 @@ test('the dataset page shows new entries live as they are published', async () =
   await page.context().close();
 });
 
+test('records that arrived over MQTT say so on their page and on their dataset\'s, labelled as unproven', async () => {
+  await ok('POST', '/v1/datasets', { token: publisher, body: { slug: 'sensors', title: 'Sensor readings', description: 'From the MQTT bridge', license: 'CC0-1.0', access: 'public' } });
+  await ok('POST', '/v1/datasets/city/sensors/records', { token: publisher, body: [{ payload: { pm10: 1 } }] });
+  await ok('POST', '/v1/datasets/city/sensors/records', {
+    token: publisher, headers: { 'ingest-channel': 'mqtt', 'ingest-source': 'city/air/+/reading' },
+    body: [{ key: 's1', payload: { pm10: 12.5 } }, { key: 's2', payload: { pm10: 7 } }],
+  });
+  const page = await newPage();
+  await page.goto(base + '/#/d/city/sensors/r/2');
+  await page.waitForFunction(() => /over MQTT/.test(document.querySelector('[data-testid=arrived]')?.textContent || ''));
+  const arrived = await page.getByTestId('arrived').textContent();
+  assert.match(arrived, /over MQTT from city\/air\/\+\/reading/);
+  assert.match(arrived, /not part of the proof/);
+  await page.goto(base + '/#/d/city/sensors/r/0');
+  await page.waitForFunction(() => document.querySelector('[data-testid=arrived]')?.textContent === 'through the REST API');
+  await page.goto(base + '/#/d/city/sensors');
+  await page.waitForFunction(() => /over MQTT/.test(document.querySelector('[data-testid=arrivals]')?.textContent || ''));
+  assert.match(await page.getByTestId('arrivals').textContent(), /2 records, seq 1–2/);
+  await shot(page, '08-arrivals');
+  await page.context().close();
+});
+
 test('an anchored record verifies on chain through the RPC endpoint the user set', async () => {
   // Needs anvil from contracts/ (`npm ci` there; ./run test does it first): a missing anvil
   // fails here, it never skips.

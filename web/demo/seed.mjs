@@ -1,10 +1,12 @@
 // civicproof's demo data: SYNTHETIC, plausible city data, clearly labelled as such. Seeds two
 // institutions and three datasets on the first run (tokens kept in DIR/tokens.json), then
-// publishes live data every few seconds until SIGINT/SIGTERM. A second run finds the
+// publishes live data every few seconds until SIGINT/SIGTERM (air quality over MQTT when
+// DEMO_MQTT_PORT names the demo's broker, with mosquitto_pub). A second run finds the
 // institutions and only goes live. No dependencies: Node's fetch.
 //   node web/demo/seed.mjs http://127.0.0.1:8080 ADMIN_TOKEN DIR
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 
 const [api, admin, dir] = process.argv.slice(2);
 if (!api || !admin || !dir) {
@@ -161,6 +163,37 @@ async function seed() {
 
 const tokens = await seed();
 writeFileSync(join(dir, 'seeded'), new Date().toISOString());
+
+// Live air-quality readings go over MQTT when ./run demo started a broker and the bridge
+// (`civicproof ingest mqtt`): each reading is a QoS 1 message on city/air/<sensor>/reading,
+// and the bridge appends it. Otherwise (no mosquitto) they are published over HTTP.
+const mqttPort = process.env.DEMO_MQTT_PORT;
+let overMqtt = false;
+if (mqttPort) {
+  for (let i = 0; i < 200 && !existsSync(join(dir, 'bridge-ready')); i++) await new Promise((r) => setTimeout(r, 100));
+  overMqtt = existsSync(join(dir, 'bridge-ready'));
+  console.log(overMqtt ? `live air-quality readings over MQTT (port ${mqttPort})` : 'the MQTT bridge is not ready: live readings over HTTP');
+}
+
+function mqttPublish(topic, message) {
+  return new Promise((resolve, reject) => {
+    execFile('mosquitto_pub', ['-h', '127.0.0.1', '-p', mqttPort, '-q', '1', '-i', `demo-sensors-${process.pid}`, '-t', topic, '-m', message],
+      { timeout: 10_000 }, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+async function liveAir(at) {
+  const sensors = [SENSORS[(2 * tick) % 20], SENSORS[(2 * tick + 1) % 20]];
+  if (overMqtt) {
+    for (const s of sensors) await mqttPublish(`city/air/${s.id}/reading`, JSON.stringify(reading(s, at).payload));
+    return;
+  }
+  await publish(tokens.city, 'city/air-quality', sensors.map((s) => {
+    const r = reading(s, at);
+    r.key = `${s.id}/${at.toISOString().slice(0, 19)}Z`;
+    return r;
+  }));
+}
 let stopping = false;
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { stopping = true; });
 let tick = 0;
@@ -168,11 +201,7 @@ while (!stopping) {
   const at = new Date();
   try {
     // Two sensors every 5 s: each of the 20 reports about once a minute.
-    await publish(tokens.city, 'city/air-quality', [SENSORS[(2 * tick) % 20], SENSORS[(2 * tick + 1) % 20]].map((s) => {
-      const r = reading(s, at);
-      r.key = `${s.id}/${at.toISOString().slice(0, 19)}Z`;
-      return r;
-    }));
+    await liveAir(at);
     await publish(tokens.metro, 'metro/tram-departures', Array.from({ length: 1 + Math.floor(random() * 3) }, () => departure(at)));
   } catch (e) {
     if (!stopping) console.error(`live publishing: ${e.message}`);

@@ -274,12 +274,52 @@ async function datasetPage(inst, ds, params) {
 
   const records = recordsSection(inst, ds, d, feed, params);
   const live = liveSection(inst, ds, d, feed);
+  const arrivals = arrivalsSection(inst, ds, base);
   const downloads = downloadSection(inst, ds, params);
 
   fill(main, h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/' }, 'Datasets'), ' › ', `${d.institution}/${d.slug}`),
-    title, h('p', { class: 'lead' }, d.description), meta, records, live, downloads, checkpointSection, anchorSection);
+    title, h('p', { class: 'lead' }, d.description), meta, records, live, arrivals, downloads, checkpointSection, anchorSection);
   // For web/bench/explorer-first-rows.mjs: when the first rows are in the document.
   performance.mark('civicproof:first-rows');
+}
+
+// How records arrived (GET …/arrivals): a channel the publisher named, such as MQTT through
+// `civicproof ingest mqtt` or NGSI-LD. Metadata beside the log, so it is labelled as such.
+const CHANNELS = { mqtt: 'MQTT', 'ngsi-ld': 'NGSI-LD' };
+
+function channelName(c) {
+  return CHANNELS[c] || c;
+}
+
+function arrivalText(a) {
+  return [badge('info', `over ${channelName(a.channel)}`), a.source ? [' from ', h('code', {}, a.source)] : null];
+}
+
+const NOT_PROVEN = ' (the publisher\'s label, not part of the proof)';
+
+function arrivedCell(base, seq) {
+  const cell = h('span', { 'data-testid': 'arrived' }, 'through the REST API');
+  getJson(`${base}/arrivals?seq=${seq}`).then((found) => {
+    const a = found.arrivals[0];
+    if (a) fill(cell, arrivalText(a), ` · ${formatTime(a.at)}`, h('small', {}, NOT_PROVEN));
+  }, () => fill(cell, 'unknown'));
+  return cell;
+}
+
+function arrivalsSection(inst, ds, base) {
+  const section = h('section', { 'aria-labelledby': 'h-arrivals', 'data-testid': 'arrivals' }, h('h2', { id: 'h-arrivals' }, 'How records arrive'));
+  getJson(`${base}/arrivals?limit=10`).then((found) => {
+    if (!found.arrivals.length) {
+      section.append(h('p', {}, 'Recent records came through the REST API (no other channel in the last week).'));
+      return;
+    }
+    section.append(h('p', {}, 'The newest appends and the channel they came through', h('small', {}, NOT_PROVEN), ':'),
+      h('ul', { class: 'arrivals' }, found.arrivals.map((a) => h('li', {},
+        arrivalText(a), ` · ${a.count === 1 ? '' : `${a.count} records, `}`,
+        h('a', { href: link(['d', inst, ds, 'r', String(a.first_seq)]) }, `seq ${a.first_seq}`),
+        a.count > 1 ? `–${a.first_seq + a.count - 1}` : '', ` · ${formatTime(a.at)}`))));
+  }, (err) => section.append(h('p', {}, `Arrivals could not be loaded: ${err.message}`)));
+  return section;
 }
 
 async function checkCheckpoint(d, status) {
@@ -535,6 +575,7 @@ async function recordPage(inst, ds, seqText) {
       ['Published', formatTime(e.published_at)],
       ['Supersedes', e.supersedes !== undefined && e.supersedes !== null ? h('a', { href: link(['d', inst, ds, 'r', String(e.supersedes)]) }, `seq ${e.supersedes}`) : null],
       ['Leaf hash', h('code', { class: 'wrap' }, r.leaf_hash)],
+      ['Arrived', arrivedCell(base, seq)],
     ]),
     h('section', { 'aria-labelledby': 'h-payload' }, h('h2', { id: 'h-payload' }, 'Payload'),
       r.payload === null ? h('p', {}, e.kind === 'erasure' ? 'Erasure entries carry no payload.' : 'Erased.') : jsonBlock(r.payload, 'Payload')),

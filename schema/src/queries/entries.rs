@@ -79,13 +79,19 @@ pub fn latest_seq_by_key(
     // however many versions a key has: a GROUP BY with max() read every version of every key
     // in the batch, which made each publish of a sensor's reading slower than the last (found
     // by the soak: 35,000 rows read for three keys after 30 minutes).
+    //
+    // No `kind` filter: only records have keys (the entries CHECK constraints make an erasure
+    // entry's key NULL), and with one the probe is no longer index-only, so PostgreSQL's
+    // estimate decides the plan. While a fast-growing table's statistics lag behind, it then
+    // picks a bitmap scan that reads every version of the key and sorts them: the MQTT bench
+    // found 5.8 ms per key at 4,500 versions, 580 ms for a batch of 100 sensors, against
+    // 0.16 ms for the backward index-only probe this form always gets.
     let AnyConnection::Pg(pg) = conn else {
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             let latest = entries::table
                 .filter(entries::dataset_id.eq(dataset_id))
                 .filter(entries::key.eq(key))
-                .filter(entries::kind.eq(EntryKind::Record))
                 .order(entries::seq.desc())
                 .select(entries::seq)
                 .first::<i64>(conn)
@@ -104,12 +110,11 @@ pub fn latest_seq_by_key(
     let rows: Vec<Latest> = diesel::sql_query(
         "SELECT k.key, l.seq FROM unnest($2::text[]) AS k(key) \
          CROSS JOIN LATERAL (SELECT e.seq FROM entries e \
-           WHERE e.dataset_id = $1 AND e.key = k.key AND e.kind = $3 \
+           WHERE e.dataset_id = $1 AND e.key = k.key \
            ORDER BY e.seq DESC LIMIT 1) AS l",
     )
     .bind::<diesel::sql_types::BigInt, _>(dataset_id)
     .bind::<diesel::sql_types::Array<Text>, _>(keys)
-    .bind::<Text, _>(EntryKind::Record.as_str())
     .load(pg)?;
     Ok(rows.into_iter().map(|r| (r.key, r.seq)).collect())
 }
