@@ -40,6 +40,7 @@ pub struct BatchOperationResult {
               (status = 204, description = "every entity existed"),
               (status = 207, body = BatchOperationResult),
               (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem, description = "the admin's NGSILD-Tenant names no institution"),
               (status = 413, body = Problem), (status = 415, body = Problem)),
     security(("bearer" = [])))]
 #[post("/ngsi-ld/v1/entityOperations/upsert")]
@@ -182,7 +183,8 @@ pub struct SetType {
     params(("inst" = String, Path, description = "institution slug"), ("type" = String, Path, description = "entity type")),
     request_body = SetType,
     responses((status = 201, body = TypeMapping), (status = 200, body = TypeMapping), (status = 400, body = Problem),
-              (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+              (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 #[put("/v1/institutions/{inst}/ngsi-ld/types/{type}")]
 pub async fn set_type(

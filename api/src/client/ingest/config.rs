@@ -56,8 +56,10 @@ pub struct Broker {
     /// MQTT 5: how many unacknowledged messages the broker may send at once.
     #[serde(default = "default_receive_maximum")]
     pub receive_maximum: u16,
-    /// Largest MQTT packet read; a bigger one would break the connection, so it is set well
-    /// above `max_message_bytes`, and messages between the two become dead letters.
+    /// Largest MQTT packet read (default 16 MiB). MQTT 3.1.1 cannot tell the broker this limit,
+    /// and a bigger packet breaks the connection and comes back after each reconnect, so set
+    /// the broker's `message_size_limit` at or below it; messages between `max_message_bytes`
+    /// and this become dead letters.
     #[serde(default = "default_max_packet")]
     pub max_packet_bytes: usize,
 }
@@ -193,7 +195,7 @@ fn default_receive_maximum() -> u16 {
     1000
 }
 fn default_max_packet() -> usize {
-    1 << 20
+    16 << 20
 }
 
 /// The checked configuration the bridge runs on.
@@ -596,7 +598,7 @@ mod tests {
                 "topic level 9",
             ),
             (
-                &format!("[ingest]\nmax_message_bytes = 2000000\n{AIR}"),
+                &format!("[ingest]\nmax_message_bytes = 20000000\n{AIR}"),
                 "max_packet_bytes",
             ),
         ];

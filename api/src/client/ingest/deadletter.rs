@@ -13,8 +13,12 @@ use base64::Engine;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-/// How much of a refused message is copied into its dead letter.
-pub const MAX_COPY_BYTES: usize = 32 * 1024;
+/// How much of a refused message is copied into its dead letter: with the topic and the
+/// detail cut too, the dead letter stays under the server's 64 KiB payload limit even when
+/// every copied byte is a control character (6 bytes each in canonical JSON).
+pub const MAX_COPY_BYTES: usize = 8 * 1024;
+/// How much of the topic and of the detail is kept.
+const MAX_TEXT: usize = 1024;
 
 pub fn payload(
     reason: Reason,
@@ -24,7 +28,9 @@ pub fn payload(
     raw: &[u8],
 ) -> Value {
     let mut detail = detail.to_owned();
-    truncate_at_char(&mut detail, 1024);
+    truncate_at_char(&mut detail, MAX_TEXT);
+    let mut topic = topic.to_owned();
+    truncate_at_char(&mut topic, MAX_TEXT);
     let cut = &raw[..raw.len().min(MAX_COPY_BYTES)];
     let mut v = json!({
         "reason": reason.as_str(),

@@ -151,6 +151,9 @@ impl Lane {
                 StatusCode::UNPROCESSABLE_ENTITY if self.dead_letters.is_some() => {
                     batch = self.refused(batch, &answer);
                 }
+                StatusCode::UNPROCESSABLE_ENTITY => {
+                    batch = self.dead_letters_refused(batch, &answer);
+                }
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => {
                     let _ = self.fatal.send(Fatal(format!(
                         "{} answered {status} for {}: {}",
@@ -259,6 +262,45 @@ impl Lane {
         }
     }
 
+    /// A 422 to dead letters, record by record: a dead letter whose dedup key is held with
+    /// other content was stored by an earlier delivery (acknowledged); one refused otherwise
+    /// is counted as lost and acknowledged; the rest is returned to send again. A 422 naming
+    /// no record gives up on the whole batch the same way.
+    fn dead_letters_refused(&self, batch: Vec<Item>, answer: &[u8]) -> Vec<Item> {
+        let problem: Value = serde_json::from_slice(answer).unwrap_or(Value::Null);
+        let mut bad: std::collections::BTreeMap<usize, bool> = Default::default();
+        for e in problem["errors"].as_array().into_iter().flatten() {
+            if let Some(index) = e["index"].as_u64() {
+                let held = e["pointer"].as_str().unwrap_or("").ends_with("/dedup_key");
+                bad.entry(index as usize).or_insert(held);
+            }
+        }
+        let whole = bad.is_empty();
+        let mut rest = Vec::with_capacity(batch.len());
+        let mut done = Vec::new();
+        for (i, item) in batch.into_iter().enumerate() {
+            match bad.get(&i) {
+                Some(true) => done.push((item.epoch, item.ordinal)),
+                Some(false) => {
+                    self.lost(&item, &problem_text(answer));
+                    done.push((item.epoch, item.ordinal));
+                }
+                None if whole => {
+                    self.lost(&item, &problem_text(answer));
+                    done.push((item.epoch, item.ordinal));
+                }
+                None => rest.push(item),
+            }
+        }
+        self.report(done);
+        rest
+    }
+
+    fn lost(&self, item: &Item, why: &str) {
+        self.metrics.dead_letters_lost.inc();
+        tracing::error!(topic = %item.topic, why, "the dead-letter dataset refused a dead letter; the message is acknowledged without one");
+    }
+
     /// A 422: the records it names become dead letters; the rest is returned to send again.
     fn refused(&self, batch: Vec<Item>, answer: &[u8]) -> Vec<Item> {
         let problem: Value = serde_json::from_slice(answer).unwrap_or(Value::Null);
@@ -268,8 +310,11 @@ impl Lane {
                 continue;
             };
             let pointer = e["pointer"].as_str().unwrap_or("");
-            let detail = e["detail"].as_str().unwrap_or("").to_owned();
+            let mut detail = e["detail"].as_str().unwrap_or("").to_owned();
             let reason = if pointer.ends_with("/dedup_key") {
+                // The server's text names the other record by its place, which differs from
+                // one delivery to the next; a dead letter must be the same every time.
+                detail = "the message id names a record with other content".into();
                 Reason::Dedup
             } else if detail.starts_with("schema") {
                 Reason::Schema

@@ -155,6 +155,26 @@ async fn preflight(api: &Api, config: &Config) -> Result<(), Failure> {
         return Err(Failure::Usage(format!(
             "dead-letter dataset {dl} answered {status}"
         )));
+    } else {
+        // Dead letters copy raw messages, which may hold what was never meant to be public.
+        let view: serde_json::Value = api
+            .http
+            .get(format!(
+                "{base}/v1/datasets/{}/{}",
+                dl.institution, dl.dataset
+            ))
+            .bearer_auth(&api.token)
+            .send()
+            .await
+            .map_err(|e| Failure::Unavailable(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| Failure::Unavailable(e.to_string()))?;
+        if view["access"] != "restricted" {
+            return Err(Failure::Usage(format!(
+                "the dead-letter dataset {dl} must be restricted: dead letters copy the messages as they arrived"
+            )));
+        }
     }
     Ok(())
 }
@@ -271,6 +291,10 @@ async fn bridge(config: Config, api: Arc<Api>) -> Result<(), Failure> {
         queue: VecDeque::new(),
     };
     let mut connected_before = false;
+    // Between a lost connection and the next CONNACK, rumqttc may still hand out PUBLISH
+    // packets it had read from the old connection. Their packet ids mean nothing on the new
+    // one, so they are ignored: the broker sends them again, and the server replays them.
+    let mut connected = false;
     let mut backoff = Duration::from_millis(200);
     let mut shutdown = Box::pin(shutdown_signal());
     loop {
@@ -280,15 +304,19 @@ async fn bridge(config: Config, api: Arc<Api>) -> Result<(), Failure> {
                     backoff = Duration::from_millis(200);
                     metrics.connected.set(1);
                     tracing::info!(session_present, broker = %config.broker.host, "connected to the broker");
-                    if !session_present {
-                        if connected_before {
-                            metrics.sessions_lost.inc();
-                            tracing::error!("the broker kept no session for this client id: messages queued while the bridge was away may be lost (raise the broker's session expiry, keep client_id stable)");
-                        }
-                        session.subscribe(&filters).map_err(|e| Failure::Unavailable(format!("subscribe: {e}")))?;
+                    if !session_present && connected_before {
+                        metrics.sessions_lost.inc();
+                        tracing::error!("the broker kept no session for this client id: messages queued while the bridge was away may be lost (raise the broker's session expiry, keep client_id stable)");
                     }
+                    // Every time, not only for a new session: a filter added to the file since
+                    // the session began would otherwise never be subscribed. Resubscribing an
+                    // existing filter is harmless (retained messages it resends are skipped
+                    // unless `retained = "ingest"`, and replayed by dedup keys if ingested).
+                    session.subscribe(&filters).map_err(|e| Failure::Unavailable(format!("subscribe: {e}")))?;
                     connected_before = true;
+                    connected = true;
                 }
+                Ok(Seen::Message(_)) if !connected => {}
                 Ok(Seen::Message(msg)) => {
                     let ordinal = acks.receive(msg.ack);
                     let epoch = acks.epoch;
@@ -326,6 +354,7 @@ async fn bridge(config: Config, api: Arc<Api>) -> Result<(), Failure> {
                 }
                 Ok(Seen::Other) => {}
                 Err(e) => {
+                    connected = false;
                     if metrics.connected.get() == 1 {
                         metrics.reconnects.inc();
                     }
