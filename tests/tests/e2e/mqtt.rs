@@ -366,12 +366,21 @@ async fn a_bridge_refuses_a_bad_configuration_or_an_admin_token_before_connectin
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("admin token"), "{err}");
     // Dead letters copy raw messages: a public dead-letter dataset is refused.
-    s.app.dataset(&s.token, "open-errors", "public", json!({})).await;
+    s.app
+        .dataset(&s.token, "open-errors", "public", json!({}))
+        .await;
     let public_dl = mapping(&s.prefix).replace(
         "batch_linger_ms = 10",
         "batch_linger_ms = 10\ndead_letters = \"city/open-errors\"",
     );
-    let out = run(bridge_config(&s.app, &s.token, port, &unique("c"), &public_dl)).await;
+    let out = run(bridge_config(
+        &s.app,
+        &s.token,
+        port,
+        &unique("c"),
+        &public_dl,
+    ))
+    .await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("must be restricted"), "{err}");
