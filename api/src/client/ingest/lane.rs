@@ -176,31 +176,13 @@ impl Lane {
                         .await;
                 }
                 s => {
-                    // 400, 413, 415 or a 422 of the dead-letter lane: the bridge built a body
-                    // the server will never take. Dead-letter it rather than loop forever.
+                    // 400, 413 or 415: the bridge built a body the server will never take.
+                    // Dead-letter it (or, in the dead-letter lane, give up on it) rather than
+                    // loop forever.
                     tracing::error!(status = %s, dataset = %self.dataset, problem = %problem_text(&answer),
                         "the server refused a batch as a whole");
-                    match &self.dead_letters {
-                        Some(dead) => {
-                            for item in batch.drain(..) {
-                                let detail = format!("HTTP {s}: {}", problem_text(&answer));
-                                let _ = dead.send(dead_letter(
-                                    item,
-                                    Reason::PayloadRules,
-                                    &detail,
-                                    &self.dataset,
-                                    &self.metrics,
-                                ));
-                            }
-                        }
-                        None => {
-                            // A dead letter that cannot be stored: counted, logged, acknowledged.
-                            self.metrics.dead_letters_lost.inc();
-                            let epoch_ordinals =
-                                batch.drain(..).map(|i| (i.epoch, i.ordinal)).collect();
-                            self.report(epoch_ordinals);
-                        }
-                    }
+                    let detail = format!("HTTP {s}: {}", problem_text(&answer));
+                    self.give_up(std::mem::take(&mut batch), &detail);
                 }
             }
         }
@@ -296,6 +278,32 @@ impl Lane {
         rest
     }
 
+    /// A batch the server will never take: each record becomes a dead letter, or, in the
+    /// dead-letter lane, is counted lost and acknowledged.
+    fn give_up(&self, batch: Vec<Item>, detail: &str) {
+        match &self.dead_letters {
+            Some(dead) => {
+                for item in batch {
+                    let _ = dead.send(dead_letter(
+                        item,
+                        Reason::PayloadRules,
+                        detail,
+                        &self.dataset,
+                        &self.metrics,
+                    ));
+                }
+            }
+            None => {
+                let mut done = Vec::with_capacity(batch.len());
+                for item in &batch {
+                    self.lost(item, detail);
+                    done.push((item.epoch, item.ordinal));
+                }
+                self.report(done);
+            }
+        }
+    }
+
     fn lost(&self, item: &Item, why: &str) {
         self.metrics.dead_letters_lost.inc();
         tracing::error!(topic = %item.topic, why, "the dead-letter dataset refused a dead letter; the message is acknowledged without one");
@@ -328,16 +336,7 @@ impl Lane {
         let dead = self.dead_letters.as_ref().expect("a records lane");
         if bad.is_empty() {
             // A 422 naming no record: the batch as a whole.
-            let detail = problem_text(answer);
-            for item in batch {
-                let _ = dead.send(dead_letter(
-                    item,
-                    Reason::PayloadRules,
-                    &detail,
-                    &self.dataset,
-                    &self.metrics,
-                ));
-            }
+            self.give_up(batch, &problem_text(answer));
             return Vec::new();
         }
         let mut rest = Vec::with_capacity(batch.len());
