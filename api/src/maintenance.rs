@@ -46,8 +46,15 @@ async fn purge_dedup_keys(state: &AppState) {
         .dedup_window_secs
         .min(i64::MAX as u64 / 2) as i64;
     let before = Utc::now() - ChronoDuration::seconds(window);
+    // A dataset of fewer entries than the keys kept holds no key to purge: only the few big
+    // ones pay for finding their threshold (an index walk of DEDUP_KEEP_NEWEST rows).
     let ids = match crate::db::run(&state.pool, |conn| {
-        Ok(civicproof_schema::queries::datasets::all_ids(conn)?)
+        Ok(
+            civicproof_schema::queries::datasets::ids_with_more_entries_than(
+                conn,
+                DEDUP_KEEP_NEWEST,
+            )?,
+        )
     })
     .await
     {

@@ -7,6 +7,7 @@
 
 pub mod conn;
 pub mod domain;
+pub mod exit_safety;
 mod locks;
 pub mod models;
 mod multi_types;

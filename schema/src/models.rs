@@ -103,8 +103,10 @@ pub struct DatasetChanges {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// `treat_none_as_default_value = false`: a `None` is NULL (no column of `entries` has a
+/// default), which lets PostgreSQL take entries by binary COPY (`queries::entries`).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = entries)]
+#[diesel(table_name = entries, treat_none_as_default_value = false)]
 pub struct Entry {
     pub dataset_id: i64,
     pub seq: i64,

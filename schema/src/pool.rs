@@ -72,7 +72,10 @@ pub fn establish(url: &str) -> ConnectionResult<Conn> {
 
 fn establish_target(target: &DbTarget) -> ConnectionResult<Conn> {
     match target {
-        DbTarget::Postgres(url) => PgConnection::establish(url).map(AnyConnection::Pg),
+        DbTarget::Postgres(url) => {
+            crate::exit_safety::disarm_openssl_atexit();
+            PgConnection::establish(url).map(AnyConnection::Pg)
+        }
         DbTarget::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| {

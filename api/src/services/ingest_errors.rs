@@ -21,8 +21,6 @@ use utoipa::ToSchema;
 
 /// The dead-letter dataset's slug in every institution.
 pub const DATASET: &str = "ingest-errors";
-/// Dead letters read to count reasons, at most.
-const COUNT_WINDOW_ROWS: i64 = 10_000;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IngestErrors {
@@ -40,8 +38,6 @@ pub struct IngestErrors {
 pub struct ReasonCounts {
     pub last_hour: BTreeMap<String, u64>,
     pub last_day: BTreeMap<String, u64>,
-    /// False when the last day held more dead letters than were counted (10,000).
-    pub complete: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -96,17 +92,12 @@ pub async fn list(
             counts: ReasonCounts {
                 last_hour: BTreeMap::new(),
                 last_day: BTreeMap::new(),
-                complete: true,
             },
             errors: Vec::new(),
             next_before: None,
         });
     };
     let now = Utc::now();
-    let day = FeedFilter {
-        published_after: Some(now - Duration::hours(24)),
-        ..Default::default()
-    };
     let mut filter = FeedFilter::default();
     if let Some(reason) = &query.reason {
         filter.payload.push(
@@ -115,31 +106,26 @@ pub async fn list(
         );
     }
     let (ds_id, limit, before) = (ds.id, query.limit as i64, query.before);
-    let (recent, mut page) = db::run(&state.pool, move |conn| {
-        let recent = entries::page_before(conn, ds_id, None, None, &day, COUNT_WINDOW_ROWS + 1)?;
+    let (hour, day, mut page) = db::run(&state.pool, move |conn| {
+        let hour = entries::count_by_reason_since(conn, ds_id, now - Duration::hours(1))?;
+        let day = entries::count_by_reason_since(conn, ds_id, now - Duration::hours(24))?;
         let page = entries::page_before(conn, ds_id, None, before, &filter, limit + 1)?;
-        Ok((recent, page))
+        Ok((hour, day, page))
     })
     .await?;
-    let complete = recent.len() as i64 <= COUNT_WINDOW_ROWS;
-    let mut counts = ReasonCounts {
-        last_hour: BTreeMap::new(),
-        last_day: BTreeMap::new(),
-        complete,
-    };
-    let hour_ago = now - Duration::hours(1);
-    for e in recent.iter().take(COUNT_WINDOW_ROWS as usize) {
-        let reason = e
-            .payload
-            .as_deref()
-            .and_then(|p| serde_json::from_str::<Value>(p).ok())
-            .and_then(|v| v["reason"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| "erased".into());
-        if e.published_at >= hour_ago {
-            *counts.last_hour.entry(reason.clone()).or_default() += 1;
+    // An erased dead letter has no reason left to count by.
+    let by_reason = |rows: Vec<(Option<String>, i64)>| {
+        let mut out: BTreeMap<String, u64> = BTreeMap::new();
+        for (reason, n) in rows {
+            *out.entry(reason.unwrap_or_else(|| "erased".into()))
+                .or_default() += n as u64;
         }
-        *counts.last_day.entry(reason).or_default() += 1;
-    }
+        out
+    };
+    let counts = ReasonCounts {
+        last_hour: by_reason(hour),
+        last_day: by_reason(day),
+    };
     let more = page.len() > query.limit;
     page.truncate(query.limit);
     let next_before = if more {

@@ -107,9 +107,10 @@ pub fn lock_for_append(conn: &mut Conn, id: i64) -> QueryResult<Dataset> {
     }
 }
 
-/// Every dataset's id, for housekeeping.
-pub fn all_ids(conn: &mut Conn) -> QueryResult<Vec<i64>> {
+/// Datasets with more than `n` entries: the only ones that can hold more than `n` dedup keys.
+pub fn ids_with_more_entries_than(conn: &mut Conn, n: i64) -> QueryResult<Vec<i64>> {
     datasets::table
+        .filter(datasets::entry_count.gt(n))
         .select(datasets::id)
         .order(datasets::id)
         .load(conn)

@@ -9,9 +9,6 @@ use crate::{AnyConnection, Conn};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-/// Rows per INSERT statement on PostgreSQL.
-const INSERT_CHUNK: usize = 5_000;
-
 /// A dedup key already held: the record it named.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {
@@ -22,7 +19,7 @@ pub struct Held {
 }
 
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = record_dedup)]
+#[diesel(table_name = record_dedup, treat_none_as_default_value = false)]
 pub struct NewDedup {
     pub dataset_id: i64,
     pub hash: Vec<u8>,
@@ -82,10 +79,11 @@ pub fn find(conn: &mut Conn, dataset_id: i64, hashes: &[Vec<u8>]) -> QueryResult
 /// Stores the keys of newly appended records.
 pub fn insert(conn: &mut Conn, rows: &[NewDedup]) -> QueryResult<()> {
     match conn {
+        // Binary COPY, as for entries.
         AnyConnection::Pg(pg) => {
-            for chunk in rows.chunks(INSERT_CHUNK) {
-                diesel::insert_into(record_dedup::table)
-                    .values(chunk)
+            if !rows.is_empty() {
+                diesel::copy_from(record_dedup::table)
+                    .from_insertable(rows)
                     .execute(pg)?;
             }
         }

@@ -6,9 +6,6 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 
-/// Rows per INSERT statement: 12 columns stay well under PostgreSQL's 65,535 bind parameters.
-const INSERT_CHUNK: usize = 2_000;
-
 /// Feed filters (`GET …/records`); all of them combine with AND.
 #[derive(Debug, Default, Clone)]
 pub struct FeedFilter {
@@ -32,11 +29,12 @@ pub struct PayloadFilter {
 
 pub fn insert_batch(conn: &mut Conn, rows: &[Entry]) -> QueryResult<()> {
     match conn {
-        // Multi-row INSERTs: one statement per chunk.
+        // COPY … FROM STDIN (FORMAT binary): no statement text of thousands of parameters to
+        // parse and plan, and rows travel in PostgreSQL's binary form.
         AnyConnection::Pg(pg) => {
-            for chunk in rows.chunks(INSERT_CHUNK) {
-                diesel::insert_into(entries::table)
-                    .values(chunk)
+            if !rows.is_empty() {
+                diesel::copy_from(entries::table)
+                    .from_insertable(rows)
                     .execute(pg)?;
             }
         }
@@ -249,6 +247,35 @@ pub fn page_before(
     q.order(entries::seq.desc())
         .limit(limit)
         .select(Entry::as_select())
+        .load(conn)
+}
+
+/// Records (not erasure entries) published at or after `since`, counted by the text of their payload's top-level
+/// `reason` field (`None`: erased, or no such text field), in the database: a dataset of dead
+/// letters (`services::ingest_errors`) is counted without reading its payloads out.
+pub fn count_by_reason_since(
+    conn: &mut Conn,
+    dataset_id: i64,
+    since: DateTime<Utc>,
+) -> QueryResult<Vec<(Option<String>, i64)>> {
+    use diesel::dsl::count_star;
+    use diesel::sql_types::Nullable;
+    let reason = match conn.backend() {
+        Backend::Postgres => {
+            "CASE WHEN jsonb_typeof(entries.payload::jsonb -> 'reason') = 'string' \
+                              THEN entries.payload::jsonb ->> 'reason' END"
+        }
+        Backend::Sqlite => {
+            "CASE WHEN json_type(entries.payload, '$.reason') = 'text' \
+                            THEN json_extract(entries.payload, '$.reason') END"
+        }
+    };
+    entries::table
+        .filter(entries::dataset_id.eq(dataset_id))
+        .filter(entries::published_at.ge(since))
+        .filter(entries::kind.eq(EntryKind::Record))
+        .group_by(sql::<Nullable<Text>>(reason))
+        .select((sql::<Nullable<Text>>(reason), count_star()))
         .load(conn)
 }
 

@@ -6,11 +6,11 @@ use crate::{AnyConnection, Conn};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, SmallInt};
 
-/// Rows per INSERT: 4 columns, far below the bind-parameter limit.
+/// Rows per INSERT on SQLite: 4 columns, far below the bind-parameter limit.
 const INSERT_CHUNK: usize = 5_000;
 
 #[derive(Debug, Clone, Insertable, Queryable, QueryableByName)]
-#[diesel(table_name = tree_nodes)]
+#[diesel(table_name = tree_nodes, treat_none_as_default_value = false)]
 pub struct TreeNode {
     pub dataset_id: i64,
     pub level: i16,
@@ -19,14 +19,25 @@ pub struct TreeNode {
 }
 
 pub fn insert_nodes(conn: &mut Conn, nodes: &[TreeNode]) -> QueryResult<()> {
-    // Multi-row INSERTs on each backend's own connection (no column here needs the shared
-    // backend's type mapping).
-    for chunk in nodes.chunks(INSERT_CHUNK) {
-        let insert = diesel::insert_into(tree_nodes::table).values(chunk);
-        match conn {
-            AnyConnection::Pg(pg) => insert.execute(pg)?,
-            AnyConnection::Sqlite(lite) => insert.execute(lite)?,
-        };
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        // Binary COPY, as for entries.
+        AnyConnection::Pg(pg) => {
+            diesel::copy_from(tree_nodes::table)
+                .from_insertable(nodes)
+                .execute(pg)?;
+        }
+        // Multi-row INSERTs on SQLite's own connection (no column here needs the shared
+        // backend's type mapping).
+        AnyConnection::Sqlite(lite) => {
+            for chunk in nodes.chunks(INSERT_CHUNK) {
+                diesel::insert_into(tree_nodes::table)
+                    .values(chunk)
+                    .execute(lite)?;
+            }
+        }
     }
     Ok(())
 }

@@ -13,6 +13,8 @@ fn server_url() -> String {
 }
 
 pub fn database_url(name: &str) -> String {
+    // Before this process's first PostgreSQL connection (see civicproof_schema::exit_safety).
+    civicproof_schema::exit_safety::disarm_openssl_atexit();
     format!("{}/{name}", server_url().trim_end_matches('/'))
 }
 

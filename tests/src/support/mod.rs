@@ -22,7 +22,9 @@ mod world;
 
 pub use app::{TempDir, TestApp};
 pub use db::{TestDb, backend, database_url, require_backend};
-pub use mqtt::{Bridge, PrivateBroker, bridge_config, publish_all, shared_broker_port, unique};
+pub use mqtt::{
+    Bridge, PrivateBroker, bridge_config, publish_all, publish_all_with, shared_broker_port, unique,
+};
 pub use net::TcpCut;
 pub use pg::{PgCluster, rss_kib};
 pub use process::{ServerProcess, civicproof_command};

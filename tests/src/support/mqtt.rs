@@ -68,6 +68,37 @@ impl Bridge {
         }
     }
 
+    /// SIGTERM, and the clean exit (0) it must make: unacknowledged messages stay with the
+    /// broker.
+    pub fn stop(&mut self) {
+        let Some(mut c) = self.child.take() else {
+            return;
+        };
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = c.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "the bridge exited with {status} on SIGTERM:\n{}",
+                    self.log()
+                );
+                return;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!(
+                    "the bridge did not exit within 10 s of SIGTERM:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Whether it exited, with its code.
     pub fn exited(&mut self) -> Option<i32> {
         let c = self.child.as_mut()?;
@@ -123,7 +154,14 @@ pub fn bridge_config(
 /// Publishes every message with QoS 1 over one connection and returns once the broker has
 /// acknowledged them all.
 pub async fn publish_all(port: u16, messages: &[(String, Vec<u8>)]) {
-    use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
+    publish_all_with(port, messages, rumqttc::QoS::AtLeastOnce).await
+}
+
+/// Publishes every message with `qos` over one connection and returns once the broker has
+/// acknowledged them all (QoS 1), or once all are written and the connection closed (QoS 0:
+/// no flow control, which is what a bridge's memory bound is for).
+pub async fn publish_all_with(port: u16, messages: &[(String, Vec<u8>)], qos: rumqttc::QoS) {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet};
     let mut opts = MqttOptions::new(unique("pub"), "127.0.0.1", port);
     opts.set_keep_alive(Duration::from_secs(30))
         .set_max_packet_size(4 << 20, 4 << 20)
@@ -132,10 +170,7 @@ pub async fn publish_all(port: u16, messages: &[(String, Vec<u8>)]) {
     let to_send: Vec<(String, Vec<u8>)> = messages.to_vec();
     let sender = tokio::spawn(async move {
         for (topic, payload) in to_send {
-            client
-                .publish(topic, QoS::AtLeastOnce, false, payload)
-                .await
-                .unwrap();
+            client.publish(topic, qos, false, payload).await.unwrap();
         }
         client
     });
@@ -147,7 +182,12 @@ pub async fn publish_all(port: u16, messages: &[(String, Vec<u8>)]) {
             .expect("the broker acknowledged every message in time")
             .expect("publisher connection");
         match ev {
-            Event::Outgoing(Outgoing::Publish(_)) => sent += 1,
+            Event::Outgoing(Outgoing::Publish(_)) => {
+                sent += 1;
+                if qos == rumqttc::QoS::AtMostOnce {
+                    acked += 1;
+                }
+            }
             Event::Incoming(Packet::PubAck(_)) => acked += 1,
             _ => {}
         }
@@ -170,6 +210,39 @@ pub struct PrivateBroker {
 
 impl PrivateBroker {
     pub async fn start() -> Self {
+        Self::start_with(|_| String::new()).await
+    }
+
+    /// A broker that takes only TLS connections with a client certificate of its test CA and
+    /// a username and password (`bridge`/`secret`). The PEM files are `tls_file("ca.crt")`,
+    /// `"client.crt"`, `"client.key"`; the password is in `tls_file("password")`.
+    pub async fn start_tls() -> Self {
+        Self::start_with(|dir| {
+            make_test_pki(dir);
+            let passwd = dir.join("passwd");
+            let status = std::process::Command::new("mosquitto_passwd")
+                .args(["-b", "-c"])
+                .arg(&passwd)
+                .args(["bridge", "secret"])
+                .status()
+                .expect("mosquitto_passwd (apt-get install mosquitto)");
+            assert!(status.success(), "mosquitto_passwd failed");
+            std::fs::write(dir.join("password"), "secret\n").unwrap();
+            format!(
+                "cafile {d}/ca.crt\ncertfile {d}/server.crt\nkeyfile {d}/server.key\n\
+                 require_certificate true\npassword_file {d}/passwd\nallow_anonymous false\n",
+                d = dir.display()
+            )
+        })
+        .await
+    }
+
+    /// A file of the broker's directory (its test PKI, for a TLS broker).
+    pub fn tls_file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    async fn start_with(listener_options: impl FnOnce(&Path) -> String) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -180,10 +253,20 @@ impl PrivateBroker {
         // Started as root, mosquitto drops to its own user, which must write here.
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let options = listener_options(&dir);
+        let anonymous = if options.contains("allow_anonymous") {
+            ""
+        } else {
+            "allow_anonymous true\n"
+        };
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
         std::fs::write(
             dir.join("mosquitto.conf"),
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nautosave_interval 1\nmax_inflight_messages 1000\nmax_queued_messages 1000000\nlog_dest file {}/mosquitto.log\n",
+                "listener {port} 127.0.0.1\n{options}{anonymous}persistence true\npersistence_location {}/\nautosave_interval 1\nmax_inflight_messages 1000\nmax_queued_messages 1000000\nlog_dest file {}/mosquitto.log\n",
                 dir.display(),
                 dir.display()
             ),
@@ -237,6 +320,87 @@ impl Drop for PrivateBroker {
             let _ = c.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A test CA, a server certificate for 127.0.0.1 and a client certificate, made with the
+/// openssl command (P-256 keys, valid two days).
+fn make_test_pki(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the openssl command");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let key = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &key,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=civicproof test CA",
+            ],
+        ]
+        .concat(),
+    );
+    for (name, ext) in [
+        (
+            "server",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+        ),
+        ("client", "extendedKeyUsage=clientAuth\n"),
+    ] {
+        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+        let (k, csr, crt, e) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+            format!("{name}.ext"),
+        );
+        openssl(
+            &[
+                &["req"][..],
+                &key,
+                &["-keyout", &k, "-out", &csr, "-subj", &format!("/CN={name}")],
+            ]
+            .concat(),
+        );
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &crt,
+            "-days",
+            "2",
+            "-extfile",
+            &e,
+        ]);
     }
 }
 

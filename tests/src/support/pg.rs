@@ -98,6 +98,7 @@ impl PgCluster {
     }
 
     pub fn url(&self, database: &str) -> String {
+        civicproof_schema::exit_safety::disarm_openssl_atexit();
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 

@@ -6,7 +6,8 @@
 //! The oracle is always the whole log: per topic the readings `n = 0..N` once each, in order.
 
 use crate::support::{
-    Bridge, PrivateBroker, TcpCut, TestApp, bridge_config, publish_all, shared_broker_port, unique,
+    Bridge, PrivateBroker, TcpCut, TestApp, bridge_config, publish_all, publish_all_with,
+    shared_broker_port, unique,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -217,6 +218,32 @@ async fn messages_land_once_each_in_topic_order_and_bad_ones_become_dead_letters
 
 /// Waits until the bridge logged its connection (and so queued its subscriptions), then a
 /// little longer for the SUBACK.
+/// A free local port for the bridge's metrics.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The bridge's Prometheus metrics, as `name{labels}` → value.
+async fn scrape(port: u16) -> BTreeMap<String, f64> {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .expect("the bridge serves its metrics")
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            Some((name.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
 async fn until_subscribed(bridge: &mut Bridge) {
     for _ in 0..200 {
         if bridge.log().contains("connected to the broker") {
@@ -396,4 +423,168 @@ async fn a_bridge_refuses_a_bad_configuration_or_an_admin_token_before_connectin
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("city/nothing"), "{err}");
+}
+
+#[tokio::test]
+async fn batches_above_the_server_s_limit_are_sent_in_halves_and_the_metrics_say_so() {
+    // The server takes at most 16 records per request; the bridge gathers up to 1,000.
+    let s = setup(
+        TestApp::spawn_with(|c| c.limits.max_batch_records = 16).await,
+        2,
+    )
+    .await;
+    let port = shared_broker_port();
+    let metrics = free_port();
+    let client = unique("bridge");
+    let rest = mapping(&s.prefix).replace(
+        "batch_linger_ms = 10",
+        &format!("batch_linger_ms = 300\nmetrics_bind = \"127.0.0.1:{metrics}\""),
+    );
+    let config = bridge_config(&s.app, &s.token, port, &client, &rest);
+    let mut bridge = Bridge::start(&config);
+    until_subscribed(&mut bridge).await;
+    publish_all(port, &readings(&s.topics, 100)).await;
+    until_count(&s.app, "air", 200, &mut bridge).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_once_each_in_order(&feed(&s.app, &s.token, "air").await, &s.topics, 100);
+    assert_eq!(
+        s.app.entry_count("ingest-errors"),
+        0,
+        "nothing was dead-lettered for the server's limit"
+    );
+    let m = scrape(metrics).await;
+    let get = |k: &str| m.get(k).copied().unwrap_or(0.0);
+    assert!(get("civicproof_ingest_batch_splits_total") >= 1.0, "{m:?}");
+    assert_eq!(
+        get("civicproof_ingest_messages_total{outcome=\"appended\"}"),
+        200.0,
+        "{m:?}"
+    );
+    assert_eq!(get("civicproof_ingest_connected"), 1.0);
+    assert_eq!(get("civicproof_ingest_unacked"), 0.0, "all acknowledged");
+    assert_eq!(
+        get("civicproof_ingest_pending_bytes"),
+        0.0,
+        "all memory given back"
+    );
+    assert!(
+        !m.keys()
+            .any(|k| k.starts_with("civicproof_ingest_dead_letters_total{")),
+        "no dead letters: {m:?}"
+    );
+    bridge.stop();
+}
+
+#[tokio::test]
+async fn a_qos0_flood_larger_than_the_memory_budget_stalls_reading_and_loses_nothing() {
+    let s = setup(TestApp::spawn().await, 2).await;
+    let port = shared_broker_port();
+    let metrics = free_port();
+    let client = unique("bridge");
+    // 256 KiB of budget; each 2 KB message costs about 6.5 KiB, so about 40 fit while the
+    // lanes linger 300 ms over their batches.
+    let rest = mapping(&s.prefix).replace(
+        "batch_linger_ms = 10",
+        &format!(
+            "batch_linger_ms = 300\nmax_pending_bytes = 262144\nmetrics_bind = \"127.0.0.1:{metrics}\""
+        ),
+    );
+    let config = bridge_config(&s.app, &s.token, port, &client, &rest);
+    let config_text = std::fs::read_to_string(&config).unwrap().replace(
+        "keep_alive_secs = 5\n",
+        "keep_alive_secs = 5\nmax_packet_bytes = 131072\n",
+    );
+    std::fs::write(&config, config_text).unwrap();
+    let mut bridge = Bridge::start(&config);
+    until_subscribed(&mut bridge).await;
+    let pad = "x".repeat(2000);
+    let messages: Vec<(String, Vec<u8>)> = readings(&s.topics, 200)
+        .into_iter()
+        .map(|(t, p)| {
+            let mut v: Value = serde_json::from_slice(&p).unwrap();
+            v["pad"] = json!(pad);
+            (t, serde_json::to_vec(&v).unwrap())
+        })
+        .collect();
+    publish_all_with(port, &messages, rumqttc::QoS::AtMostOnce).await;
+    until_count(&s.app, "air", 400, &mut bridge).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_once_each_in_order(&feed(&s.app, &s.token, "air").await, &s.topics, 200);
+    let m = scrape(metrics).await;
+    let get = |k: &str| m.get(k).copied().unwrap_or(0.0);
+    assert!(
+        get("civicproof_ingest_stalls_total") >= 1.0,
+        "the budget ran out at least once: {m:?}"
+    );
+    assert_eq!(get("civicproof_ingest_pending_bytes"), 0.0, "{m:?}");
+    bridge.stop();
+}
+
+#[tokio::test]
+async fn over_mqtt_5_with_tls_a_client_certificate_and_a_password_messages_land_once_each() {
+    let s = setup(TestApp::spawn().await, 2).await;
+    // This broker takes nothing but TLS with a certificate of its CA, and a password.
+    let broker = PrivateBroker::start_tls().await;
+    let client = unique("bridge");
+    let config = bridge_config(&s.app, &s.token, broker.port, &client, &mapping(&s.prefix));
+    let plain = format!("url = \"mqtt://127.0.0.1:{}\"", broker.port);
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &plain,
+        &format!(
+            "url = \"mqtts://127.0.0.1:{}\"\nprotocol = \"5\"\nusername = \"bridge\"\npassword_file = \"{}\"",
+            broker.port,
+            broker.tls_file("password").display()
+        ),
+    ) + &format!(
+        "\n[broker.tls]\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+        broker.tls_file("ca.crt").display(),
+        broker.tls_file("client.crt").display(),
+        broker.tls_file("client.key").display()
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut bridge = Bridge::start(&config);
+    until_subscribed(&mut bridge).await;
+    // mosquitto_pub over TLS, one message per line, one process per topic (its own order).
+    for topic in &s.topics {
+        let lines: String = (0..50)
+            .map(|n| format!("{{\"n\":{n},\"pm10\":{n}}}\n"))
+            .collect();
+        let mut child = std::process::Command::new("mosquitto_pub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &broker.port.to_string(),
+                "-q",
+                "1",
+                "-l",
+            ])
+            .args(["-u", "bridge", "-P", "secret", "-t", topic])
+            .arg("--cafile")
+            .arg(broker.tls_file("ca.crt"))
+            .arg("--cert")
+            .arg(broker.tls_file("client.crt"))
+            .arg("--key")
+            .arg(broker.tls_file("client.key"))
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("mosquitto_pub (apt-get install mosquitto-clients)");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(lines.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "mosquitto_pub over TLS");
+    }
+    until_count(&s.app, "air", 100, &mut bridge).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_once_each_in_order(&feed(&s.app, &s.token, "air").await, &s.topics, 50);
+    assert!(
+        bridge.log().contains("connected to the broker"),
+        "{}",
+        bridge.log()
+    );
+    bridge.stop();
 }

@@ -285,6 +285,59 @@ async fn bad_entities_are_reported_one_by_one_and_the_others_are_stored() {
 }
 
 #[tokio::test]
+async fn every_refused_entity_is_named_however_many_there_are() {
+    let (app, token) = setup().await;
+    app.dataset(
+        &token,
+        "levels",
+        "public",
+        json!({"schema": {"type": "object",
+            "properties": {"level": {"type": "object",
+                "properties": {"value": {"type": "number"}}}}}}),
+    )
+    .await;
+    let r = app
+        .request(
+            reqwest::Method::PUT,
+            "/v1/institutions/city/ngsi-ld/types/WaterLevel",
+            Some(&token),
+        )
+        .json(&json!({"dataset": "levels"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // More bad entities than one batch reports errors for (100), good ones among them.
+    let entity = |i: usize, value: Value| {
+        json!({"id": format!("urn:ngsi-ld:WaterLevel:{i}"), "type": "WaterLevel",
+               "level": {"type": "Property", "value": value}, "@context": CORE})
+    };
+    let entities: Vec<Value> = (0..130)
+        .map(|i| {
+            if i % 10 == 7 {
+                entity(i, json!(i))
+            } else {
+                entity(i, json!("high"))
+            }
+        })
+        .collect();
+    let r = post(&app, &token, UPSERT, LD, None, &Value::from(entities)).await;
+    assert_eq!(r.status(), StatusCode::MULTI_STATUS);
+    let body: Value = r.json().await.unwrap();
+    let good: Vec<String> = (0..130)
+        .filter(|i| i % 10 == 7)
+        .map(|i| format!("urn:ngsi-ld:WaterLevel:{i}"))
+        .collect();
+    assert_eq!(body["success"], json!(good));
+    let errors = body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 117, "every bad entity named");
+    assert_eq!(errors[116]["entityId"], "urn:ngsi-ld:WaterLevel:129");
+    let detail = errors[0]["error"]["detail"].as_str().unwrap();
+    assert!(detail.starts_with("/level/value: "), "{detail}");
+    assert_eq!(app.entry_count("levels"), 13);
+}
+
+#[tokio::test]
 async fn only_the_institution_s_publishers_send_entities_and_readers_see_the_types() {
     let (app, token) = setup().await;
     let reader = app.token("city", "reader").await;

@@ -84,6 +84,10 @@ pub struct Ingest {
     pub lanes_per_dataset: usize,
     /// Larger messages become dead letters with reason `oversized`.
     pub max_message_bytes: usize,
+    /// Bytes of received messages the bridge holds before it stops reading from the broker
+    /// until its lanes catch up (QoS 0 traffic, or a slow or absent server). QoS 1 traffic
+    /// is bounded by the broker's in-flight window anyway.
+    pub max_pending_bytes: usize,
     /// Retained messages are skipped (the default) or ingested.
     pub retained: Retained,
     /// `inst/ds` for dead letters; defaults to `<institution>/ingest-errors`.
@@ -100,6 +104,7 @@ impl Default for Ingest {
             batch_linger_ms: 50,
             lanes_per_dataset: 4,
             max_message_bytes: 64 * 1024,
+            max_pending_bytes: 256 * 1024 * 1024,
             retained: Retained::Skip,
             dead_letters: None,
             metrics_bind: None,
@@ -217,6 +222,7 @@ pub struct Config {
     pub batch_linger: Duration,
     pub lanes_per_dataset: usize,
     pub max_message_bytes: usize,
+    pub max_pending_bytes: usize,
     pub retained: Retained,
     pub dead_letters: DatasetRef,
     pub metrics_bind: Option<std::net::SocketAddr>,
@@ -403,6 +409,13 @@ fn check(file: File, base: &Path) -> Result<Config, String> {
             b.max_packet_bytes
         ));
     }
+    if i.max_pending_bytes < b.max_packet_bytes {
+        return Err(format!(
+            "ingest.max_pending_bytes must be at least broker.max_packet_bytes ({}): the bridge \
+             must be able to hold one message of the largest size",
+            b.max_packet_bytes
+        ));
+    }
     if file.mappings.is_empty() {
         return Err("no [[mapping]]: map at least one topic filter to a dataset".into());
     }
@@ -504,6 +517,7 @@ fn check(file: File, base: &Path) -> Result<Config, String> {
         batch_linger: Duration::from_millis(i.batch_linger_ms),
         lanes_per_dataset: i.lanes_per_dataset,
         max_message_bytes: i.max_message_bytes,
+        max_pending_bytes: i.max_pending_bytes,
         retained: i.retained,
         dead_letters,
         metrics_bind: i.metrics_bind,

@@ -29,6 +29,8 @@ pub struct Item {
     pub record: Record,
     /// The message as it arrived, for a dead letter if the server refuses the record.
     pub raw: Bytes,
+    /// Its share of the bridge's memory budget, given back when the item is dropped.
+    pub _held: super::budget::Held,
 }
 
 /// Messages done with: committed, or dead-lettered and that committed.
@@ -97,11 +99,17 @@ impl Lane {
     }
 
     /// Sends one batch until every record in it is committed or dead-lettered.
+    ///
+    /// A refusal of the request as a whole (a 413, a 400 or 415, or a 422 naming no record:
+    /// the server's limits may be below the bridge's batch size) halves the records sent per
+    /// request, down to one; only a single record the server will never take is given up.
     async fn send(&self, mut batch: Vec<Item>) {
         let mut backoff = Duration::from_millis(100);
+        let mut limit = batch.len();
         while !batch.is_empty() {
-            let mut body = Vec::with_capacity(batch.len() * 256);
-            for item in &batch {
+            let n = limit.min(batch.len());
+            let mut body = Vec::with_capacity(n * 256);
+            for item in &batch[..n] {
                 serde_json::to_writer(&mut body, &item.record.to_json()).expect("JSON");
                 body.push(b'\n');
             }
@@ -140,13 +148,22 @@ impl Lane {
                     continue;
                 }
             };
+            if n > 1 && refuses_the_request(status, &answer) {
+                limit = n / 2;
+                self.metrics.splits.inc();
+                tracing::warn!(status = %status, dataset = %self.dataset, records = n, problem = %problem_text(&answer),
+                    "the server refused a batch as a whole; sending it in halves");
+                continue;
+            }
+            let tail = batch.split_off(n);
             match status {
                 StatusCode::OK | StatusCode::CREATED => {
                     self.metrics
                         .append_seconds
                         .observe(started.elapsed().as_secs_f64());
-                    self.committed(batch, &answer);
-                    return;
+                    self.committed(std::mem::replace(&mut batch, tail), &answer);
+                    backoff = Duration::from_millis(100);
+                    continue;
                 }
                 StatusCode::UNPROCESSABLE_ENTITY if self.dead_letters.is_some() => {
                     batch = self.refused(batch, &answer);
@@ -176,15 +193,16 @@ impl Lane {
                         .await;
                 }
                 s => {
-                    // 400, 413 or 415: the bridge built a body the server will never take.
+                    // 400, 413 or 415 for a single record: the server will never take it.
                     // Dead-letter it (or, in the dead-letter lane, give up on it) rather than
                     // loop forever.
                     tracing::error!(status = %s, dataset = %self.dataset, problem = %problem_text(&answer),
-                        "the server refused a batch as a whole");
+                        "the server refused a record's request as a whole");
                     let detail = format!("HTTP {s}: {}", problem_text(&answer));
                     self.give_up(std::mem::take(&mut batch), &detail);
                 }
             }
+            batch.extend(tail);
         }
     }
 
@@ -358,6 +376,25 @@ impl Lane {
     }
 }
 
+/// A refusal of the request as a whole rather than of records in it: a 400, 413 or 415, or a
+/// 422 whose errors name no record by index.
+fn refuses_the_request(status: StatusCode, answer: &[u8]) -> bool {
+    match status {
+        StatusCode::BAD_REQUEST
+        | StatusCode::PAYLOAD_TOO_LARGE
+        | StatusCode::UNSUPPORTED_MEDIA_TYPE => true,
+        StatusCode::UNPROCESSABLE_ENTITY => {
+            let problem: Value = serde_json::from_slice(answer).unwrap_or(Value::Null);
+            !problem["errors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|e| e["index"].is_u64())
+        }
+        _ => false,
+    }
+}
+
 fn estimate(item: &Item) -> usize {
     item.raw.len() + 128
 }
@@ -397,6 +434,9 @@ pub fn dead_letter(
             dedup_key,
             payload,
         },
+        // The dead letter carries its own (cut) copy; the whole message need not wait in
+        // memory for it to commit.
+        raw: Bytes::new(),
         ..item
     }
 }

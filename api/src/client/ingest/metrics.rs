@@ -15,12 +15,17 @@ pub struct Metrics {
     /// Dead letters the dead-letter dataset refused: logged and acknowledged.
     pub dead_letters_lost: IntCounter,
     pub http_retries: IntCounterVec,
+    /// Batches the server refused as a whole, sent again in halves.
+    pub splits: IntCounter,
     pub reconnects: IntCounter,
     /// Connections on which the broker had kept no session: messages queued for the bridge
     /// while it was away may be gone.
     pub sessions_lost: IntCounter,
     pub connected: IntGauge,
     pub unacked: IntGauge,
+    /// Memory held by messages in flight (see `budget.rs`), and how often it ran out.
+    pub pending_bytes: IntGauge,
+    pub stalls: IntCounter,
     pub batch_records: Histogram,
     pub append_seconds: Histogram,
     /// From a message's arrival at the bridge to its record's commit.
@@ -79,6 +84,10 @@ impl Metrics {
                 "Appends retried, by HTTP status",
                 "status",
             ),
+            splits: counter(
+                "batch_splits_total",
+                "Batches refused as a whole and sent again in halves",
+            ),
             reconnects: counter("reconnects_total", "Lost broker connections"),
             sessions_lost: counter(
                 "sessions_lost_total",
@@ -86,6 +95,14 @@ impl Metrics {
             ),
             connected: gauge("connected", "1 while connected to the broker"),
             unacked: gauge("unacked", "Messages received and not yet acknowledged"),
+            pending_bytes: gauge(
+                "pending_bytes",
+                "Estimated memory held by messages received and not yet done with",
+            ),
+            stalls: counter(
+                "stalls_total",
+                "Times the bridge stopped reading from the broker for want of memory",
+            ),
             batch_records: histogram(
                 "batch_records",
                 "Records per append",

@@ -19,6 +19,7 @@
 //! What is not acknowledged stays with the broker: a bridge, server or network that fails at
 //! any step costs a redelivery, never a lost or doubled record.
 
+mod budget;
 pub mod config;
 mod deadletter;
 mod lane;
@@ -238,6 +239,7 @@ async fn bridge(config: Config, api: Arc<Api>) -> Result<(), Failure> {
             .await
             .map_err(|e| Failure::Usage(format!("ingest.metrics_bind {bind}: {e}")))?;
     }
+    let budget = budget::Budget::new(config.max_pending_bytes);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let (fatal_tx, mut fatal_rx) = mpsc::unbounded_channel::<Fatal>();
     let lane = |dataset: DatasetRef, dead: Option<mpsc::UnboundedSender<Item>>| {
@@ -318,6 +320,25 @@ async fn bridge(config: Config, api: Arc<Api>) -> Result<(), Failure> {
                 }
                 Ok(Seen::Message(_)) if !connected => {}
                 Ok(Seen::Message(msg)) => {
+                    let held = match budget.try_hold(msg.payload.len(), msg.topic.len()) {
+                        Some(held) => held,
+                        None => {
+                            // Stop reading from the broker until the lanes give memory back.
+                            metrics.stalls.inc();
+                            tokio::select! {
+                                held = budget.hold(msg.payload.len(), msg.topic.len()) => held,
+                                Some(Fatal(why)) = fatal_rx.recv() => {
+                                    session.disconnect().await;
+                                    return Err(Failure::Rejected(why));
+                                }
+                                _ = &mut shutdown => {
+                                    tracing::info!("stopping: unacknowledged messages stay with the broker");
+                                    session.disconnect().await;
+                                    return Ok(());
+                                }
+                            }
+                        }
+                    };
                     let ordinal = acks.receive(msg.ack);
                     let epoch = acks.epoch;
                     let received = Instant::now();
@@ -330,7 +351,7 @@ async fn bridge(config: Config, api: Arc<Api>) -> Result<(), Failure> {
                     } else if let Some(mapping) = config.mappings.iter().find(|m| m.filter.matches(&msg.topic)) {
                         let dedup_key = transform::message_dedup_key(mapping, &config.source, &msg.topic, &msg.payload);
                         let record = transform::to_record(mapping, &msg.topic, &msg.payload, dedup_key.clone(), config.max_message_bytes);
-                        let item = |record| Item { epoch, ordinal, received, topic: msg.topic.clone(), record, raw: msg.payload.clone() };
+                        let item = |record| Item { epoch, ordinal, received, topic: msg.topic.clone(), record, raw: msg.payload.clone(), _held: held };
                         match record {
                             Ok(record) => {
                                 let lanes = &lanes[&mapping.dataset];
@@ -384,6 +405,7 @@ async fn bridge(config: Config, api: Arc<Api>) -> Result<(), Failure> {
             }
         }
         metrics.unacked.set(acks.queue.len() as i64);
+        metrics.pending_bytes.set(budget.held_bytes() as i64);
     }
 }
 

@@ -52,6 +52,17 @@ pub enum Session {
     },
 }
 
+/// A received PUBLISH: its payload goes to the bridge, and the packet without it stays as
+/// the handle that acknowledges it (none for QoS 0).
+fn message(topic: String, payload: Bytes, retain: bool, ack: Option<AckHandle>) -> Seen {
+    Seen::Message(Box::new(Message {
+        topic,
+        payload,
+        retain,
+        ack: ack.unwrap_or(AckHandle::None),
+    }))
+}
+
 /// Capacity of the request channel: acknowledgements are sent with `try_ack` from the task
 /// that also polls, so the channel must hold every message in flight.
 const REQUEST_CAPACITY: usize = 100_000;
@@ -118,23 +129,16 @@ impl Session {
                     Event::Incoming(Packet::ConnAck(c)) => Ok(Seen::Connected {
                         session_present: c.session_present,
                     }),
-                    Event::Incoming(Packet::Publish(p)) => {
-                        let payload = p.payload.clone();
+                    Event::Incoming(Packet::Publish(mut p)) => {
+                        let payload = std::mem::take(&mut p.payload);
                         let topic = p.topic.clone();
-                        let retain = p.retain;
-                        let ack = if p.qos == QoS::AtMostOnce {
-                            AckHandle::None
-                        } else {
-                            let mut handle = p;
-                            handle.payload = Bytes::new();
-                            AckHandle::V4(handle)
-                        };
-                        Ok(Seen::Message(Box::new(Message {
+                        let acked = p.qos != QoS::AtMostOnce;
+                        Ok(message(
                             topic,
                             payload,
-                            retain,
-                            ack,
-                        })))
+                            p.retain,
+                            acked.then(|| AckHandle::V4(p)),
+                        ))
                     }
                     _ => Ok(Seen::Other),
                 }
@@ -147,23 +151,16 @@ impl Session {
                     Event::Incoming(Packet::ConnAck(c)) => Ok(Seen::Connected {
                         session_present: c.session_present,
                     }),
-                    Event::Incoming(Packet::Publish(p)) => {
-                        let payload = p.payload.clone();
+                    Event::Incoming(Packet::Publish(mut p)) => {
+                        let payload = std::mem::take(&mut p.payload);
                         let topic = String::from_utf8_lossy(&p.topic).into_owned();
-                        let retain = p.retain;
-                        let ack = if p.qos == QoS::AtMostOnce {
-                            AckHandle::None
-                        } else {
-                            let mut handle = p;
-                            handle.payload = Bytes::new();
-                            AckHandle::V5(handle)
-                        };
-                        Ok(Seen::Message(Box::new(Message {
+                        let acked = p.qos != QoS::AtMostOnce;
+                        Ok(message(
                             topic,
                             payload,
-                            retain,
-                            ack,
-                        })))
+                            p.retain,
+                            acked.then(|| AckHandle::V5(p)),
+                        ))
                     }
                     _ => Ok(Seen::Other),
                 }

@@ -364,7 +364,10 @@ async fn ingest(
     Ok(out)
 }
 
-/// One dataset's entities: checked like any record, then one versioned append.
+/// One dataset's entities: each checked like any record, on its own so that every refused
+/// entity is named however many there are, then the rest in one versioned append. A dataset
+/// the caller cannot write (gone since its type was mapped) fails its entities, not the
+/// request.
 async fn append_group(
     state: &AppState,
     caller: &Caller,
@@ -373,59 +376,76 @@ async fn append_group(
     ds_slug: &str,
     group: Vec<(usize, entity::Entity)>,
 ) -> ApiResult<Vec<(usize, EntityResult)>> {
-    let (ds, _) = load_writable(state, caller, &inst.slug, ds_slug).await?;
+    let ds = match load_writable(state, caller, &inst.slug, ds_slug).await {
+        Ok((ds, _)) => ds,
+        Err(ApiError::NotFound | ApiError::Forbidden(_)) => {
+            return Ok(group
+                .into_iter()
+                .map(|(index, e)| {
+                    let detail = format!(
+                        "the dataset {}/{ds_slug} that receives entities of type {:?} is not \
+                         writable with this token",
+                        inst.slug, e.entity_type
+                    );
+                    (
+                        index,
+                        EntityResult::Failed(entity_error(&e.id, "ResourceNotFound", detail)),
+                    )
+                })
+                .collect());
+        }
+        Err(e) => return Err(e),
+    };
     let validator = match &ds.json_schema {
         Some(text) => Some(state.schemas.get(ds.id, text)?),
         None => None,
     };
-    let mut checker = Checker::new(
-        Caps::from_limits(&state.config.limits),
-        validator.as_deref(),
-    );
-    for (_, e) in &group {
-        checker.push(Ok(ParsedRecord::keyed(
-            Some(e.id.clone()),
-            e.payload.clone(),
-        )))?;
-    }
+    let caps = Caps::from_limits(&state.config.limits);
     let mut out = Vec::with_capacity(group.len());
-    let records = match checker.finish() {
-        Ok(records) => records,
-        Err(ApiError::Validation(errors)) => {
-            // Report the refused entities; append the others on their own.
-            let bad: HashMap<usize, String> = errors
-                .iter()
-                .filter_map(|e| Some((e.index?, format!("{}: {}", e.pointer, e.detail))))
-                .collect();
-            let mut retry = Checker::new(
-                Caps::from_limits(&state.config.limits),
-                validator.as_deref(),
-            );
-            let mut kept = Vec::new();
-            for (i, (index, e)) in group.iter().enumerate() {
-                match bad.get(&i) {
-                    Some(detail) => out.push((
-                        *index,
-                        EntityResult::Failed(entity_error(&e.id, "BadRequestData", detail.clone())),
-                    )),
-                    None => {
-                        retry.push(Ok(ParsedRecord::keyed(
-                            Some(e.id.clone()),
-                            e.payload.clone(),
-                        )))?;
-                        kept.push((*index, e.clone()));
-                    }
-                }
+    let mut kept = Vec::with_capacity(group.len());
+    let mut records = Vec::with_capacity(group.len());
+    for (index, e) in group {
+        let mut checker = Checker::new(caps, validator.as_deref());
+        let checked = checker
+            .push(Ok(ParsedRecord::keyed(
+                Some(e.id.clone()),
+                e.payload.clone(),
+            )))
+            .and_then(|_| checker.finish());
+        match checked {
+            Ok(mut one) => {
+                records.append(&mut one);
+                kept.push((index, e));
             }
-            if kept.is_empty() {
-                return Ok(out);
+            Err(ApiError::Validation(errors)) => {
+                // Pointers into the entity itself (the checker's are into a batch of one).
+                let detail = errors
+                    .iter()
+                    .map(|f| {
+                        let at = f
+                            .pointer
+                            .trim_start_matches("/0")
+                            .trim_start_matches("/payload");
+                        if at.is_empty() {
+                            f.detail.clone()
+                        } else {
+                            format!("{at}: {}", f.detail)
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                out.push((
+                    index,
+                    EntityResult::Failed(entity_error(&e.id, "BadRequestData", detail)),
+                ));
             }
-            let records = retry.finish()?;
-            return finish(state, &ds, inst, source, kept, records, out).await;
+            Err(e) => return Err(e),
         }
-        Err(e) => return Err(e),
-    };
-    finish(state, &ds, inst, source, group, records, out).await
+    }
+    if kept.is_empty() {
+        return Ok(out);
+    }
+    finish(state, &ds, inst, source, kept, records, out).await
 }
 
 async fn finish(
