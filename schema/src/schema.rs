@@ -237,9 +237,7 @@ diesel::joinable!(invalidations -> datasets (dataset_id));
 diesel::joinable!(invalidations -> tokens (token_id));
 diesel::joinable!(ngsi_ld_types -> datasets (dataset_id));
 diesel::joinable!(ngsi_ld_types -> institutions (institution_id));
-diesel::joinable!(record_dedup -> datasets (dataset_id));
 diesel::joinable!(tokens -> institutions (institution_id));
-diesel::joinable!(tree_nodes -> datasets (dataset_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     anchor_batch_txs,

@@ -588,3 +588,44 @@ async fn over_mqtt_5_with_tls_a_client_certificate_and_a_password_messages_land_
     );
     bridge.stop();
 }
+
+#[tokio::test]
+async fn a_message_committed_but_never_acknowledged_comes_again_and_is_replayed_not_appended() {
+    let s = setup(TestApp::spawn().await, 2).await;
+    let cut = TcpCut::start(shared_broker_port()).await;
+    let metrics = free_port();
+    let client = unique("bridge");
+    let rest = mapping(&s.prefix).replace(
+        "batch_linger_ms = 10",
+        &format!("batch_linger_ms = 10\nmetrics_bind = \"127.0.0.1:{metrics}\""),
+    );
+    let config = bridge_config(&s.app, &s.token, cut.port, &client, &rest);
+    let mut bridge = Bridge::start(&config);
+    until_subscribed(&mut bridge).await;
+    // The bridge's acknowledgements never reach the broker from now on.
+    cut.mute_client();
+    publish_all(shared_broker_port(), &readings(&s.topics, 10)).await;
+    until_count(&s.app, "air", 20, &mut bridge).await;
+    // Committed, never acknowledged: on the next connection the broker sends all 20 again.
+    cut.cut();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cut.restore();
+    let mut replayed = 0.0;
+    for _ in 0..200 {
+        let m = scrape(metrics).await;
+        replayed = m
+            .get("civicproof_ingest_messages_total{outcome=\"replayed\"}")
+            .copied()
+            .unwrap_or(0.0);
+        if replayed >= 20.0 && m.get("civicproof_ingest_unacked") == Some(&0.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        replayed, 20.0,
+        "every redelivered message was answered as a replay"
+    );
+    assert_once_each_in_order(&feed(&s.app, &s.token, "air").await, &s.topics, 10);
+    bridge.stop();
+}
