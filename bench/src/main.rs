@@ -246,11 +246,10 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn dataset_id(database_url: &str, dataset: &str) -> anyhow::Result<i64> {
-    use diesel::Connection;
     let (inst, ds) = dataset
         .split_once('/')
         .ok_or_else(|| anyhow::anyhow!("--dataset is institution/dataset"))?;
-    let mut conn = civicproof_schema::Conn::establish(database_url)?;
+    let mut conn = civicproof_schema::establish(database_url)?;
     let found = civicproof_schema::queries::datasets::find(
         &mut conn,
         inst,

@@ -6,7 +6,6 @@ use civicproof_api::log::nodes::{self, NodeCache};
 use civicproof_api::log::tree;
 use civicproof_verify::bundle::{Expect, Trust, verify_bundle};
 use civicproof_verify::checkpoint::VerifiedNoteCache;
-use diesel::Connection;
 use std::time::{Duration, Instant};
 
 /// A tiny deterministic generator so runs are repeatable without a rand dependency.
@@ -44,7 +43,7 @@ pub fn in_process(
     size: u64,
     count: usize,
 ) -> anyhow::Result<()> {
-    let mut conn = civicproof_schema::Conn::establish(database_url)?;
+    let mut conn = civicproof_schema::establish(database_url)?;
     let mut rng = Lcg(42);
     let seqs: Vec<u64> = (0..count).map(|_| rng.below(size)).collect();
     let mut cold = Vec::with_capacity(count);

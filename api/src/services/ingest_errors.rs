@@ -26,7 +26,8 @@ pub const DATASET: &str = "ingest-errors";
 pub struct IngestErrors {
     /// `inst/ingest-errors`, where the dead letters are records.
     pub dataset: String,
-    /// Dead letters by reason in the last hour and the last 24 hours.
+    /// Dead letters by reason in the last hour and the last 24 hours (`erased` for dead
+    /// letters since erased, `unknown` for records without a `reason`).
     pub counts: ReasonCounts,
     /// Newest first.
     pub errors: Vec<IngestError>,
@@ -113,12 +114,17 @@ pub async fn list(
         Ok((hour, day, page))
     })
     .await?;
-    // An erased dead letter has no reason left to count by.
-    let by_reason = |rows: Vec<(Option<String>, i64)>| {
+    // An erased dead letter has no reason left to count by; a record of another shape (the
+    // dataset is an ordinary one) counts as "unknown".
+    let by_reason = |rows: Vec<(bool, Option<String>, i64)>| {
         let mut out: BTreeMap<String, u64> = BTreeMap::new();
-        for (reason, n) in rows {
-            *out.entry(reason.unwrap_or_else(|| "erased".into()))
-                .or_default() += n as u64;
+        for (erased, reason, n) in rows {
+            let label = match (erased, reason) {
+                (true, _) => "erased".to_owned(),
+                (false, Some(reason)) => reason,
+                (false, None) => "unknown".to_owned(),
+            };
+            *out.entry(label).or_default() += n as u64;
         }
         out
     };

@@ -250,14 +250,15 @@ pub fn page_before(
         .load(conn)
 }
 
-/// Records (not erasure entries) published at or after `since`, counted by the text of their payload's top-level
-/// `reason` field (`None`: erased, or no such text field), in the database: a dataset of dead
-/// letters (`services::ingest_errors`) is counted without reading its payloads out.
+/// Records (not erasure entries) published at or after `since`, counted by whether they are
+/// erased and by the text of their payload's top-level `reason` field (`None` when it has no
+/// such text field), in the database: a dataset of dead letters (`services::ingest_errors`)
+/// is counted without reading its payloads out.
 pub fn count_by_reason_since(
     conn: &mut Conn,
     dataset_id: i64,
     since: DateTime<Utc>,
-) -> QueryResult<Vec<(Option<String>, i64)>> {
+) -> QueryResult<Vec<(bool, Option<String>, i64)>> {
     use diesel::dsl::count_star;
     use diesel::sql_types::Nullable;
     let reason = match conn.backend() {
@@ -270,12 +271,17 @@ pub fn count_by_reason_since(
                             THEN json_extract(entries.payload, '$.reason') END"
         }
     };
+    let erased = "entries.payload IS NULL";
     entries::table
         .filter(entries::dataset_id.eq(dataset_id))
         .filter(entries::published_at.ge(since))
         .filter(entries::kind.eq(EntryKind::Record))
-        .group_by(sql::<Nullable<Text>>(reason))
-        .select((sql::<Nullable<Text>>(reason), count_star()))
+        .group_by((sql::<Bool>(erased), sql::<Nullable<Text>>(reason)))
+        .select((
+            sql::<Bool>(erased),
+            sql::<Nullable<Text>>(reason),
+            count_star(),
+        ))
         .load(conn)
 }
 

@@ -216,8 +216,6 @@ async fn messages_land_once_each_in_topic_order_and_bad_ones_become_dead_letters
     assert_eq!(one["arrivals"][0]["first_seq"], 0, "{one}");
 }
 
-/// Waits until the bridge logged its connection (and so queued its subscriptions), then a
-/// little longer for the SUBACK.
 /// A free local port for the bridge's metrics.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -244,10 +242,11 @@ async fn scrape(port: u16) -> BTreeMap<String, f64> {
         .collect()
 }
 
+/// Waits until the broker acknowledged the bridge's subscription (it logs each SUBACK), so
+/// that what is published next reaches it.
 async fn until_subscribed(bridge: &mut Bridge) {
     for _ in 0..200 {
-        if bridge.log().contains("connected to the broker") {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+        if bridge.log().contains("subscription acknowledged") {
             return;
         }
         if let Some(code) = bridge.exited() {

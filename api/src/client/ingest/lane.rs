@@ -29,6 +29,9 @@ pub struct Item {
     pub record: Record,
     /// The message as it arrived, for a dead letter if the server refuses the record.
     pub raw: Bytes,
+    /// About what the record weighs in a request body (its message's size; a dead letter's
+    /// own size once it is one), for the batch's byte bound.
+    pub size: usize,
     /// Its share of the bridge's memory budget, given back when the item is dropped.
     pub _held: super::budget::Held,
 }
@@ -396,7 +399,7 @@ fn refuses_the_request(status: StatusCode, answer: &[u8]) -> bool {
 }
 
 fn estimate(item: &Item) -> usize {
-    item.raw.len() + 128
+    item.size + 128
 }
 
 fn problem_text(body: &[u8]) -> String {
@@ -427,6 +430,7 @@ pub fn dead_letter(
         .inc();
     tracing::warn!(topic = %item.topic, reason = reason.as_str(), detail, "dead letter");
     let payload = super::deadletter::payload(reason, detail, &item.topic, dataset, &item.raw);
+    let size = serde_json::to_vec(&payload).map_or(item.size, |v| v.len());
     let dedup_key = item.record.dedup_key.as_ref().map(|k| format!("{k}:dead"));
     Item {
         record: Record {
@@ -437,6 +441,7 @@ pub fn dead_letter(
         // The dead letter carries its own (cut) copy; the whole message need not wait in
         // memory for it to commit.
         raw: Bytes::new(),
+        size,
         ..item
     }
 }

@@ -318,6 +318,19 @@ async fn bridge(config: Config, api: Arc<Api>) -> Result<(), Failure> {
                     connected_before = true;
                     connected = true;
                 }
+                Ok(Seen::Subscribed { refused: Some(code), .. }) => {
+                    session.disconnect().await;
+                    return Err(Failure::Rejected(format!(
+                        "the broker refused a subscription ({code}): check its ACL for client id {:?}",
+                        config.client_id
+                    )));
+                }
+                Ok(Seen::Subscribed { refused: None, qos0 }) => {
+                    if qos0 {
+                        tracing::warn!("the broker granted QoS 0: messages lost in transit are not sent again");
+                    }
+                    tracing::info!("subscription acknowledged");
+                }
                 Ok(Seen::Message(_)) if !connected => {}
                 Ok(Seen::Message(msg)) => {
                     let held = match budget.try_hold(msg.payload.len(), msg.topic.len()) {
@@ -351,7 +364,7 @@ async fn bridge(config: Config, api: Arc<Api>) -> Result<(), Failure> {
                     } else if let Some(mapping) = config.mappings.iter().find(|m| m.filter.matches(&msg.topic)) {
                         let dedup_key = transform::message_dedup_key(mapping, &config.source, &msg.topic, &msg.payload);
                         let record = transform::to_record(mapping, &msg.topic, &msg.payload, dedup_key.clone(), config.max_message_bytes);
-                        let item = |record| Item { epoch, ordinal, received, topic: msg.topic.clone(), record, raw: msg.payload.clone(), _held: held };
+                        let item = |record| Item { epoch, ordinal, received, topic: msg.topic.clone(), record, raw: msg.payload.clone(), size: msg.payload.len(), _held: held };
                         match record {
                             Ok(record) => {
                                 let lanes = &lanes[&mapping.dataset];

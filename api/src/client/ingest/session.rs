@@ -20,6 +20,12 @@ pub enum Seen {
         session_present: bool,
     },
     Message(Box<Message>),
+    /// The broker answered a SUBSCRIBE: `refused` names a filter's failure code, `qos0` is set
+    /// when the broker granted QoS 0 (no redelivery of what the bridge never acknowledged).
+    Subscribed {
+        refused: Option<String>,
+        qos0: bool,
+    },
     /// Nothing the bridge acts on (pings, acks going out, …).
     Other,
 }
@@ -140,6 +146,20 @@ impl Session {
                             acked.then(|| AckHandle::V4(p)),
                         ))
                     }
+                    Event::Incoming(Packet::SubAck(ack)) => {
+                        use rumqttc::SubscribeReasonCode as Code;
+                        Ok(Seen::Subscribed {
+                            refused: ack
+                                .return_codes
+                                .iter()
+                                .find(|c| matches!(c, Code::Failure))
+                                .map(|c| format!("{c:?}")),
+                            qos0: ack
+                                .return_codes
+                                .iter()
+                                .any(|c| matches!(c, Code::Success(QoS::AtMostOnce))),
+                        })
+                    }
                     _ => Ok(Seen::Other),
                 }
             }
@@ -161,6 +181,20 @@ impl Session {
                             p.retain,
                             acked.then(|| AckHandle::V5(p)),
                         ))
+                    }
+                    Event::Incoming(Packet::SubAck(ack)) => {
+                        use rumqttc::v5::mqttbytes::v5::SubscribeReasonCode as Code;
+                        Ok(Seen::Subscribed {
+                            refused: ack
+                                .return_codes
+                                .iter()
+                                .find(|c| !matches!(c, Code::Success(_)))
+                                .map(|c| format!("{c:?}")),
+                            qos0: ack
+                                .return_codes
+                                .iter()
+                                .any(|c| matches!(c, Code::Success(QoS::AtMostOnce))),
+                        })
                     }
                     _ => Ok(Seen::Other),
                 }

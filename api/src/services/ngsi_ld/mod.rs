@@ -422,10 +422,8 @@ async fn append_group(
                 let detail = errors
                     .iter()
                     .map(|f| {
-                        let at = f
-                            .pointer
-                            .trim_start_matches("/0")
-                            .trim_start_matches("/payload");
+                        let at = f.pointer.strip_prefix("/0").unwrap_or(&f.pointer);
+                        let at = at.strip_prefix("/payload").unwrap_or(at);
                         if at.is_empty() {
                             f.detail.clone()
                         } else {
