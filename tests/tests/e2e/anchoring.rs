@@ -37,27 +37,27 @@ async fn publish(app: &TestApp, token: &str, ds: &str, from: usize, to: usize) {
     app.publish_ok(token, "city", ds, &Value::from(batch)).await;
 }
 
+/// A record's bundle. One published a moment ago may not be under a signed checkpoint yet:
+/// that 409 ("retry shortly", API.md) is waited out, for at most 10 s.
 async fn bundle_json(app: &TestApp, path: &str) -> Value {
-    let r = app.get(path, None).await;
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    r.json().await.unwrap()
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = app.get(path, None).await;
+        if r.status() == 409 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        return r.json().await.unwrap();
+    }
 }
 
-/// Polls the bundle of `seq` until it carries a confirmed anchor. A record published a moment
-/// ago may not be under a signed checkpoint yet: that 409 ("retry shortly", API.md) is waited
-/// out like a missing anchor.
+/// Polls the bundle of `seq` until it carries a confirmed anchor.
 async fn wait_anchored(app: &TestApp, seq: u64, within: Duration) -> Value {
     let until = Instant::now() + within;
-    let path = format!("/v1/datasets/city/air/records/{seq}/proof");
     loop {
-        let r = app.get(&path, None).await;
-        let b: Value = if r.status() == 409 {
-            Value::Null
-        } else {
-            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-            r.json().await.unwrap()
-        };
-        if !b.is_null() && !b["anchor"].is_null() {
+        let b = bundle_json(app, &format!("/v1/datasets/city/air/records/{seq}/proof")).await;
+        if !b["anchor"].is_null() {
             return b;
         }
         assert!(
