@@ -46,27 +46,19 @@ fn only_old_keys_beyond_the_newest_go_and_only_in_their_dataset() {
     }
     let now = Utc::now();
     let old = now - Duration::hours(3);
-    let mut rows = Vec::new();
+    let key = |dataset_id: i64, seq: i64, created_at| dedup::NewDedup {
+        dataset_id,
+        hash: format!("{dataset_id}-{seq}").into_bytes(),
+        seq,
+        fingerprint: vec![0; 32],
+        created_at,
+    };
     // Dataset 1: seqs 0..10, the first six three hours old, the rest fresh.
-    for seq in 0..10i64 {
-        rows.push(dedup::NewDedup {
-            dataset_id: 1,
-            hash: format!("big-{seq}").into_bytes(),
-            seq,
-            fingerprint: vec![0; 32],
-            created_at: if seq < 6 { old } else { now },
-        });
-    }
+    let mut rows: Vec<_> = (0..10i64)
+        .map(|seq| key(1, seq, if seq < 6 { old } else { now }))
+        .collect();
     // Dataset 2: three old keys.
-    for seq in 0..3i64 {
-        rows.push(dedup::NewDedup {
-            dataset_id: 2,
-            hash: format!("small-{seq}").into_bytes(),
-            seq,
-            fingerprint: vec![0; 32],
-            created_at: old,
-        });
-    }
+    rows.extend((0..3i64).map(|seq| key(2, seq, old)));
     dedup::insert(&mut conn, &rows).unwrap();
     let window_start = now - Duration::hours(1);
     // Keeping the newest 7: seqs 0..=2 are outside them and old, so they go; 3..=5 are old

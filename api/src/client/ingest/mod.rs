@@ -319,11 +319,10 @@ async fn bridge(config: Config, api: Arc<Api>) -> Result<(), Failure> {
                     connected = true;
                 }
                 Ok(Seen::Subscribed { refused: Some(code), .. }) => {
-                    session.disconnect().await;
-                    return Err(Failure::Rejected(format!(
+                    return stop(&mut session, Some(format!(
                         "the broker refused a subscription ({code}): check its ACL for client id {:?}",
                         config.client_id
-                    )));
+                    ))).await;
                 }
                 Ok(Seen::Subscribed { refused: None, qos0 }) => {
                     if qos0 {
@@ -340,15 +339,8 @@ async fn bridge(config: Config, api: Arc<Api>) -> Result<(), Failure> {
                             metrics.stalls.inc();
                             tokio::select! {
                                 held = budget.hold(msg.payload.len(), msg.topic.len()) => held,
-                                Some(Fatal(why)) = fatal_rx.recv() => {
-                                    session.disconnect().await;
-                                    return Err(Failure::Rejected(why));
-                                }
-                                _ = &mut shutdown => {
-                                    tracing::info!("stopping: unacknowledged messages stay with the broker");
-                                    session.disconnect().await;
-                                    return Ok(());
-                                }
+                                Some(Fatal(why)) = fatal_rx.recv() => return stop(&mut session, Some(why)).await,
+                                _ = &mut shutdown => return stop(&mut session, None).await,
                             }
                         }
                     };
@@ -407,19 +399,22 @@ async fn bridge(config: Config, api: Arc<Api>) -> Result<(), Failure> {
                     flush(&session, &mut acks);
                 }
             }
-            Some(Fatal(why)) = fatal_rx.recv() => {
-                session.disconnect().await;
-                return Err(Failure::Rejected(why));
-            }
-            _ = &mut shutdown => {
-                tracing::info!("stopping: unacknowledged messages stay with the broker");
-                session.disconnect().await;
-                return Ok(());
-            }
+            Some(Fatal(why)) = fatal_rx.recv() => return stop(&mut session, Some(why)).await,
+            _ = &mut shutdown => return stop(&mut session, None).await,
         }
         metrics.unacked.set(acks.queue.len() as i64);
         metrics.pending_bytes.set(budget.held_bytes() as i64);
     }
+}
+
+/// Leaves the broker cleanly, for a signal (`None`) or for what no retry fixes (`Some`: exit 1).
+/// Either way the broker keeps every message not yet acknowledged.
+async fn stop(session: &mut Session, fatal: Option<String>) -> Result<(), Failure> {
+    if fatal.is_none() {
+        tracing::info!("stopping: unacknowledged messages stay with the broker");
+    }
+    session.disconnect().await;
+    fatal.map_or(Ok(()), |why| Err(Failure::Rejected(why)))
 }
 
 fn flush(session: &Session, acks: &mut Acks) {
